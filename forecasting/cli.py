@@ -1,0 +1,226 @@
+"""Command line: parse, call the package, print. `python -m forecasting --help` lists it all.
+
+Errors the package raises on purpose (bad CSV, unknown tenant, invalid
+setting, unreachable database) print one line `error: ...` and exit with 2;
+the JSON event log goes to stderr, results to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from .config import get_app_settings, get_settings
+from .errors import ForecastingError
+from .logs import setup_logging
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging("WARNING" if args.quiet else get_app_settings().log_level)
+    try:
+        return args.handler(args) or 0
+    except ForecastingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m forecasting", description="Sales forecasting for small businesses.")
+    parser.add_argument("--db", help="embedded database file (default: FORECASTING_DB_PATH or data/forecasting.db)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="fill the database with demo tenants and their sales")
+    p.add_argument("--tenants", type=int, default=6, help="number of tenants (default 6)")
+    p.add_argument("--days", type=int, default=1095, help="days of history per tenant (default 1095)")
+    p.add_argument("--seed", type=int, default=42, help="random seed; the same seed gives the same data")
+    p.add_argument("--if-empty", action="store_true", help="do nothing when the database already has tenants")
+    p.add_argument("--train", action="store_true", help="train every demo tenant afterwards")
+    p.set_defaults(handler=cmd_demo)
+
+    p = sub.add_parser("tenants", help="list tenants")
+    p.set_defaults(handler=cmd_tenants)
+
+    p = sub.add_parser("train", help="run the pipeline: CV, selection, forecast, anomalies, model version")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--tenant", help="tenant id")
+    target.add_argument("--all", action="store_true", help="every tenant allowed by ML_TENANT_IDS")
+    p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser("predict", help="forecast from the active model, without training")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--horizon", type=int, help="days ahead (default: the model's horizon)")
+    p.add_argument("--out", help="write the forecast to this CSV file")
+    p.set_defaults(handler=cmd_predict)
+
+    for name, helptext in (("backtest", "cross-validate every candidate on a long-format CSV"),
+                           ("forecast", "forecast every series of a long-format CSV")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--csv", required=True, help="input file with columns unique_id, ds, y")
+        p.add_argument("--horizon", type=int, help="days ahead (default ML_HORIZON_DAYS)")
+        p.add_argument("--out", required=True, help="output file (.json for backtest, .csv for forecast)")
+        p.add_argument("--id-col", default="unique_id")
+        p.add_argument("--date-col", default="ds")
+        p.add_argument("--value-col", default="y")
+        p.add_argument("--country", help="ISO country code for holidays (default ML_HOLIDAYS_COUNTRY)")
+        p.add_argument("--models", help="comma-separated candidates (default ML_MODEL_CANDIDATES)")
+        if name == "backtest":
+            p.add_argument("--folds", type=int, help="CV folds (default ML_CV_FOLDS)")
+            p.set_defaults(handler=cmd_backtest)
+        else:
+            p.add_argument("--level", type=int, nargs="+", default=[80, 95], help="interval levels in percent")
+            p.set_defaults(handler=cmd_forecast)
+    return parser
+
+
+# --- handlers -----------------------------------------------------------------
+
+
+def _storage(args):
+    from .config import AppSettings
+    from .storage import open_storage
+
+    if args.db:
+        return open_storage(AppSettings(forecasting_db_path=args.db, database_url=""))
+    return open_storage()
+
+
+def cmd_demo(args) -> int:
+    from .demo import generate_demo, write_demo
+
+    storage = _storage(args)
+    if args.if_empty and not storage.tenants().empty:
+        print("database already has tenants; nothing to do")
+        tenants = []
+    else:
+        data = generate_demo(n_tenants=args.tenants, days=args.days, seed=args.seed)
+        counts = write_demo(storage, data)
+        print(f"demo data written: {counts['negocios']} tenants, {counts['ventas']:,} sales, {counts['productos']} products")
+        tenants = data.negocios["id"].tolist()
+    if args.train and tenants:
+        return _train_and_report(storage, tenants)
+    return 0
+
+
+def cmd_tenants(args) -> int:
+    frame = _storage(args).tenants()
+    print(frame.to_string(index=False) if not frame.empty else "no tenants yet: run `python -m forecasting demo`")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .tenants import list_tenants
+
+    storage = _storage(args)
+    if args.all:
+        allowed = get_settings().allowed_tenants()
+        tenants = [t.id for t in list_tenants(storage) if allowed is None or t.id in allowed]
+        if not tenants:
+            print("no tenants to train: run `python -m forecasting demo` or check ML_TENANT_IDS", file=sys.stderr)
+            return 2
+    else:
+        tenants = [args.tenant]
+    return _train_and_report(storage, tenants, single=not args.all)
+
+
+def _train_and_report(storage, tenants, single: bool = False) -> int:
+    from .pipeline import train_many
+
+    results = train_many(tenants, storage=storage)
+    failed = 0
+    for tenant_id, result, error in results:
+        if result is None:
+            failed += 1
+            print(f"tenant {tenant_id}: FAILED: {error}")
+            continue
+        s = result.summary()
+        print(f"tenant {tenant_id}: winner {s['winner']} ({s['selection']}), {s['history_days']} days of history, "
+              f"{s['rows_written']['sales_forecast']} forecast rows, {s['rows_written']['sales_anomaly']} anomaly rows, "
+              f"{s['anomalies']} anomalous days, {s['seconds']:.1f}s" + ("  DRIFT" if s["drift"] else ""))
+        scores = result.cv_scores
+        if not scores.empty:
+            print(_indent(scores.round(3).to_string()))
+        for name, reason in s["skipped"].items():
+            print(f"    skipped {name}: {reason}")
+    if len(results) > 1:
+        print(f"{len(results) - failed} of {len(results)} tenants trained")
+    if single and failed:
+        # The failure reason was printed above; a single tenant's failure is the command's failure.
+        return 2
+    return 1 if failed else 0
+
+
+def cmd_predict(args) -> int:
+    from .pipeline import predict_from_active
+
+    forecast = predict_from_active(args.tenant, storage=_storage(args), horizon=args.horizon)
+    frame = forecast.reset_index()
+    frame["ds"] = frame["ds"].dt.date
+    if args.out:
+        frame.to_csv(args.out, index=False)
+        print(f"{len(frame)} days written to {args.out}")
+    else:
+        print(frame.round(2).to_string(index=False))
+    return 0
+
+
+def _csv_settings(args):
+    settings = get_settings()
+    updates = {}
+    if args.horizon is not None:
+        updates["horizon_days"] = args.horizon
+    if getattr(args, "folds", None) is not None:
+        updates["cv_folds"] = args.folds
+    if args.models:
+        updates["model_candidates"] = args.models
+    if args.country is not None:
+        updates["holidays_country"] = args.country
+    from .calendar import check_country
+    from .config import merge_overrides
+
+    settings = merge_overrides(settings, updates)
+    return settings, check_country(settings.holidays_country)
+
+
+def cmd_backtest(args) -> int:
+    from .csvtools import backtest_frame, read_long_csv
+
+    settings, country = _csv_settings(args)
+    frame = read_long_csv(args.csv, id_col=args.id_col, date_col=args.date_col, value_col=args.value_col)
+    report = backtest_frame(frame, settings, country=country)
+    from .storage import json_safe
+
+    Path(args.out).write_text(json.dumps(json_safe(report), indent=2))
+    summary = report["summary"]
+    print(f"{summary['series']} series backtested; winners: {summary['winners']}")
+    if summary["mean_scores"]:
+        print(_indent(pd.DataFrame(summary["mean_scores"]).T.round(3).to_string()))
+    print(f"results written to {args.out}")
+    return 0
+
+
+def cmd_forecast(args) -> int:
+    from .csvtools import forecast_frame, read_long_csv
+
+    settings, country = _csv_settings(args)
+    frame = read_long_csv(args.csv, id_col=args.id_col, date_col=args.date_col, value_col=args.value_col)
+    forecast = forecast_frame(frame, settings, levels=args.level, country=country)
+    forecast["ds"] = forecast["ds"].dt.date
+    forecast.to_csv(args.out, index=False, float_format="%.4f")
+    models = forecast.groupby("unique_id")["model"].first().value_counts().to_dict()
+    print(f"{forecast['unique_id'].nunique()} series, {len(forecast)} rows written to {args.out}; models: {models}")
+    return 0
+
+
+def _indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line for line in text.splitlines())

@@ -1,0 +1,205 @@
+"""Settings: the one place where defaults live.
+
+Two groups, both read from environment variables by pydantic-settings (the
+dashboard also exposes root-level keys of `.streamlit/secrets.toml` as
+environment variables, so the same names work there):
+
+* `MLSettings` -- the `ML_*` keys of the spec. A tenant's row in
+  `tenant_ml_settings` overrides any of them for that tenant
+  (`settings_for_tenant`), and wins over the environment.
+* `AppSettings` -- where the data lives and how the process runs.
+
+Unrelated environment variables are ignored. Everything else in the package
+asks `get_settings()` / `get_app_settings()`; nothing reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from .errors import ConfigError
+
+METRICS = ("mase", "mae", "rmse", "smape", "wape", "mape")
+INTERVAL_LEVELS = (80, 95)
+
+
+def _split_list(value: Any) -> Any:
+    """Accept `a,b,c`, a JSON list, or a Python list."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not a valid JSON list: {text!r}") from exc
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+def _int_tuple(value: Any) -> Any:
+    """Accept `1,1,1`, `(1,1,1)`, `[1,1,1]` or a sequence of ints."""
+    if isinstance(value, str):
+        text = value.strip().strip("()[]")
+        try:
+            return tuple(int(part) for part in text.split(",") if part.strip())
+        except ValueError as exc:
+            raise ValueError(f"expected comma-separated integers, got {value!r}") from exc
+    return value
+
+
+CandidateList = Annotated[list[str], NoDecode, BeforeValidator(_split_list)]
+TenantList = Annotated[list[str], NoDecode, BeforeValidator(_split_list)]
+Order = Annotated[tuple[int, int, int], NoDecode, BeforeValidator(_int_tuple)]
+SeasonalOrder = Annotated[tuple[int, int, int, int], NoDecode, BeforeValidator(_int_tuple)]
+
+
+class MLSettings(BaseSettings):
+    """The forecasting settings of the spec, each from `ML_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="ML_", extra="ignore", frozen=True, protected_namespaces=())
+
+    model_candidates: CandidateList = Field(
+        default=["naive", "snaive", "ets", "sarimax", "prophet", "xgboost"],
+        description="Models that compete in cross-validation, by registry name.",
+    )
+    select_best: bool = Field(
+        default=True,
+        description="Pick the CV winner; when off, the first candidate is always used.",
+    )
+    cv_primary_metric: Literal["mase", "mae", "rmse", "smape", "wape", "mape"] = Field(
+        default="mase", description="Metric that picks the winner (lower is better)."
+    )
+    horizon_days: int = Field(default=28, ge=1, le=366, description="Days forecast ahead (also the CV horizon).")
+    cv_folds: int = Field(default=3, ge=1, le=20, description="Rolling-origin CV folds, one horizon apart.")
+    seasonality_mode: Literal["additive", "multiplicative"] = Field(
+        default="additive", description="Prophet's seasonality mode."
+    )
+    holidays_country: str = Field(
+        default="",
+        description="ISO country code for holidays when the tenant has none in `negocios.country`.",
+    )
+    log_transform: bool = Field(default=False, description="Fit Prophet on log1p(sales).")
+    sarimax_order: Order = Field(default=(1, 1, 1), description="SARIMAX (p,d,q).")
+    sarimax_seasonal: SeasonalOrder = Field(default=(1, 1, 1, 7), description="SARIMAX (P,D,Q,s).")
+    anomaly_method: Literal["stl_resid", "isolation_forest"] = Field(
+        default="stl_resid", description="How anomalous days are flagged."
+    )
+    stl_period: int = Field(default=7, ge=2, le=366, description="STL period in days.")
+    stl_zthresh: float = Field(default=3.5, gt=0, description="Robust z-score above which a day is anomalous.")
+    max_train_window_days: int = Field(default=730, ge=7, description="Most recent days of history used.")
+    retrain_cron: str = Field(default="0 2 * * 1", description="Cron of the weekly retrain (Monday 02:00).")
+    tenant_ids: TenantList = Field(default=["*"], description="Tenants the scheduler retrains; `*` means all.")
+    error_alert_mape: float = Field(
+        default=0.30, gt=0, description="Recent forecast MAPE (fraction, 0.30 = 30%) above which drift is raised."
+    )
+
+    @field_validator("model_candidates")
+    @classmethod
+    def _known_candidates(cls, names: list[str]) -> list[str]:
+        from .models import available_names
+
+        names = [name.strip().lower() for name in names]
+        unknown = [name for name in names if name not in available_names()]
+        if unknown:
+            raise ValueError(f"unknown model(s) {unknown}; choose from {sorted(available_names())}")
+        if not names:
+            raise ValueError("at least one candidate is needed")
+        return list(dict.fromkeys(names))
+
+    @field_validator("sarimax_order", "sarimax_seasonal")
+    @classmethod
+    def _non_negative(cls, order: tuple[int, ...]) -> tuple[int, ...]:
+        if any(part < 0 for part in order):
+            raise ValueError("orders must be non-negative integers")
+        return order
+
+    @field_validator("holidays_country")
+    @classmethod
+    def _country(cls, code: str) -> str:
+        return code.strip().upper()
+
+    def allowed_tenants(self) -> set[str] | None:
+        """Tenant ids the scheduler may retrain, or None for all."""
+        return None if "*" in self.tenant_ids else set(self.tenant_ids)
+
+
+class AppSettings(BaseSettings):
+    """Where the data lives and how the process behaves (no prefix)."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    forecasting_db_path: str = Field(
+        default="data/forecasting.db",
+        description="Embedded SQLite database file, created on first use.",
+    )
+    database_url: str = Field(default="", description="PostgreSQL URL; when set, used instead of the embedded file.")
+    supabase_url: str = Field(default="", description="Supabase project URL for the REST backend.")
+    supabase_service_role_key: str = Field(default="", repr=False, description="Supabase service-role key (secret).")
+    log_level: str = Field(default="INFO", description="Level of the JSON log on stderr.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> MLSettings:
+    """Environment-level ML settings (cached; call `reset_settings()` after changing env)."""
+    try:
+        return MLSettings()
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, prefix="ML_")) from None
+
+
+@lru_cache(maxsize=1)
+def get_app_settings() -> AppSettings:
+    try:
+        return AppSettings()
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+def reset_settings() -> None:
+    get_settings.cache_clear()
+    get_app_settings.cache_clear()
+
+
+def describe_validation_error(exc: ValidationError, prefix: str = "") -> str:
+    """One line per invalid field, naming the field as the user wrote it."""
+    parts = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "settings"
+        name = f"{prefix}{field.upper()}" if prefix else field
+        parts.append(f"{name}: {err['msg']}")
+    return "invalid setting(s): " + "; ".join(parts)
+
+
+def normalize_override_keys(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Map `ML_HORIZON_DAYS` / `horizon_days` to field names; reject unknown keys."""
+    fields = MLSettings.model_fields
+    normalized: dict[str, Any] = {}
+    for key, value in overrides.items():
+        name = str(key).strip().lower()
+        if name.startswith("ml_"):
+            name = name[3:]
+        if name not in fields:
+            raise ConfigError(f"invalid setting(s): {key}: unknown setting")
+        normalized[name] = value
+    return normalized
+
+
+def merge_overrides(base: MLSettings, overrides: dict[str, Any] | None) -> MLSettings:
+    """`base` with a tenant's overrides on top, validated as a whole.
+
+    Raises ConfigError naming the offending field (e.g. `ML_HORIZON_DAYS:
+    Input should be greater than or equal to 1`).
+    """
+    if not overrides:
+        return base
+    values = base.model_dump()
+    values.update(normalize_override_keys(overrides))
+    try:
+        return MLSettings.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, prefix="ML_")) from None

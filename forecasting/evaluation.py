@@ -1,0 +1,215 @@
+"""Rolling-origin cross-validation and model selection over tidy frames.
+
+`cross_validate` fits every candidate on the history before each cutoff and
+forecasts the next `h` days; it returns one long frame
+(`model, fold, cutoff, ds, step, y, yhat`) plus the reasons candidates were
+skipped. Metrics are a groupby away (`scores`, `scores_by_step`,
+`scores_by_weekday`), and `select_winner` picks the lowest primary metric.
+
+Folds are one horizon apart and do not overlap: the last fold's test window
+ends on the last observed day, the one before ends where that one starts,
+and so on. A model only ever sees data before its fold's cutoff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError, ForecastingError
+from .logs import log_event
+from .metrics import METRICS, evaluate, mase_scale
+from .models import Forecaster
+
+#: Shortest training window a fold may have; shorter histories shrink the CV horizon.
+MIN_CV_TRAIN_DAYS = 21
+
+
+@dataclass(frozen=True)
+class FoldPlan:
+    horizon: int
+    folds: int
+
+    @property
+    def possible(self) -> bool:
+        return self.horizon >= 1 and self.folds >= 1
+
+
+def plan_folds(n: int, horizon: int, folds: int, min_train: int = MIN_CV_TRAIN_DAYS) -> FoldPlan:
+    """How many folds of which horizon fit in `n` days, keeping `min_train` days to learn from.
+
+    Fewer folds first, then a shorter horizon; `FoldPlan(0, 0)` when even one
+    day can't be held out.
+    """
+    k = folds
+    while k > 1 and n - k * horizon < min_train:
+        k -= 1
+    h = horizon
+    if n - k * h < min_train:
+        h = (n - min_train) // k
+    return FoldPlan(h, k) if h >= 1 else FoldPlan(0, 0)
+
+
+def fold_cutoffs(index: pd.DatetimeIndex, plan: FoldPlan) -> list[pd.Timestamp]:
+    """Last training day of each fold, oldest first."""
+    n = len(index)
+    return [index[n - k * plan.horizon - 1] for k in range(plan.folds, 0, -1)]
+
+
+@dataclass
+class CVResult:
+    """Everything cross-validation learned, for selection, storage and the dashboard."""
+
+    predictions: pd.DataFrame  # model, fold, cutoff, ds, step, y, yhat
+    scales: dict[int, float]  # MASE scale of each fold's training data
+    skipped: dict[str, str] = field(default_factory=dict)
+    plan: FoldPlan = FoldPlan(0, 0)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def models(self) -> list[str]:
+        return list(dict.fromkeys(self.predictions["model"])) if len(self.predictions) else []
+
+    def scores(self) -> pd.DataFrame:
+        """Mean over folds of each metric, one row per model."""
+        per_fold = self.scores_by_fold()
+        if per_fold.empty:
+            return pd.DataFrame(columns=list(METRICS)).rename_axis("model")
+        return per_fold.groupby("model", sort=False)[list(METRICS)].mean()
+
+    def scores_by_fold(self) -> pd.DataFrame:
+        rows = []
+        for (model, fold), group in self.predictions.groupby(["model", "fold"], sort=False):
+            row = {"model": model, "fold": fold, "cutoff": group["cutoff"].iloc[0]}
+            row.update(evaluate(group["y"], group["yhat"], self.scales[fold]))
+            rows.append(row)
+        return pd.DataFrame(rows, columns=["model", "fold", "cutoff", *METRICS])
+
+    def scores_by_step(self) -> pd.DataFrame:
+        """MAE and MASE per horizon step (1 = first forecast day), over folds."""
+        frame = self.predictions.assign(
+            abs_error=lambda d: (d["y"] - d["yhat"]).abs(),
+            scaled_error=lambda d: (d["y"] - d["yhat"]).abs() / d["fold"].map(self.scales),
+        )
+        return (
+            frame.groupby(["model", "step"], sort=False)
+            .agg(mae=("abs_error", "mean"), mase=("scaled_error", "mean"))
+            .reset_index()
+        )
+
+    def scores_by_weekday(self) -> pd.DataFrame:
+        """MAE per weekday (0 = Monday), over folds."""
+        frame = self.predictions.assign(
+            weekday=lambda d: pd.DatetimeIndex(d["ds"]).dayofweek,
+            abs_error=lambda d: (d["y"] - d["yhat"]).abs(),
+        )
+        return frame.groupby(["model", "weekday"], sort=False)["abs_error"].mean().rename("mae").reset_index()
+
+    def to_json(self) -> dict[str, Any]:
+        """A compact, JSON-safe summary stored in `ml_models.training_metrics`."""
+        preds = self.predictions
+        return {
+            "horizon": self.plan.horizon,
+            "folds": self.plan.folds,
+            "scores": self.scores().to_dict(orient="index"),
+            "by_fold": self.scores_by_fold().assign(cutoff=lambda d: d["cutoff"].astype(str)).to_dict(orient="records"),
+            "by_step": self.scores_by_step().to_dict(orient="records"),
+            "by_weekday": self.scores_by_weekday().to_dict(orient="records"),
+            "skipped": dict(self.skipped),
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "predictions": {
+                "model": preds["model"].tolist(),
+                "fold": preds["fold"].tolist(),
+                "ds": preds["ds"].dt.strftime("%Y-%m-%d").tolist(),
+                "y": preds["y"].round(4).tolist(),
+                "yhat": preds["yhat"].round(4).tolist(),
+            },
+        }
+
+
+def cross_validate(
+    y: pd.Series,
+    candidates: Mapping[str, Callable[[], Forecaster]],
+    horizon: int,
+    folds: int,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> CVResult:
+    """Rolling-origin CV of every candidate on `y`.
+
+    `candidates` maps a name to a factory of a fresh, unfitted model. A
+    candidate that lacks history for a fold or fails in any fold is skipped
+    as a whole, with its reason; its partial folds are not scored.
+    """
+    import time
+
+    plan = plan_folds(len(y), horizon, folds)
+    empty = pd.DataFrame({"model": pd.Series(dtype=object), "fold": pd.Series(dtype=int),
+                          "cutoff": pd.Series(dtype="datetime64[ns]"), "ds": pd.Series(dtype="datetime64[ns]"),
+                          "step": pd.Series(dtype=int), "y": pd.Series(dtype=float), "yhat": pd.Series(dtype=float)})
+    if not plan.possible:
+        reason = f"only {len(y)} days of history: too short to cross-validate"
+        return CVResult(empty, {}, {name: reason for name in candidates}, plan)
+
+    cutoffs = fold_cutoffs(y.index, plan)
+    scales = {}
+    frames, skipped, seconds = [], {}, {}
+    for fold, cutoff in enumerate(cutoffs, start=1):
+        scales[fold] = mase_scale(y.loc[:cutoff].to_numpy())
+    for name, factory in candidates.items():
+        if progress:
+            progress(name)
+        started = time.perf_counter()
+        try:
+            frames.append(_cv_one(name, factory, y, cutoffs, plan.horizon))
+        except ForecastingError as exc:
+            skipped[name] = str(exc)
+            log_event("candidate_skipped", model=name, reason=str(exc))
+        seconds[name] = time.perf_counter() - started
+    predictions = pd.concat(frames, ignore_index=True) if frames else empty
+    return CVResult(predictions, scales, skipped, plan, seconds)
+
+
+def _cv_one(name: str, factory, y: pd.Series, cutoffs: Sequence[pd.Timestamp], h: int) -> pd.DataFrame:
+    parts = []
+    for fold, cutoff in enumerate(cutoffs, start=1):
+        train = y.loc[:cutoff]
+        model = factory()
+        if len(train) < model.min_train_days:
+            raise DataError(f"needs {model.min_train_days} days of history, the earliest fold has {len(train)}")
+        forecast = model.fit(train, with_intervals=False).predict(h, levels=())
+        actual = y.iloc[len(train) : len(train) + h]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "model": name,
+                    "fold": fold,
+                    "cutoff": cutoff,
+                    "ds": actual.index,
+                    "step": np.arange(1, h + 1),
+                    "y": actual.to_numpy(),
+                    "yhat": forecast["yhat"].to_numpy(),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def select_winner(scores: pd.DataFrame, metric: str, order: Sequence[str] = ()) -> str:
+    """The model with the lowest `metric`; ties go to the earlier one in `order`.
+
+    When `metric` is undefined for every model (MAPE on a series of zeros),
+    MASE decides instead.
+    """
+    if scores.empty:
+        raise DataError("no candidate could be cross-validated")
+    column = scores[metric].astype(float)
+    if column.isna().all():
+        column = scores["mase"].astype(float)
+    rank = {name: i for i, name in enumerate(order)}
+    ranked = sorted(column.items(), key=lambda item: (np.nan_to_num(item[1], nan=np.inf), rank.get(item[0], len(rank))))
+    return ranked[0][0]

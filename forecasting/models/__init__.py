@@ -1,0 +1,62 @@
+"""The registry of candidate models: name -> class, imported lazily.
+
+The registry is the only place that knows which modules hold models, so an
+optional library that is not installed (say `xgboost`) turns into a recorded
+skip with its reason, never an import error at start-up. Adding a candidate
+is one module and one line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any
+
+from ..errors import ModelError
+from .base import Forecaster, lower_col, sanitize_forecast, upper_col
+
+__all__ = ["Forecaster", "available_names", "build", "load_model", "lower_col", "model_class", "unavailable_reason", "upper_col"]
+
+_REGISTRY: dict[str, tuple[str, str]] = {
+    "naive": ("baselines", "Naive"),
+    "snaive": ("baselines", "SeasonalNaive"),
+    "ets": ("statistical", "ETS"),
+    "sarimax": ("statistical", "SARIMAX"),
+    "prophet": ("prophet_model", "ProphetForecaster"),
+    "xgboost": ("boosting", "XGBoostForecaster"),
+}
+
+
+def available_names() -> tuple[str, ...]:
+    return tuple(_REGISTRY)
+
+
+def model_class(name: str) -> type[Forecaster]:
+    if name not in _REGISTRY:
+        raise ModelError(f"unknown model {name!r}; choose from {sorted(_REGISTRY)}")
+    module, attr = _REGISTRY[name]
+    return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+
+
+def unavailable_reason(name: str) -> str | None:
+    """Why `name` can't run here (a missing optional package), or None."""
+    missing = [pkg for pkg in model_class(name).requires if importlib.util.find_spec(pkg) is None]
+    return f"not installed: {', '.join(missing)}" if missing else None
+
+
+def build(name: str, settings: Any, country: str | None = None) -> Forecaster:
+    """A fresh, unfitted candidate configured from settings."""
+    return model_class(name).from_settings(settings, country)
+
+
+def load_model(model_type: str, data: bytes) -> Forecaster:
+    """A fitted model back from the bytes `Forecaster.to_bytes` produced."""
+    try:
+        model = model_class(model_type).from_bytes(data)
+    except ModelError:
+        raise
+    except Exception as exc:
+        raise ModelError(f"the stored {model_type} model could not be loaded: {exc}") from None
+    if model.name != model_type:
+        raise ModelError(f"the stored model is a {model.name}, not a {model_type}")
+    return model

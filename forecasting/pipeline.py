@@ -1,0 +1,237 @@
+"""`train_and_predict_sales`: one tenant from raw sales to stored forecast. Orchestration only.
+
+Steps (each logged as a JSON event and reported to `progress`):
+series -> cross-validation per candidate -> final fit -> forecast upsert ->
+anomalies upsert -> model version saved -> drift check.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .anomalies import detect_anomalies
+from .config import MLSettings
+from .engine import ForecastOutcome, Progress, forecast_series
+from .errors import DataError, ModelError
+from .logs import log_event
+from .metrics import wape
+from .models import lower_col, upper_col
+from .notifications import check_drift
+from .registry import load_active_model, new_version, save_model
+from .series import daily_sales, tenant_today
+from .storage import Storage, open_storage
+from .tenants import Tenant, get_tenant, settings_for_tenant
+
+FORECAST = "sales_forecast"
+ANOMALY = "sales_anomaly"
+
+
+@dataclass
+class TrainResult:
+    tenant_id: str
+    winner: str
+    model_version: str
+    outcome: ForecastOutcome
+    anomalies: pd.DataFrame
+    rows_written: dict[str, int]
+    drift: dict[str, Any] | None
+    seconds: float
+    settings: MLSettings
+    history_days: int = 0
+    steps: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def forecast(self) -> pd.DataFrame:
+        return self.outcome.forecast
+
+    @property
+    def cv_scores(self) -> pd.DataFrame:
+        return self.outcome.cv.scores()
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "tenant_id": self.tenant_id,
+            "winner": self.winner,
+            "model_version": self.model_version,
+            "history_days": self.history_days,
+            "forecast_days": len(self.forecast),
+            "anomalies": int(self.anomalies["is_anomaly"].sum()) if len(self.anomalies) else 0,
+            "rows_written": self.rows_written,
+            "skipped": self.outcome.skipped,
+            "selection": self.outcome.selection_note,
+            "drift": bool(self.drift and self.drift.get("drift")),
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def train_and_predict_sales(
+    tenant_id: str,
+    *,
+    storage: Storage | None = None,
+    settings: MLSettings | None = None,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Train, select, forecast and store for one tenant.
+
+    `settings` replaces the environment layer (tenant overrides still apply on
+    top); `now` fixes "today" for tests. Raises DataError for an unknown or
+    empty tenant, ConfigError for invalid overrides; a failing candidate is
+    skipped, never fatal.
+    """
+    storage = storage or open_storage()
+    notify = progress or (lambda step, detail: None)
+    started = time.perf_counter()
+    tenant_id = str(tenant_id)
+    tenant = get_tenant(storage, tenant_id)
+    settings = settings_for_tenant(storage, tenant, base=settings)
+    log_event("pipeline_start", tenant_id=tenant_id, candidates=settings.model_candidates,
+              horizon=settings.horizon_days, folds=settings.cv_folds)
+    steps: dict[str, float] = {}
+
+    notify("series", "reading sales")
+    mark = time.perf_counter()
+    y = daily_sales(storage, tenant_id, timezone=tenant.timezone, max_days=settings.max_train_window_days, now=now)
+    steps["series"] = time.perf_counter() - mark
+
+    outcome = forecast_series(y, settings, country=settings.holidays_country or None, progress=notify)
+    steps.update(outcome.seconds)
+    scores = outcome.cv.scores()
+    log_event("cv_metrics", tenant_id=tenant_id, winner=outcome.winner, plan=vars(outcome.cv.plan),
+              scores=scores.round(4).to_dict(orient="index"), skipped=outcome.skipped)
+
+    version = new_version()
+    rows: dict[str, int] = {}
+    notify("saving", "forecast")
+    rows[FORECAST] = storage.upsert("ml_predictions", tenant_id, forecast_rows(tenant_id, outcome, version))
+
+    notify("anomalies", settings.anomaly_method)
+    mark = time.perf_counter()
+    anomalies = detect_anomalies(y, outcome.model.fitted(), method=settings.anomaly_method,
+                                 period=settings.stl_period, threshold=settings.stl_zthresh)
+    steps["anomalies"] = time.perf_counter() - mark
+    rows[ANOMALY] = storage.upsert("ml_predictions", tenant_id, anomaly_rows(tenant_id, anomalies, outcome.winner, version))
+
+    notify("saving", "model")
+    winner_scores = scores.loc[outcome.winner].to_dict() if outcome.winner in scores.index else {}
+    accuracy = _accuracy(winner_scores)
+    save_model(storage, tenant_id, outcome.model, version=version, accuracy=accuracy,
+               training_metrics=training_metrics(outcome, settings),
+               extra={"settings": settings.model_dump(mode="json"), "country": settings.holidays_country or None})
+    rows["ml_models"] = 1
+
+    drift = check_drift(storage, tenant_id, y, settings.error_alert_mape, winner_scores)
+    seconds = time.perf_counter() - started
+    result = TrainResult(tenant_id, outcome.winner, version, outcome, anomalies, rows, drift, seconds,
+                         settings, len(y), steps)
+    log_event("pipeline_end", **result.summary())
+    notify("done", outcome.winner)
+    return result
+
+
+def predict_from_active(
+    tenant_id: str,
+    *,
+    storage: Storage | None = None,
+    now: datetime | None = None,
+    horizon: int | None = None,
+) -> pd.DataFrame:
+    """Forecast from the stored active model, without training.
+
+    The model forecasts from the end of its training data; the days between
+    then and today are skipped so the result starts today (tenant's time).
+    Raises DataError when the tenant was never trained.
+    """
+    storage = storage or open_storage()
+    tenant = get_tenant(storage, str(tenant_id))
+    loaded = load_active_model(storage, tenant.id)
+    if loaded is None:
+        raise DataError(f"tenant {tenant.id} has no trained model yet: run `python -m forecasting train --tenant {tenant.id}`")
+    info, model = loaded
+    h = horizon or int(info.hyperparameters.get("settings", {}).get("horizon_days", 28))
+    today = pd.Timestamp(tenant_today(tenant.timezone, now))
+    gap = max(0, (today - model.y_.index[-1]).days - 1)
+    forecast = model.predict(gap + h)
+    return forecast.iloc[gap:].assign(model=info.model_type, model_version=info.model_version)
+
+
+# --- rows ------------------------------------------------------------------------
+
+
+def confidence_score(forecast: pd.DataFrame, level: int = 80) -> np.ndarray:
+    """1 minus the relative width of the band, in [0, 1].
+
+    A band as wide as the forecast itself gives 0.5; a zero-width band gives
+    1; a forecast of zero with any width gives 0.
+    """
+    width = (forecast[upper_col(level)] - forecast[lower_col(level)]).to_numpy()
+    yhat = forecast["yhat"].to_numpy()
+    relative = np.divide(width, 2 * np.abs(yhat), out=np.where(width > 0, np.inf, 0.0), where=np.abs(yhat) > 0)
+    return np.clip(1.0 - relative, 0.0, 1.0)
+
+
+def forecast_rows(tenant_id: str, outcome: ForecastOutcome, version: str) -> list[dict[str, Any]]:
+    """`sales_forecast` rows: `yhat_lower`/`yhat_upper` are the 80% band, `_95` keys the 95% band."""
+    forecast = outcome.forecast
+    confidence = confidence_score(forecast)
+    now = datetime.now(timezone.utc)
+    rows = []
+    for i, (ds, row) in enumerate(forecast.iterrows()):
+        values = {
+            "yhat": round(float(row["yhat"]), 4),
+            "yhat_lower": round(float(row[lower_col(80)]), 4),
+            "yhat_upper": round(float(row[upper_col(80)]), 4),
+            "yhat_lower_95": round(float(row[lower_col(95)]), 4),
+            "yhat_upper_95": round(float(row[upper_col(95)]), 4),
+        }
+        rows.append({"tenant_id": tenant_id, "prediction_date": ds.date(), "prediction_type": FORECAST,
+                     "predicted_values": values, "confidence_score": round(float(confidence[i]), 4),
+                     "model_type": outcome.winner, "model_version": version, "created_at": now})
+    return rows
+
+
+def anomaly_rows(tenant_id: str, anomalies: pd.DataFrame, model_type: str, version: str) -> list[dict[str, Any]]:
+    """`sales_anomaly` rows for every scored day (the flag uses the threshold in force)."""
+    now = datetime.now(timezone.utc)
+    return [
+        {"tenant_id": tenant_id, "prediction_date": row.ds.date(), "prediction_type": ANOMALY,
+         "predicted_values": {"y": round(float(row.y), 4), "expected": round(float(row.expected), 4),
+                              "score": round(float(row.score), 4), "is_anomaly": bool(row.is_anomaly)},
+         "confidence_score": round(float(min(row.score, 10.0) / 10.0), 4),
+         "model_type": model_type, "model_version": version, "created_at": now}
+        for row in anomalies.itertuples()
+    ]
+
+
+def training_metrics(outcome: ForecastOutcome, settings: MLSettings) -> dict[str, Any]:
+    return {**outcome.cv.to_json(), "winner": outcome.winner, "primary_metric": settings.cv_primary_metric,
+            "selection": outcome.selection_note, "skipped": outcome.skipped,
+            "seconds": {k: round(v, 3) for k, v in outcome.seconds.items()}}
+
+
+def _accuracy(scores: dict[str, float]) -> float | None:
+    """1 - WAPE of the winner in CV, floored at 0: the share of sales the forecast got right."""
+    value = scores.get("wape")
+    if value is None or not np.isfinite(value):
+        return None
+    return float(max(0.0, 1.0 - value))
+
+
+def train_many(tenant_ids, *, storage: Storage | None = None, settings: MLSettings | None = None,
+               now: datetime | None = None) -> list[tuple[str, TrainResult | None, str | None]]:
+    """Train several tenants one after another; one failing tenant never stops the rest."""
+    storage = storage or open_storage()
+    results = []
+    for tenant_id in tenant_ids:
+        try:
+            results.append((str(tenant_id), train_and_predict_sales(tenant_id, storage=storage, settings=settings, now=now), None))
+        except (DataError, ModelError, Exception) as exc:  # noqa: BLE001 - recorded per tenant
+            log_event("pipeline_failed", tenant_id=str(tenant_id), error=str(exc), error_type=type(exc).__name__)
+            results.append((str(tenant_id), None, f"{type(exc).__name__}: {exc}"))
+    return results

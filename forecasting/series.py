@@ -1,0 +1,75 @@
+"""Sales transactions -> one daily series per tenant, in the tenant's time zone."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+from .storage import Storage
+
+
+def tenant_today(timezone: str, now: datetime | None = None) -> date:
+    """The tenant's current local date; its sales are still coming in, so it is never used."""
+    now = now or datetime.now(ZoneInfo("UTC"))
+    return now.astimezone(_zone(timezone)).date()
+
+
+def _zone(timezone: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        raise DataError(f"unknown time zone {timezone!r}") from None
+
+
+def to_daily(sales: pd.DataFrame, timezone: str, start: date | None, end: date) -> pd.Series:
+    """Sum `total` by local date of `fecha`, from `start` (or the first sale) to `end`, zeros filled.
+
+    `fecha` values without a time zone are taken as UTC. Refunds (negative
+    totals) count on the day they happened, so a day can be net negative.
+    """
+    if sales.empty:
+        raise DataError("no sales in the requested period")
+    stamps = pd.to_datetime(sales["fecha"], utc=True)
+    local_dates = stamps.dt.tz_convert(_zone(timezone)).dt.tz_localize(None).dt.normalize()
+    totals = pd.to_numeric(sales["total"], errors="coerce")
+    if totals.isna().any():
+        raise DataError(f"{int(totals.isna().sum())} sale(s) have a total that is not a number")
+    daily = totals.groupby(local_dates.to_numpy()).sum()
+    first = pd.Timestamp(start) if start else daily.index.min()
+    first = max(first, daily.index.min())
+    index = pd.date_range(first, pd.Timestamp(end), freq="D", name="ds")
+    return daily.reindex(index, fill_value=0.0).astype(float).rename("y")
+
+
+def daily_sales(
+    storage: Storage,
+    tenant_id: str,
+    *,
+    timezone: str = "UTC",
+    max_days: int = 730,
+    now: datetime | None = None,
+) -> pd.Series:
+    """The tenant's daily sales up to yesterday (local), at most `max_days` long.
+
+    Days without sales are 0. Raises DataError when the tenant has no sales
+    in the window, with the window in the message.
+    """
+    zone = _zone(timezone)
+    end = tenant_today(timezone, now) - timedelta(days=1)
+    start = end - timedelta(days=max_days - 1)
+    since = datetime.combine(start, time.min, zone)
+    until = datetime.combine(end + timedelta(days=1), time.min, zone)
+    sales = storage.select("ventas", tenant_id, columns=["fecha", "total"], gte={"fecha": since}, lt={"fecha": until})
+    if sales.empty:
+        raise DataError(f"tenant {tenant_id} has no sales between {start} and {end}: add sales or import a CSV first")
+    return to_daily(sales, timezone, start, end)
+
+
+def series_from_values(values, start: str | date = "2024-01-01") -> pd.Series:
+    """A daily series from plain values (tests, CSV tools)."""
+    values = np.asarray(values, dtype=float)
+    return pd.Series(values, index=pd.date_range(pd.Timestamp(start), periods=len(values), freq="D", name="ds"), name="y")

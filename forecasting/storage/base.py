@@ -1,0 +1,168 @@
+"""The storage protocol every backend implements.
+
+Backends differ in how, never in what: the same contract test suite runs
+against each. Every call names the tenant it reads or writes; a row whose
+tenant column disagrees with that tenant is refused before anything is
+written. Filters are plain values (equality, `>=`, `<`), so each backend
+turns them into parameterized queries; no caller text reaches SQL.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import StorageError
+from .schema import CONFLICT_KEYS, JSON_COLUMNS, TABLES, TENANT_COLUMN
+
+CHUNK_SIZE = 200
+
+
+def json_safe(value: Any) -> Any:
+    """A JSON-serializable copy: numpy scalars to Python, NaN/inf to None, dates to ISO."""
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [json_safe(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (pd.Timestamp, datetime, date)):
+        return value.isoformat()
+    return value
+
+
+def clean_value(value: Any) -> Any:
+    """A column value drivers accept: numpy scalars to Python, NaN/NaT to None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+class Storage(ABC):
+    """Tenant-scoped reads and idempotent writes on the contract's tables."""
+
+    #: "sqlite", "postgresql" or "supabase"; shown in the dashboard.
+    backend: str = "abstract"
+
+    # --- writes -----------------------------------------------------------
+
+    @abstractmethod
+    def upsert(self, table: str, tenant_id: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Insert or update `rows` on the table's conflict key, in chunks of 200.
+
+        All chunks of one call commit together where the backend has
+        transactions. Returns the number of rows written.
+        """
+
+    @abstractmethod
+    def update(self, table: str, tenant_id: str, values: Mapping[str, Any], *, where: Mapping[str, Any] | None = None) -> int:
+        """Set `values` on the tenant's rows matching `where`; returns rows changed."""
+
+    @abstractmethod
+    def delete(
+        self,
+        table: str,
+        tenant_id: str | None,
+        *,
+        where: Mapping[str, Any] | None = None,
+        lt: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Delete the tenant's rows matching `where` and `col < value` filters.
+
+        `tenant_id=None` is reserved for maintenance jobs that clean every
+        tenant at once (e.g. notifications older than 30 days).
+        """
+
+    # --- reads ------------------------------------------------------------
+
+    @abstractmethod
+    def select(
+        self,
+        table: str,
+        tenant_id: str,
+        *,
+        columns: Sequence[str] | None = None,
+        where: Mapping[str, Any] | None = None,
+        gte: Mapping[str, Any] | None = None,
+        lt: Mapping[str, Any] | None = None,
+        order_by: str | None = None,
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> pd.DataFrame:
+        """The tenant's rows as a DataFrame (columns present even when empty)."""
+
+    @abstractmethod
+    def tenants(self) -> pd.DataFrame:
+        """All rows of `negocios` (id, nombre, timezone, country, currency)."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise StorageError when the database can't be reached."""
+
+    def count(self, table: str, tenant_id: str) -> int:
+        key = CONFLICT_KEYS[table][0]
+        return len(self.select(table, tenant_id, columns=[key]))
+
+    def close(self) -> None:
+        """Release connections (no-op by default)."""
+
+    # --- shared checks ------------------------------------------------------
+
+    @staticmethod
+    def check_table(table: str) -> None:
+        if table not in TABLES:
+            raise StorageError(f"unknown table {table!r}")
+
+    def prepare_rows(self, table: str, tenant_id: str, rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Validate and normalize rows before any write.
+
+        The tenant column is filled in when missing and must match
+        `tenant_id` when present; every row must carry the conflict key and
+        the same set of columns, so one statement fits the whole batch.
+        """
+        self.check_table(table)
+        if tenant_id is None or str(tenant_id) == "":
+            raise StorageError(f"a tenant id is required to write {table}")
+        tenant_id = str(tenant_id)
+        tenant_col = TENANT_COLUMN[table]
+        json_cols = JSON_COLUMNS[table]
+        known = set(TABLES[table].columns.keys())
+        prepared: list[dict[str, Any]] = []
+        columns: set[str] | None = None
+        for i, row in enumerate(rows):
+            row = dict(row)
+            owner = row.setdefault(tenant_col, tenant_id)
+            if str(owner) != tenant_id:
+                raise StorageError(f"row {i} of {table} belongs to tenant {owner!r}, not {tenant_id!r}; nothing was written")
+            row[tenant_col] = tenant_id
+            unknown = set(row) - known
+            if unknown:
+                raise StorageError(f"unknown column(s) {sorted(unknown)} for {table}")
+            missing = [k for k in CONFLICT_KEYS[table] if row.get(k) is None]
+            if missing:
+                raise StorageError(f"row {i} of {table} lacks key column(s) {missing}")
+            if columns is None:
+                columns = set(row)
+            elif set(row) != columns:
+                raise StorageError(f"rows of one {table} upsert must have the same columns")
+            prepared.append({k: (json_safe(v) if k in json_cols else clean_value(v)) for k, v in row.items()})
+        return prepared
+
+    @staticmethod
+    def chunks(rows: Sequence[dict[str, Any]], size: int = CHUNK_SIZE) -> Iterable[Sequence[dict[str, Any]]]:
+        for start in range(0, len(rows), size):
+            yield rows[start : start + size]

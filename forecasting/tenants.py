@@ -1,0 +1,87 @@
+"""Tenants (`negocios`) and their per-tenant setting overrides (`tenant_ml_settings`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from .calendar import check_country
+from .config import MLSettings, get_settings, merge_overrides, normalize_override_keys
+from .errors import ConfigError, DataError
+from .storage import Storage, json_safe
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: str
+    nombre: str
+    timezone: str = "UTC"
+    country: str | None = None
+    currency: str = "USD"
+
+
+def list_tenants(storage: Storage) -> list[Tenant]:
+    frame = storage.tenants()
+    return [_tenant(row) for row in frame.to_dict(orient="records")]
+
+
+def get_tenant(storage: Storage, tenant_id: str) -> Tenant:
+    """The tenant, or a DataError naming the id when it is not in `negocios`."""
+    frame = storage.select("negocios", str(tenant_id))
+    if frame.empty:
+        raise DataError(f"unknown tenant {tenant_id!r}: it is not in the negocios table")
+    return _tenant(frame.iloc[0].to_dict())
+
+
+def _tenant(row: dict[str, Any]) -> Tenant:
+    return Tenant(
+        id=str(row["id"]),
+        nombre=str(row.get("nombre") or row["id"]),
+        timezone=row.get("timezone") or "UTC",
+        country=(row.get("country") or None),
+        currency=row.get("currency") or "USD",
+    )
+
+
+def tenant_overrides(storage: Storage, tenant_id: str) -> dict[str, Any]:
+    frame = storage.select("tenant_ml_settings", str(tenant_id), columns=["settings"])
+    if frame.empty or not frame.iloc[0]["settings"]:
+        return {}
+    overrides = frame.iloc[0]["settings"]
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"invalid setting(s): tenant_ml_settings for tenant {tenant_id} is not a JSON object")
+    return overrides
+
+
+def settings_for_tenant(storage: Storage, tenant: Tenant | str, base: MLSettings | None = None) -> MLSettings:
+    """Effective settings for one tenant, in three layers (later wins).
+
+    1. the environment (`ML_*`, or `base`);
+    2. the tenant's `negocios.country` as its holidays country;
+    3. the tenant's overrides in `tenant_ml_settings`.
+    """
+    if isinstance(tenant, str):
+        tenant = get_tenant(storage, tenant)
+    layers: dict[str, Any] = {}
+    if tenant.country:
+        layers["holidays_country"] = tenant.country
+    layers.update(normalize_override_keys(tenant_overrides(storage, tenant.id)))
+    settings = merge_overrides(base or get_settings(), layers)
+    check_country(settings.holidays_country)
+    return settings
+
+
+def save_tenant_overrides(storage: Storage, tenant_id: str, overrides: dict[str, Any], base: MLSettings | None = None) -> MLSettings:
+    """Validate and store a tenant's overrides; returns the effective settings.
+
+    Nothing is written when validation fails (ConfigError naming the field).
+    """
+    effective = merge_overrides(base or get_settings(), overrides)
+    normalized = normalize_override_keys(overrides)
+    storage.upsert(
+        "tenant_ml_settings",
+        str(tenant_id),
+        [{"tenant_id": str(tenant_id), "settings": json_safe(normalized), "updated_at": datetime.now(timezone.utc)}],
+    )
+    return effective

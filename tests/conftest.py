@@ -1,0 +1,66 @@
+"""Shared fixtures: real SQLite files in temporary folders, small demo data, fixed clocks."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.config import MLSettings, reset_settings
+from forecasting.storage import SQLStorage
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+if not SHARED_DATA.is_dir():  # CI lays shared/ beside the clone, whatever the clone's folder is called
+    SHARED_DATA = Path(os.environ.get("SHARED_DATA", Path.cwd().parent / "shared" / "data"))
+
+# A fixed "now" so that "yesterday" and the demo's last day agree in every test.
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+END = NOW.date() - pd.Timedelta(days=1)
+
+FAST = MLSettings(model_candidates=["naive", "snaive", "ets"], horizon_days=14, cv_folds=2)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch):
+    """Tests never see the developer's ML_* environment."""
+    for key in list(os.environ):
+        if key.startswith("ML_") or key in ("DATABASE_URL", "FORECASTING_DB_PATH", "SUPABASE_URL"):
+            monkeypatch.delenv(key, raising=False)
+    reset_settings()
+    yield
+    reset_settings()
+
+
+@pytest.fixture
+def storage(tmp_path) -> SQLStorage:
+    store = SQLStorage.sqlite_file(tmp_path / "test.db")
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def demo_data():
+    from forecasting.demo import generate_demo
+
+    return generate_demo(n_tenants=3, days=400, seed=7, end=END)
+
+
+@pytest.fixture
+def demo_storage(storage, demo_data) -> SQLStorage:
+    from forecasting.demo import write_demo
+
+    write_demo(storage, demo_data)
+    return storage
+
+
+def make_series(n: int = 200, *, seed: int = 0, start: str = "2024-01-01", level: float = 100.0,
+                weekly: float = 20.0, noise: float = 5.0) -> pd.Series:
+    """A weekly-seasonal daily series with noise, for model tests."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    values = level + weekly * np.sin(2 * np.pi * t / 7) + rng.normal(0, noise, n)
+    return pd.Series(values, index=pd.date_range(start, periods=n, freq="D", name="ds"), name="y")

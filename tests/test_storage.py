@@ -1,0 +1,132 @@
+"""The storage contract on the embedded SQLite file."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from forecasting.errors import StorageError
+from forecasting.storage import CHUNK_SIZE, CONFLICT_KEYS, TABLES, SQLStorage, open_storage
+from forecasting.config import AppSettings
+
+
+def prediction_rows(tenant: str, n: int, value: float = 1.0, start: date = date(2026, 1, 1)):
+    return [
+        {"tenant_id": tenant, "prediction_date": start + timedelta(days=i), "prediction_type": "sales_forecast",
+         "predicted_values": {"yhat": value + i, "yhat_lower": value, "yhat_upper": value + 2 * i},
+         "confidence_score": 0.5, "model_type": "naive", "model_version": "v1"}
+        for i in range(n)
+    ]
+
+
+def test_database_file_is_created_with_every_table(tmp_path):
+    path = tmp_path / "nested" / "folder" / "db.sqlite"
+    store = SQLStorage.sqlite_file(path)
+    assert path.is_file()
+    names = set(sa.inspect(store.engine).get_table_names())
+    assert set(TABLES) <= names
+
+
+def test_unique_constraints_equal_the_conflict_keys(storage):
+    inspector = sa.inspect(storage.engine)
+    for table, keys in CONFLICT_KEYS.items():
+        uniques = {tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)}
+        pk = tuple(inspector.get_pk_constraint(table)["constrained_columns"])
+        assert keys in uniques or keys == pk, f"{table}: {keys} is not a unique key"
+
+
+def test_upsert_twice_writes_no_duplicates(storage):
+    assert storage.upsert("ml_predictions", "t1", prediction_rows("t1", 30)) == 30
+    storage.upsert("ml_predictions", "t1", prediction_rows("t1", 30, value=5.0))
+    frame = storage.select("ml_predictions", "t1", order_by="prediction_date")
+    assert len(frame) == 30
+    assert frame.iloc[0]["predicted_values"]["yhat"] == 5.0  # the second write won
+
+
+def test_upsert_writes_more_than_one_chunk(storage):
+    n = CHUNK_SIZE * 2 + 37
+    assert storage.upsert("ml_predictions", "t1", prediction_rows("t1", n)) == n
+    assert storage.count("ml_predictions", "t1") == n
+
+
+def test_a_failing_chunk_rolls_back_the_whole_batch(storage):
+    rows = [{**row, "created_at": datetime.now(timezone.utc)} for row in prediction_rows("t1", CHUNK_SIZE + 50)]
+    rows[CHUNK_SIZE + 10]["created_at"] = None  # NOT NULL column: fails in the second chunk
+    with pytest.raises(StorageError) as err:
+        storage.upsert("ml_predictions", "t1", rows)
+    assert "no partial write" in str(err.value)
+    assert storage.count("ml_predictions", "t1") == 0
+
+
+def test_reads_and_writes_are_scoped_by_tenant(storage):
+    storage.upsert("ml_predictions", "a", prediction_rows("a", 5, value=1.0))
+    storage.upsert("ml_predictions", "b", prediction_rows("b", 7, value=100.0))
+    a = storage.select("ml_predictions", "a")
+    assert len(a) == 5 and set(a["tenant_id"]) == {"a"}
+    assert storage.count("ml_predictions", "b") == 7
+    storage.delete("ml_predictions", "a")
+    assert storage.count("ml_predictions", "a") == 0
+    assert storage.count("ml_predictions", "b") == 7
+
+
+def test_a_row_of_another_tenant_is_refused_before_writing(storage):
+    rows = prediction_rows("a", 3) + prediction_rows("b", 1)
+    with pytest.raises(StorageError, match="belongs to tenant 'b'"):
+        storage.upsert("ml_predictions", "a", rows)
+    assert storage.count("ml_predictions", "a") == 0
+
+
+def test_filters_and_order(storage):
+    storage.upsert("ml_predictions", "a", prediction_rows("a", 10))
+    frame = storage.select("ml_predictions", "a", gte={"prediction_date": date(2026, 1, 3)},
+                           lt={"prediction_date": date(2026, 1, 6)}, order_by="prediction_date", descending=True)
+    assert [d.isoformat() for d in frame["prediction_date"]] == ["2026-01-05", "2026-01-04", "2026-01-03"]
+    assert len(storage.select("ml_predictions", "a", limit=4)) == 4
+
+
+def test_timestamps_come_back_timezone_aware_in_utc(storage):
+    madrid = datetime(2026, 3, 1, 10, 30, tzinfo=timezone(timedelta(hours=1)))
+    storage.upsert("negocios", "t", [{"id": "t", "nombre": "T"}])
+    storage.upsert("ventas", "t", [{"id": "s1", "negocio_id": "t", "fecha": madrid, "total": 10.0}])
+    fecha = storage.select("ventas", "t").iloc[0]["fecha"]
+    assert fecha.tzinfo is not None and fecha == madrid
+
+
+def test_delete_older_than_across_tenants(storage):
+    old = datetime.now(timezone.utc) - timedelta(days=40)
+    for tenant in ("a", "b"):
+        for i, created in enumerate([old, datetime.now(timezone.utc)]):
+            storage.upsert("notifications", tenant, [{"kind": "info", "title": "t", "message": "m",
+                                                      "event_key": f"e{i}", "created_at": created}])
+    removed = storage.delete("notifications", None, lt={"created_at": datetime.now(timezone.utc) - timedelta(days=30)})
+    assert removed == 2
+    assert storage.count("notifications", "a") == 1 and storage.count("notifications", "b") == 1
+
+
+def test_json_values_are_made_safe(storage):
+    rows = prediction_rows("a", 1)
+    rows[0]["predicted_values"] = {"yhat": float("nan"), "y": float("inf"), "n": pd.Timestamp("2026-01-01")}
+    storage.upsert("ml_predictions", "a", rows)
+    values = storage.select("ml_predictions", "a").iloc[0]["predicted_values"]
+    assert values == {"yhat": None, "y": None, "n": "2026-01-01T00:00:00"}
+
+
+def test_unknown_table_and_column_are_clear_errors(storage):
+    with pytest.raises(StorageError, match="unknown table"):
+        storage.select("users", "a")
+    with pytest.raises(StorageError, match="unknown column"):
+        storage.upsert("ml_predictions", "a", [{**prediction_rows("a", 1)[0], "oops": 1}])
+
+
+def test_open_storage_defaults_to_the_embedded_file(tmp_path):
+    store = open_storage(AppSettings(forecasting_db_path=str(tmp_path / "x.db")))
+    assert store.backend == "sqlite" and (tmp_path / "x.db").is_file()
+
+
+def test_unreachable_database_is_a_storage_error(tmp_path):
+    store = SQLStorage(f"sqlite:///{tmp_path}/missing/dir/x.db", create=False)
+    with pytest.raises(StorageError, match="could not reach the database"):
+        store.ping()
