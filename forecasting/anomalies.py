@@ -38,7 +38,7 @@ def detect_anomalies(
     *,
     method: str = "stl_resid",
     period: int = 7,
-    threshold: float = 3.5,
+    threshold: float = 5.0,
 ) -> pd.DataFrame:
     """One row per day of `y`: expected value, residual, score and the flag."""
     # Where the model has no in-sample value (its first days), the same weekday last week stands in.

@@ -23,8 +23,9 @@ from .logs import setup_logging
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    setup_logging("WARNING" if args.quiet else get_app_settings().log_level)
     try:
+        setup_logging("WARNING" if args.quiet else get_app_settings().log_level)
+        get_settings()  # a bad ML_* variable fails here, naming it, before any work starts
         return args.handler(args) or 0
     except ForecastingError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -128,15 +129,21 @@ def cmd_train(args) -> int:
         if not tenants:
             print("no tenants to train: run `python -m forecasting demo` or check ML_TENANT_IDS", file=sys.stderr)
             return 2
-    else:
-        tenants = [args.tenant]
-    return _train_and_report(storage, tenants, single=not args.all)
+        return _train_and_report(storage, tenants)
+    from .pipeline import train_and_predict_sales
+
+    # One tenant: its error is the command's error, printed as one line by main().
+    result = train_and_predict_sales(args.tenant, storage=storage)
+    return _report([(result.tenant_id, result, None)])
 
 
-def _train_and_report(storage, tenants, single: bool = False) -> int:
+def _train_and_report(storage, tenants) -> int:
     from .pipeline import train_many
 
-    results = train_many(tenants, storage=storage)
+    return _report(train_many(tenants, storage=storage))
+
+
+def _report(results) -> int:
     failed = 0
     for tenant_id, result, error in results:
         if result is None:
@@ -154,9 +161,6 @@ def _train_and_report(storage, tenants, single: bool = False) -> int:
             print(f"    skipped {name}: {reason}")
     if len(results) > 1:
         print(f"{len(results) - failed} of {len(results)} tenants trained")
-    if single and failed:
-        # The failure reason was printed above; a single tenant's failure is the command's failure.
-        return 2
     return 1 if failed else 0
 
 

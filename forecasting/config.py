@@ -90,7 +90,10 @@ class MLSettings(BaseSettings):
         default="stl_resid", description="How anomalous days are flagged."
     )
     stl_period: int = Field(default=7, ge=2, le=366, description="STL period in days.")
-    stl_zthresh: float = Field(default=3.5, gt=0, description="Robust z-score above which a day is anomalous.")
+    stl_zthresh: float = Field(
+        default=5.0, gt=0,
+        description="Robust z-score of the STL remainder above which a day is flagged as anomalous.",
+    )
     max_train_window_days: int = Field(default=730, ge=7, description="Most recent days of history used.")
     retrain_cron: str = Field(default="0 2 * * 1", description="Cron of the weekly retrain (Monday 02:00).")
     tenant_ids: TenantList = Field(default=["*"], description="Tenants the scheduler retrains; `*` means all.")

@@ -1,0 +1,122 @@
+"""The command line, run as a user would: a real subprocess on a real database file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args, db=None, env=None, check=True):
+    full_env = {**os.environ, "ML_HORIZON_DAYS": "14", "ML_CV_FOLDS": "2",
+                "ML_MODEL_CANDIDATES": "naive,snaive,ets", **(env or {})}
+    command = [sys.executable, "-m", "forecasting", "--quiet"]
+    if db:
+        command += ["--db", str(db)]
+    proc = subprocess.run(command + list(args), capture_output=True, text=True, cwd=ROOT, env=full_env, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def test_help_lists_every_command():
+    out = run("--help").stdout
+    for command in ("demo", "train", "predict", "backtest", "forecast", "tenants"):
+        assert command in out
+
+
+def test_demo_train_predict_round_trip(tmp_path):
+    db = tmp_path / "cli.db"
+    out = run("demo", "--tenants", "2", "--days", "200", "--seed", "3", db=db).stdout
+    assert "2 tenants" in out
+    assert "already has tenants" in run("demo", "--if-empty", db=db).stdout
+    out = run("train", "--all", db=db).stdout
+    assert "2 of 2 tenants trained" in out and "winner" in out and "mase" in out
+    out = run("predict", "--tenant", "1", "--out", str(tmp_path / "p.csv"), db=db).stdout
+    forecast = pd.read_csv(tmp_path / "p.csv")
+    assert len(forecast) == 14 and (forecast["yhat_lower_80"] <= forecast["yhat"]).all()
+
+
+def test_unknown_tenant_is_one_clear_line_and_exit_2(tmp_path):
+    proc = run("train", "--tenant", "999", db=tmp_path / "x.db", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: unknown tenant '999'")
+    assert "Traceback" not in proc.stderr
+
+
+def test_invalid_setting_names_the_field(tmp_path):
+    proc = run("tenants", db=tmp_path / "x.db", env={"ML_HORIZON_DAYS": "-1"}, check=False)
+    assert proc.returncode == 2 and "ML_HORIZON_DAYS" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def long_csv(path: Path, n: int = 120) -> Path:
+    dates = pd.date_range("2024-01-01", periods=n, freq="D")
+    frames = [pd.DataFrame({"unique_id": uid, "ds": dates, "y": 100 + 10 * (dates.dayofweek == k) + i})
+              for i, (uid, k) in enumerate([("a", 5), ("b", 0)])]
+    pd.concat(frames).to_csv(path, index=False)
+    return path
+
+
+def test_forecast_csv_writes_the_documented_columns(tmp_path):
+    src = long_csv(tmp_path / "in.csv")
+    run("forecast", "--csv", str(src), "--horizon", "10", "--out", str(tmp_path / "f.csv"))
+    out = pd.read_csv(tmp_path / "f.csv")
+    assert list(out.columns) == ["unique_id", "ds", "yhat", "yhat_lower_80", "yhat_upper_80",
+                                 "yhat_lower_95", "yhat_upper_95", "model"]
+    assert out.groupby("unique_id").size().to_dict() == {"a": 10, "b": 10}
+    assert pd.to_datetime(out["ds"]).min() == pd.Timestamp("2024-04-30")
+
+
+def test_forecast_csv_with_custom_columns_and_levels(tmp_path):
+    src = tmp_path / "custom.csv"
+    pd.read_csv(long_csv(tmp_path / "in.csv")).rename(columns={"unique_id": "store", "ds": "day", "y": "sales"}).to_csv(src, index=False)
+    run("forecast", "--csv", str(src), "--horizon", "5", "--out", str(tmp_path / "f.csv"),
+        "--id-col", "store", "--date-col", "day", "--value-col", "sales", "--level", "50", "90")
+    out = pd.read_csv(tmp_path / "f.csv")
+    assert {"yhat_lower_50", "yhat_upper_90"} <= set(out.columns) and len(out) == 10
+
+
+def test_backtest_csv_reports_every_candidate(tmp_path):
+    src = long_csv(tmp_path / "in.csv")
+    out_path = tmp_path / "r.json"
+    stdout = run("backtest", "--csv", str(src), "--horizon", "7", "--folds", "3", "--out", str(out_path)).stdout
+    report = json.loads(out_path.read_text())
+    assert set(report["series"]) == {"a", "b"}
+    for result in report["series"].values():
+        assert set(result["scores"]) == {"naive", "snaive", "ets"} and result["folds"] == 3
+        assert result["winner"] in result["scores"]
+    assert "winners" in stdout
+
+
+@pytest.mark.parametrize("content,message", [
+    ("", "empty"),
+    ("unique_id,ds,y\n", "no data rows"),
+    ("unique_id;ds;y\na;2024-01-01;3\n", "delimiter"),
+    ("unique_id,date,y\na,2024-01-01,3\n", "missing column(s) ['ds']"),
+    ("unique_id,ds,y\na,2024-01-01,3\na,not-a-date,4\n", "line(s) 3"),
+    ("unique_id,ds,y\na,2024-01-01,three\n", "not a finite number"),
+    ("unique_id,ds,y\na,2024-01-01,3\na,2024-01-01,4\n", "more than once"),
+])
+def test_bad_csv_is_a_clear_error(tmp_path, content, message):
+    src = tmp_path / "bad.csv"
+    src.write_text(content)
+    proc = run("forecast", "--csv", str(src), "--out", str(tmp_path / "f.csv"), check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "f.csv").exists()
+
+
+def test_missing_file_and_binary_garbage(tmp_path):
+    proc = run("backtest", "--csv", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "r.json"), check=False)
+    assert proc.returncode == 2 and "file not found" in proc.stderr
+    garbage = tmp_path / "g.csv"
+    garbage.write_bytes(bytes(range(256)) * 20)
+    proc = run("forecast", "--csv", str(garbage), "--out", str(tmp_path / "f.csv"), check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
