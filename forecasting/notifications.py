@@ -14,12 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .logs import log_event
-from .metrics import mape, wape
 from .storage import Storage
-
-#: Issued-forecast days needed before their error is trusted over the CV error.
-MIN_SCORED_DAYS = 7
-
 
 def notify(storage: Storage, tenant_id: str, *, kind: str, title: str, message: str,
            event_key: str, severity: str = "info") -> int:
@@ -45,22 +40,6 @@ def mark_read(storage: Storage, tenant_id: str, notification_id: int | None = No
     return storage.update("notifications", str(tenant_id), {"is_read": True}, where=where)
 
 
-def issued_forecast_error(storage: Storage, tenant_id: str, y: pd.Series, lookback_days: int = 28) -> dict[str, Any] | None:
-    """Error of the forecasts stored earlier for days that now have actuals (most recent `lookback_days`)."""
-    start = y.index[-1] - pd.Timedelta(days=lookback_days - 1)
-    stored = storage.select("ml_predictions", str(tenant_id), columns=["prediction_date", "predicted_values"],
-                            where={"prediction_type": "sales_forecast"},
-                            gte={"prediction_date": start.date()}, lt={"prediction_date": (y.index[-1] + pd.Timedelta(days=1)).date()})
-    if stored.empty:
-        return None
-    yhat = pd.Series([v.get("yhat") for v in stored["predicted_values"]], index=pd.to_datetime(stored["prediction_date"]), dtype=float)
-    joined = pd.concat([y.rename("y"), yhat.rename("yhat")], axis=1, join="inner").dropna()
-    if len(joined) < MIN_SCORED_DAYS:
-        return None
-    return {"mape": mape(joined["y"], joined["yhat"]), "wape": wape(joined["y"], joined["yhat"]),
-            "days": len(joined), "source": "issued forecasts"}
-
-
 def check_drift(storage: Storage, tenant_id: str, y: pd.Series, threshold: float,
                 cv_scores: dict[str, float] | None = None) -> dict[str, Any] | None:
     """Raise a drift notification when recent error exceeds `threshold` (`ML_ERROR_ALERT_MAPE`).
@@ -70,7 +49,9 @@ def check_drift(storage: Storage, tenant_id: str, y: pd.Series, threshold: float
     the winner's cross-validation error stands in. MAPE is used, or WAPE when
     MAPE is undefined (no day with non-zero sales). Returns the error checked.
     """
-    error = issued_forecast_error(storage, tenant_id, y)
+    from .monitoring import recent_error
+
+    error = recent_error(storage, tenant_id, y)
     if error is None and cv_scores:
         error = {"mape": cv_scores.get("mape"), "wape": cv_scores.get("wape"), "days": None, "source": "cross-validation"}
     if error is None:

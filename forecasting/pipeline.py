@@ -22,6 +22,7 @@ from .errors import DataError, ModelError
 from .logs import log_event
 from .metrics import wape
 from .models import lower_col, upper_col
+from .monitoring import record_issued_forecast
 from .notifications import check_drift
 from .registry import load_active_model, new_version, save_model
 from .series import daily_sales, tenant_today
@@ -110,6 +111,7 @@ def train_and_predict_sales(
     rows: dict[str, int] = {}
     notify("saving", "forecast")
     rows[FORECAST] = storage.upsert("ml_predictions", tenant_id, forecast_rows(tenant_id, outcome, version))
+    rows["forecast_history"] = record_issued_forecast(storage, tenant_id, outcome.forecast, outcome.winner, version)
 
     notify("anomalies", settings.anomaly_method)
     mark = time.perf_counter()

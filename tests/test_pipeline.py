@@ -10,7 +10,7 @@ from forecasting.config import MLSettings
 from forecasting.errors import DataError
 from forecasting.pipeline import predict_from_active, train_and_predict_sales
 from forecasting.registry import list_models, load_active_model
-from forecasting.storage import TABLES
+from forecasting.storage import TABLES, TENANT_COLUMN
 
 from .conftest import FAST, NOW
 
@@ -99,14 +99,14 @@ def test_running_twice_writes_the_same_rows(demo_storage):
 
 def test_a_tenants_run_never_touches_another_tenant(demo_storage):
     train_and_predict_sales("2", storage=demo_storage, settings=FAST, now=NOW)
-    before = {t: len(rows(demo_storage, t, "2")) for t in TABLES if t not in ("negocios",)}
+    before = {t: len(rows(demo_storage, t, "2")) for t in TENANT_COLUMN}
     result = train_and_predict_sales("1", storage=demo_storage, settings=FAST, now=NOW)
-    after = {t: len(rows(demo_storage, t, "2")) for t in TABLES if t not in ("negocios",)}
+    after = {t: len(rows(demo_storage, t, "2")) for t in TENANT_COLUMN}
     assert before == after
     # tenant 1's series is built from tenant 1's sales only
     sales1 = rows(demo_storage, "ventas", "1")
     assert result.history_days <= FAST.max_train_window_days and sales1.negocio_id.eq("1").all()
-    owned = [t for t in TABLES if "tenant_id" in TABLES[t].c]
+    owned = [t for t, column in TENANT_COLUMN.items() if column == "tenant_id"]
     for table in owned:
         frame = rows(demo_storage, table, "1")
         assert frame.empty or frame.tenant_id.eq("1").all()

@@ -130,3 +130,37 @@ def test_unreachable_database_is_a_storage_error(tmp_path):
     store = SQLStorage(f"sqlite:///{tmp_path}/missing/dir/x.db", create=False)
     with pytest.raises(StorageError, match="could not reach the database"):
         store.ping()
+
+
+def test_insert_if_absent_lets_exactly_one_caller_win(storage):
+    due = datetime(2026, 1, 1, 2, tzinfo=timezone.utc)
+    row = {"job_id": "retrain_all", "scheduled_for": due, "holder": "p1", "status": "running",
+           "started_at": datetime.now(timezone.utc)}
+    assert storage.insert_if_absent("job_runs", None, row) is True
+    assert storage.insert_if_absent("job_runs", None, {**row, "holder": "p2"}) is False
+    runs = storage.select("job_runs", None)
+    assert len(runs) == 1 and runs.iloc[0]["holder"] == "p1"
+
+
+def test_system_tables_take_no_tenant_and_tenant_tables_need_one(storage):
+    with pytest.raises(StorageError, match="belongs to no tenant"):
+        storage.select("job_runs", "t1")
+    with pytest.raises(StorageError, match="tenant id is required"):
+        storage.select("ml_predictions", None)
+
+
+def test_leases_are_exclusive_renewable_and_expire(storage):
+    assert storage.acquire_lease("scheduler", "a", ttl_seconds=30)
+    first = storage.lease("scheduler")
+    assert not storage.acquire_lease("scheduler", "b", ttl_seconds=30)
+    assert storage.acquire_lease("scheduler", "a", ttl_seconds=30)  # renewal
+    renewed = storage.lease("scheduler")
+    assert renewed["holder"] == "a" and renewed["acquired_at"] == first["acquired_at"]
+    assert renewed["expires_at"] >= first["expires_at"]
+    storage.acquire_lease("short", "a", ttl_seconds=-1)  # already expired
+    assert storage.acquire_lease("short", "b", ttl_seconds=30)
+    assert storage.lease("short")["holder"] == "b"
+    storage.release_lease("scheduler", "b")  # not the holder: no effect
+    assert storage.lease("scheduler")["holder"] == "a"
+    storage.release_lease("scheduler", "a")
+    assert storage.lease("scheduler") is None

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import StorageError
-from .schema import CONFLICT_KEYS, JSON_COLUMNS, TABLES, TENANT_COLUMN
+from .schema import CONFLICT_KEYS, JSON_COLUMNS, SYSTEM_TABLES, TABLES, TENANT_COLUMN
 
 CHUNK_SIZE = 200
 
@@ -69,6 +69,13 @@ class Storage(ABC):
         """
 
     @abstractmethod
+    def insert_if_absent(self, table: str, tenant_id: str | None, row: Mapping[str, Any]) -> bool:
+        """Insert `row` unless its conflict key exists; True when this call inserted it.
+
+        This is how two processes agree on who runs a job: both try, one wins.
+        """
+
+    @abstractmethod
     def update(self, table: str, tenant_id: str, values: Mapping[str, Any], *, where: Mapping[str, Any] | None = None) -> int:
         """Set `values` on the tenant's rows matching `where`; returns rows changed."""
 
@@ -113,6 +120,24 @@ class Storage(ABC):
     def ping(self) -> None:
         """Raise StorageError when the database can't be reached."""
 
+    # --- leases -------------------------------------------------------------
+
+    @abstractmethod
+    def acquire_lease(self, name: str, holder: str, ttl_seconds: float) -> bool:
+        """Take or renew the lease `name` for `ttl_seconds`; False when someone else holds it.
+
+        Atomic: of two callers racing for a free or expired lease, exactly one gets it.
+        """
+
+    @abstractmethod
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease up, if `holder` still holds it."""
+
+    def lease(self, name: str) -> dict[str, Any] | None:
+        """The lease row (`holder`, `acquired_at`, `expires_at`) or None."""
+        frame = self.select("leases", None, where={"name": name})
+        return None if frame.empty else frame.iloc[0].to_dict()
+
     def count(self, table: str, tenant_id: str) -> int:
         key = CONFLICT_KEYS[table][0]
         return len(self.select(table, tenant_id, columns=[key]))
@@ -123,9 +148,21 @@ class Storage(ABC):
     # --- shared checks ------------------------------------------------------
 
     @staticmethod
-    def check_table(table: str) -> None:
+    def check_table(table: str, tenant_id: Any = "", *, any_tenant: bool = False) -> None:
+        """The table exists, and is scoped the way the call says.
+
+        Tenant tables need a tenant id (`any_tenant` allows None for
+        maintenance deletes); system tables take None.
+        """
         if table not in TABLES:
             raise StorageError(f"unknown table {table!r}")
+        if tenant_id == "":
+            return
+        if table in SYSTEM_TABLES:
+            if tenant_id is not None:
+                raise StorageError(f"{table} belongs to no tenant; pass None as tenant id")
+        elif tenant_id is None and not any_tenant:
+            raise StorageError(f"a tenant id is required to use {table}")
 
     def prepare_rows(self, table: str, tenant_id: str, rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Validate and normalize rows before any write.
@@ -134,21 +171,22 @@ class Storage(ABC):
         `tenant_id` when present; every row must carry the conflict key and
         the same set of columns, so one statement fits the whole batch.
         """
-        self.check_table(table)
-        if tenant_id is None or str(tenant_id) == "":
+        self.check_table(table, tenant_id)
+        if table not in SYSTEM_TABLES and str(tenant_id) == "":
             raise StorageError(f"a tenant id is required to write {table}")
-        tenant_id = str(tenant_id)
-        tenant_col = TENANT_COLUMN[table]
+        tenant_col = TENANT_COLUMN.get(table)
+        tenant_id = str(tenant_id) if tenant_col else None
         json_cols = JSON_COLUMNS[table]
         known = set(TABLES[table].columns.keys())
         prepared: list[dict[str, Any]] = []
         columns: set[str] | None = None
         for i, row in enumerate(rows):
             row = dict(row)
-            owner = row.setdefault(tenant_col, tenant_id)
-            if str(owner) != tenant_id:
-                raise StorageError(f"row {i} of {table} belongs to tenant {owner!r}, not {tenant_id!r}; nothing was written")
-            row[tenant_col] = tenant_id
+            if tenant_col:
+                owner = row.setdefault(tenant_col, tenant_id)
+                if str(owner) != tenant_id:
+                    raise StorageError(f"row {i} of {table} belongs to tenant {owner!r}, not {tenant_id!r}; nothing was written")
+                row[tenant_col] = tenant_id
             unknown = set(row) - known
             if unknown:
                 raise StorageError(f"unknown column(s) {sorted(unknown)} for {table}")

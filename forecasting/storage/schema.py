@@ -190,10 +190,69 @@ business_notification_config = Table(
     UniqueConstraint("tenant_id", "rule", name="uq_notification_config_key"),
 )
 
+# Every forecast as issued: `ml_predictions` keeps only the latest forecast per date, this keeps them all,
+# so forecasts can be scored against what happened at every horizon.
+forecast_history = Table(
+    "forecast_history",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Column("model_type", String(64), nullable=False),
+    Column("issued_on", Date, nullable=False),  # the tenant's local date the forecast was made (first forecast day)
+    Column("target_date", Date, nullable=False),
+    Column("step", Integer, nullable=False),  # 1 = the first forecast day
+    Column("yhat", Float, nullable=False),
+    Column("yhat_lower_80", Float, nullable=False),
+    Column("yhat_upper_80", Float, nullable=False),
+    Column("yhat_lower_95", Float, nullable=False),
+    Column("yhat_upper_95", Float, nullable=False),
+    Column("created_at", UTCDateTime, default=_now, nullable=False),
+    UniqueConstraint("tenant_id", "model_version", "target_date", name="uq_forecast_history_key"),
+    Index("ix_forecast_history_tenant_target", "tenant_id", "target_date"),
+)
+
+# --- system tables (not tenant-scoped) --------------------------------------------
+
+# One row per run of a scheduled job; unique per due time, so two processes can't both run it.
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("job_id", String(64), nullable=False),
+    Column("scheduled_for", UTCDateTime, nullable=False),
+    Column("trigger", String(16), nullable=False, server_default="schedule"),  # schedule | manual
+    Column("holder", String(128), nullable=False),
+    Column("status", String(16), nullable=False),  # running, success, partial, failed, interrupted
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Column("tenants_done", Integer, nullable=False, server_default="0"),
+    Column("tenants_failed", Integer, nullable=False, server_default="0"),
+    Column("error", Text),
+    Column("details", JsonType),
+    UniqueConstraint("job_id", "scheduled_for", name="uq_job_runs_due"),
+    Index("ix_job_runs_job_started", "job_id", "started_at"),
+)
+
+# Leases: the scheduler's leadership and per-tenant retrain locks. A lease whose
+# `expires_at` has passed may be taken over, so a crashed holder blocks nobody for long.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("acquired_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
 TABLES: dict[str, Table] = {table.name: table for table in metadata.sorted_tables}
 
+#: Tables that belong to no tenant; every other table is scoped by its tenant column.
+SYSTEM_TABLES = frozenset({"job_runs", "leases"})
+
 # Column that scopes each table to a tenant.
-TENANT_COLUMN: dict[str, str] = {name: "tenant_id" for name in TABLES}
+TENANT_COLUMN: dict[str, str] = {name: "tenant_id" for name in TABLES if name not in SYSTEM_TABLES}
 TENANT_COLUMN.update({"negocios": "id", "ventas": "negocio_id", "productos": "negocio_id"})
 
 # Upsert conflict keys: equal to the tables' unique constraints (checked by a test).
@@ -207,6 +266,9 @@ CONFLICT_KEYS: dict[str, tuple[str, ...]] = {
     "tenant_ml_settings": ("tenant_id",),
     "notifications": ("tenant_id", "event_key"),
     "business_notification_config": ("tenant_id", "rule"),
+    "forecast_history": ("tenant_id", "model_version", "target_date"),
+    "job_runs": ("job_id", "scheduled_for"),
+    "leases": ("name",),
 }
 
 # Columns holding JSON documents, per table (values are made JSON-safe before writing).

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import create_engine, delete, event, func, select, text, update
+from sqlalchemy import case, create_engine, delete, event, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
@@ -79,14 +80,54 @@ class SQLStorage(Storage):
         log_event("upsert", table=table, tenant_id=str(tenant_id), rows=written, backend=self.backend)
         return written
 
+    def insert_if_absent(self, table: str, tenant_id: str | None, row: Mapping[str, Any]) -> bool:
+        prepared = self.prepare_rows(table, tenant_id, [row])
+        stmt = self._insert(TABLES[table]).on_conflict_do_nothing(index_elements=list(CONFLICT_KEYS[table]))
+
+        def write() -> bool:
+            with self.engine.begin() as conn:
+                return (conn.execute(stmt, prepared).rowcount or 0) > 0
+
+        return self._run(write, f"insert into {table}")
+
+    def acquire_lease(self, name: str, holder: str, ttl_seconds: float) -> bool:
+        leases = TABLES["leases"]
+        now = datetime.now(timezone.utc)
+        stmt = self._insert(leases).values(name=name, holder=holder, acquired_at=now,
+                                           expires_at=now + timedelta(seconds=ttl_seconds))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["name"],
+            set_={
+                "holder": stmt.excluded.holder,
+                "expires_at": stmt.excluded.expires_at,
+                # renewing keeps the original acquisition time; a takeover starts a new one
+                "acquired_at": case((leases.c.holder == stmt.excluded.holder, leases.c.acquired_at),
+                                    else_=stmt.excluded.acquired_at),
+            },
+            where=or_(leases.c.holder == stmt.excluded.holder, leases.c.expires_at < now),
+        )
+
+        def attempt() -> bool:
+            with self.engine.begin() as conn:
+                conn.execute(stmt)
+                current = conn.execute(select(leases.c.holder).where(leases.c.name == name)).scalar_one()
+            return current == holder
+
+        return self._run(attempt, f"take lease {name}")
+
+    def release_lease(self, name: str, holder: str) -> None:
+        leases = TABLES["leases"]
+        stmt = delete(leases).where(leases.c.name == name, leases.c.holder == holder)
+        self._run(lambda: self._execute_rowcount(stmt), f"release lease {name}")
+
     def update(self, table: str, tenant_id: str, values: Mapping[str, Any], *, where: Mapping[str, Any] | None = None) -> int:
-        self.check_table(table)
+        self.check_table(table, tenant_id)
         table_obj = TABLES[table]
         stmt = update(table_obj).where(*self._conditions(table, tenant_id, where=where)).values(**dict(values))
         return self._run(lambda: self._execute_rowcount(stmt), f"update {table}")
 
     def delete(self, table: str, tenant_id: str | None, *, where=None, lt=None) -> int:
-        self.check_table(table)
+        self.check_table(table, tenant_id, any_tenant=True)
         stmt = delete(TABLES[table]).where(*self._conditions(table, tenant_id, where=where, lt=lt))
         return self._run(lambda: self._execute_rowcount(stmt), f"delete from {table}")
 
@@ -94,7 +135,7 @@ class SQLStorage(Storage):
 
     def select(self, table, tenant_id, *, columns=None, where=None, gte=None, lt=None,
                order_by=None, descending=False, limit=None) -> pd.DataFrame:
-        self.check_table(table)
+        self.check_table(table, tenant_id)
         table_obj = TABLES[table]
         names = list(columns) if columns else list(table_obj.columns.keys())
         stmt = select(*[table_obj.c[name] for name in names]).where(
@@ -124,7 +165,7 @@ class SQLStorage(Storage):
         return self._run(read, "read negocios")
 
     def count(self, table: str, tenant_id: str) -> int:
-        self.check_table(table)
+        self.check_table(table, tenant_id)
         stmt = select(func.count()).select_from(TABLES[table]).where(*self._conditions(table, tenant_id))
 
         def read() -> int:
@@ -148,7 +189,7 @@ class SQLStorage(Storage):
     def _conditions(self, table: str, tenant_id: str | None, *, where=None, gte=None, lt=None) -> list:
         table_obj = TABLES[table]
         conditions = []
-        if tenant_id is not None:
+        if tenant_id is not None and table in TENANT_COLUMN:
             conditions.append(table_obj.c[TENANT_COLUMN[table]] == str(tenant_id))
         for name, value in (where or {}).items():
             column = table_obj.c[name]

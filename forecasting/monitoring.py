@@ -1,0 +1,149 @@
+"""Forecast monitoring: keep every forecast as issued, score it when actuals arrive.
+
+`ml_predictions` holds only the latest forecast per date (upserts overwrite
+it), so each training also writes its forecast to `forecast_history`, keyed
+by model version and target date. Scoring joins that history with the
+actual daily sales:
+
+* `score_issued` -- one row per (issued forecast, target day) with errors,
+  interval hits and the seasonal-naive forecast that could have been made
+  on the same day;
+* `scorecard` -- what the dashboard shows: error by horizon, error over
+  time, interval coverage and how much better than seasonal naive;
+* `recent_error` -- what the drift rule compares with `ML_ERROR_ALERT_MAPE`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .metrics import mape, mase_scale, wape
+from .models import lower_col, upper_col
+from .storage import Storage
+
+#: Scored days needed before issued forecasts are trusted over the CV error.
+MIN_SCORED_DAYS = 7
+RECENT_DAYS = 28
+
+
+def history_rows(tenant_id: str, forecast: pd.DataFrame, model_type: str, version: str) -> list[dict[str, Any]]:
+    issued_on = forecast.index[0].date()
+    return [
+        {"tenant_id": str(tenant_id), "model_version": version, "model_type": model_type, "issued_on": issued_on,
+         "target_date": ds.date(), "step": step, "yhat": float(row["yhat"]),
+         "yhat_lower_80": float(row[lower_col(80)]), "yhat_upper_80": float(row[upper_col(80)]),
+         "yhat_lower_95": float(row[lower_col(95)]), "yhat_upper_95": float(row[upper_col(95)])}
+        for step, (ds, row) in enumerate(forecast.iterrows(), start=1)
+    ]
+
+
+def record_issued_forecast(storage: Storage, tenant_id: str, forecast: pd.DataFrame, model_type: str, version: str) -> int:
+    """Keep this forecast as issued (idempotent per model version and date)."""
+    return storage.upsert("forecast_history", str(tenant_id), history_rows(tenant_id, forecast, model_type, version))
+
+
+def score_issued(storage: Storage, tenant_id: str, y: pd.Series, *, since: date | None = None) -> pd.DataFrame:
+    """Every issued forecast day that now has an actual, with its errors.
+
+    Columns: issued_on, model_version, model_type, target_date, step, y, yhat,
+    abs_error, in_80, in_95, snaive, snaive_abs_error. `snaive` is the weekly
+    seasonal-naive forecast from the data the model had when it was issued
+    (the same weekday in the last full week before `issued_on`).
+    """
+    gte = {"target_date": since} if since else None
+    history = storage.select("forecast_history", str(tenant_id), gte=gte,
+                             lt={"target_date": (y.index[-1] + pd.Timedelta(days=1)).date()})
+    if history.empty:
+        return pd.DataFrame(columns=["issued_on", "model_version", "model_type", "target_date", "step", "y", "yhat",
+                                     "abs_error", "in_80", "in_95", "snaive", "snaive_abs_error"])
+    history["target_date"] = pd.to_datetime(history["target_date"])
+    history["issued_on"] = pd.to_datetime(history["issued_on"])
+    history = history[history["target_date"] >= y.index[0]]
+    history["y"] = y.reindex(history["target_date"]).to_numpy()
+    weeks_back = np.ceil(history["step"].to_numpy() / 7).astype(int) * 7
+    reference = history["target_date"] - pd.to_timedelta(weeks_back, unit="D")
+    history["snaive"] = y.reindex(reference).to_numpy()
+    history = history.dropna(subset=["y"])
+    return history.assign(
+        abs_error=(history["y"] - history["yhat"]).abs(),
+        in_80=(history["y"] >= history["yhat_lower_80"]) & (history["y"] <= history["yhat_upper_80"]),
+        in_95=(history["y"] >= history["yhat_lower_95"]) & (history["y"] <= history["yhat_upper_95"]),
+        snaive_abs_error=(history["y"] - history["snaive"]).abs(),
+    ).sort_values(["target_date", "issued_on"]).reset_index(drop=True)
+
+
+def latest_per_day(scored: pd.DataFrame) -> pd.DataFrame:
+    """For each target day, the most recently issued forecast (what the dashboard showed that day)."""
+    return scored.sort_values("issued_on").groupby("target_date", as_index=False).last()
+
+
+@dataclass
+class Scorecard:
+    """How reliable the issued forecasts have been for one tenant."""
+
+    days: int
+    wape: float
+    mape: float
+    mase: float
+    coverage_80: float
+    coverage_95: float
+    beats_snaive: float  # 1 - MAE(ours) / MAE(seasonal naive); 0.2 = 20% smaller error
+    by_step: pd.DataFrame = field(repr=False)  # step, mae, mase, wape, days
+    over_time: pd.DataFrame = field(repr=False)  # week, wape, snaive_wape, days
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("days", "wape", "mape", "mase", "coverage_80", "coverage_95", "beats_snaive")}
+
+
+def scorecard(storage: Storage, tenant_id: str, y: pd.Series, lookback_days: int = 90) -> Scorecard | None:
+    """Scores of the forecasts issued for the last `lookback_days` days; None when nothing is scorable yet."""
+    since = (y.index[-1] - pd.Timedelta(days=lookback_days - 1)).date()
+    scored = score_issued(storage, tenant_id, y, since=since)
+    if scored.empty:
+        return None
+    scale = mase_scale(y.iloc[-365 - lookback_days : -lookback_days].to_numpy()) if len(y) > lookback_days + 14 \
+        else mase_scale(y.to_numpy())
+    by_step = scored.groupby("step").agg(mae=("abs_error", "mean"), days=("abs_error", "size"),
+                                         actual=("y", lambda s: s.abs().sum()), errors=("abs_error", "sum")).reset_index()
+    by_step["mase"] = by_step["mae"] / scale
+    by_step["wape"] = by_step["errors"] / by_step["actual"].replace(0, np.nan)
+    daily = latest_per_day(scored)
+    weekly = daily.assign(week=daily["target_date"].dt.to_period("W").dt.start_time).groupby("week")
+    over_time = pd.DataFrame({
+        "wape": weekly.apply(lambda g: wape(g["y"], g["yhat"]), include_groups=False),
+        "snaive_wape": weekly.apply(lambda g: wape(g["y"], g["snaive"].fillna(0.0)), include_groups=False),
+        "days": weekly.size(),
+    }).reset_index()
+    snaive_known = scored.dropna(subset=["snaive"])
+    snaive_mae = snaive_known["snaive_abs_error"].mean()
+    ours_mae = snaive_known["abs_error"].mean()
+    beats = float(1 - ours_mae / snaive_mae) if snaive_mae and np.isfinite(snaive_mae) and snaive_mae > 0 else float("nan")
+    return Scorecard(
+        days=int(daily["target_date"].nunique()),
+        wape=wape(scored["y"], scored["yhat"]),
+        mape=mape(scored["y"], scored["yhat"]),
+        mase=float(scored["abs_error"].mean() / scale),
+        coverage_80=float(scored["in_80"].mean()),
+        coverage_95=float(scored["in_95"].mean()),
+        beats_snaive=beats,
+        by_step=by_step[["step", "mae", "mase", "wape", "days"]],
+        over_time=over_time,
+    )
+
+
+def recent_error(storage: Storage, tenant_id: str, y: pd.Series, days: int = RECENT_DAYS) -> dict[str, Any] | None:
+    """Error of the forecasts shown for the last `days` days (latest issue per day), or None if too few."""
+    since = (y.index[-1] - pd.Timedelta(days=days - 1)).date()
+    scored = score_issued(storage, tenant_id, y, since=since)
+    if scored.empty:
+        return None
+    daily = latest_per_day(scored)
+    if len(daily) < MIN_SCORED_DAYS:
+        return None
+    return {"mape": mape(daily["y"], daily["yhat"]), "wape": wape(daily["y"], daily["yhat"]),
+            "days": int(len(daily)), "source": "issued forecasts"}
