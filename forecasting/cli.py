@@ -64,6 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the forecast to this CSV file")
     p.set_defaults(handler=cmd_predict)
 
+    p = sub.add_parser("scheduler", help="run the scheduler in the foreground (for deployments without the dashboard)")
+    p.add_argument("--for", dest="duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+    p.set_defaults(handler=cmd_scheduler)
+
+    p = sub.add_parser("run-job", help="run one scheduled job now and record it in job_runs")
+    p.add_argument("job", help="retrain_all, refresh_features, daily_notifications, check_notification_rules, "
+                               "cleanup_notifications, cleanup_predictions or health_check")
+    p.set_defaults(handler=cmd_run_job)
+
     for name, helptext in (("backtest", "cross-validate every candidate on a long-format CSV"),
                            ("forecast", "forecast every series of a long-format CSV")):
         p = sub.add_parser(name, help=helptext)
@@ -176,6 +185,39 @@ def cmd_predict(args) -> int:
     else:
         print(frame.round(2).to_string(index=False))
     return 0
+
+
+def cmd_scheduler(args) -> int:
+    import signal
+    import threading
+
+    from .scheduler import SchedulerRunner
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    runner = SchedulerRunner(_storage(args)).start()
+    print(f"scheduler running as {runner.holder}; jobs: {', '.join(runner.specs)}", flush=True)
+    try:
+        stop.wait(args.duration)
+    finally:
+        runner.shutdown()
+    return 0
+
+
+def cmd_run_job(args) -> int:
+    from datetime import datetime, timezone
+
+    from .errors import ConfigError
+    from .jobs import JOBS
+    from .scheduler import execute_job
+
+    if args.job not in JOBS:
+        raise ConfigError(f"unknown job {args.job!r}; choose from {', '.join(JOBS)}")
+    run = execute_job(_storage(args), args.job, scheduled_for=datetime.now(timezone.utc), trigger="manual")
+    print(f"{args.job}: {run['status']}, {run.get('tenants_done', 0)} done, {run.get('tenants_failed', 0)} failed"
+          + (f"; {run['error']}" if run.get("error") else ""))
+    return 0 if run["status"] == "success" else 1
 
 
 def _csv_settings(args):

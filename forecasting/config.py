@@ -144,6 +144,25 @@ class AppSettings(BaseSettings):
     supabase_url: str = Field(default="", description="Supabase project URL for the REST backend.")
     supabase_service_role_key: str = Field(default="", repr=False, description="Supabase service-role key (secret).")
     log_level: str = Field(default="INFO", description="Level of the JSON log on stderr.")
+    scheduler_enabled: bool = Field(default=True, description="Run the embedded scheduler inside the dashboard process.")
+    scheduler_timezone: str = Field(default="UTC", description="Time zone of the schedule (cron times, 08:00 summaries).")
+    scheduler_lease_seconds: float = Field(
+        default=30.0, gt=1, description="Leader lease; another process takes over this long after the leader stops."
+    )
+    feature_refresh_seconds: int = Field(default=3600, ge=1, description="Interval of the feature refresh job.")
+    rules_check_seconds: int = Field(default=300, ge=1, description="Interval of the notification rules job.")
+    health_check_seconds: int = Field(default=300, ge=1, description="Interval of the database health check.")
+
+    @field_validator("scheduler_timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r}") from None
+        return name
 
 
 @lru_cache(maxsize=1)

@@ -73,3 +73,116 @@ def check_drift(storage: Storage, tenant_id: str, y: pd.Series, threshold: float
                         f"Anomalies page and consider retraining."),
                event_key=f"drift:{last}")
     return error
+
+
+# --- rules from business_notification_config ------------------------------------------
+
+#: Rules and their default thresholds, used for a tenant with no rows in business_notification_config.
+#: low_stock: units; forecast_drop: fraction (0.2 = next 7 days 20% below the last 7);
+#: new_anomaly: robust z-score (None = the tenant's ML_STL_ZTHRESH); forecast_drift: MAPE fraction
+#: (None = ML_ERROR_ALERT_MAPE).
+DEFAULT_RULES: dict[str, float | None] = {"low_stock": 5.0, "forecast_drop": 0.20, "new_anomaly": None,
+                                          "forecast_drift": None}
+ANOMALY_LOOKBACK_DAYS = 7
+
+
+def rules_for(storage: Storage, tenant_id: str) -> dict[str, float | None]:
+    """Active rules and thresholds of a tenant; the defaults when it configured none."""
+    config = storage.select("business_notification_config", str(tenant_id))
+    if config.empty:
+        return dict(DEFAULT_RULES)
+    active = config[config["is_active"].astype(bool)]
+    return {row.rule: (None if pd.isna(row.threshold) else float(row.threshold))
+            for row in active.itertuples() if row.rule in DEFAULT_RULES}
+
+
+def check_rules(storage: Storage, tenant, settings, y: pd.Series | None, *, today) -> list[str]:
+    """Evaluate the tenant's rules; returns the event keys of notifications written now.
+
+    Each rule names its event so that re-running finds it already notified:
+    low stock once per product and ISO week, a forecast drop once per model
+    version, an anomaly once per day, drift once per day.
+    """
+    rules = rules_for(storage, tenant.id)
+    written: list[str] = []
+
+    def send(**kwargs) -> None:
+        if notify(storage, tenant.id, **kwargs):
+            written.append(kwargs["event_key"])
+
+    if "low_stock" in rules:
+        threshold = rules["low_stock"] if rules["low_stock"] is not None else DEFAULT_RULES["low_stock"]
+        products = storage.select("productos", tenant.id)
+        week = f"{today.isocalendar()[0]}-W{today.isocalendar()[1]:02d}"
+        for row in products[pd.to_numeric(products["stock"], errors="coerce") <= threshold].itertuples():
+            send(kind="low_stock", severity="warning", title=f"Low stock: {row.nombre}",
+                 message=f"{row.nombre} has {row.stock:g} units left (alert at {threshold:g}).",
+                 event_key=f"low_stock:{row.id}:{week}")
+
+    if y is not None and "forecast_drop" in rules:
+        threshold = rules["forecast_drop"] if rules["forecast_drop"] is not None else DEFAULT_RULES["forecast_drop"]
+        drop = forecast_drop(storage, tenant.id, y, today)
+        if drop and drop["change"] < -threshold:
+            send(kind="forecast_drop", severity="warning", title="Sales expected to fall next week",
+                 message=(f"The forecast for the next 7 days ({drop['next7']:,.0f}) is {-drop['change']:.0%} below "
+                          f"the last 7 days ({drop['last7']:,.0f})."),
+                 event_key=f"forecast_drop:{drop['model_version']}")
+
+    if "new_anomaly" in rules:
+        threshold = rules["new_anomaly"] if rules["new_anomaly"] is not None else settings.stl_zthresh
+        since = today - pd.Timedelta(days=ANOMALY_LOOKBACK_DAYS)
+        anomalies = storage.select("ml_predictions", tenant.id, where={"prediction_type": "sales_anomaly"},
+                                   gte={"prediction_date": since})
+        for row in anomalies.itertuples():
+            values = row.predicted_values or {}
+            if (values.get("score") or 0) > threshold:
+                direction = "higher" if values.get("y", 0) > values.get("expected", 0) else "lower"
+                send(kind="anomaly", severity="info", title=f"Unusual sales on {row.prediction_date}",
+                     message=(f"Sales of {values.get('y', 0):,.0f} were much {direction} than the expected "
+                              f"{values.get('expected', 0):,.0f} (score {values['score']:.1f})."),
+                     event_key=f"anomaly:{row.prediction_date}")
+
+    if y is not None and "forecast_drift" in rules:
+        threshold = rules["forecast_drift"] if rules["forecast_drift"] is not None else settings.error_alert_mape
+        error = check_drift(storage, tenant.id, y, threshold)
+        if error and error.get("drift"):
+            written.append(f"drift:{y.index[-1].date().isoformat()}")
+    return written
+
+
+def forecast_drop(storage: Storage, tenant_id: str, y: pd.Series, today) -> dict[str, Any] | None:
+    """Next 7 forecast days against the last 7 actual days; None without a current forecast."""
+    forecast = storage.select("ml_predictions", str(tenant_id), where={"prediction_type": "sales_forecast"},
+                              gte={"prediction_date": today}, order_by="prediction_date", limit=7)
+    if len(forecast) < 7:
+        return None
+    next7 = float(sum(v["yhat"] for v in forecast["predicted_values"]))
+    last7 = float(y.iloc[-7:].sum())
+    if last7 <= 0:
+        return None
+    return {"next7": next7, "last7": last7, "change": next7 / last7 - 1, "model_version": forecast["model_version"].iloc[0]}
+
+
+def daily_summary(storage: Storage, tenant, y: pd.Series | None, *, today) -> bool:
+    """One summary per tenant and day: yesterday's sales, next 7 days, unusual days, low stock."""
+    lines = []
+    if y is not None and len(y) >= 8:
+        yesterday, week_before = float(y.iloc[-1]), float(y.iloc[-8])
+        change = f" ({yesterday / week_before - 1:+.0%} vs the same day last week)" if week_before > 0 else ""
+        lines.append(f"Yesterday's sales: {yesterday:,.0f}{change}.")
+        drop = forecast_drop(storage, tenant.id, y, today)
+        if drop:
+            lines.append(f"Expected next 7 days: {drop['next7']:,.0f} (last 7 days: {drop['last7']:,.0f}).")
+    elif y is None:
+        lines.append("No sales recorded yet.")
+    anomalies = storage.select("ml_predictions", tenant.id, where={"prediction_type": "sales_anomaly"},
+                               gte={"prediction_date": today - pd.Timedelta(days=ANOMALY_LOOKBACK_DAYS)})
+    unusual = sum(1 for v in anomalies["predicted_values"] if (v or {}).get("is_anomaly"))
+    if unusual:
+        lines.append(f"{unusual} unusual day(s) in the last week.")
+    low = storage.select("ml_features", tenant.id, where={"feature_type": "low_stock_products"},
+                         order_by="feature_date", descending=True, limit=1)
+    if not low.empty and low["value"].iloc[0]:
+        lines.append(f"{low['value'].iloc[0]:.0f} product(s) low on stock.")
+    return bool(notify(storage, tenant.id, kind="daily_summary", title=f"Daily summary for {today}",
+                       message=" ".join(lines) or "Nothing to report.", event_key=f"daily:{today}"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -67,6 +68,37 @@ def daily_sales(
     if sales.empty:
         raise DataError(f"tenant {tenant_id} has no sales between {start} and {end}: add sales or import a CSV first")
     return to_daily(sales, timezone, start, end)
+
+
+# Daily series per (tenant, time zone, window, local day), shared by everything in the process.
+# The hourly feature refresh drops a tenant's entries, so new sales show within the hour.
+_CACHE: dict[tuple, pd.Series] = {}
+_CACHE_LOCK = threading.Lock()
+_CACHE_MAX = 512
+
+
+def cached_daily_sales(storage: Storage, tenant_id: str, *, timezone: str = "UTC", max_days: int = 730,
+                       now: datetime | None = None) -> pd.Series:
+    """`daily_sales`, cached in the process until `drop_cached_series(tenant_id)` or the day changes."""
+    key = (id(storage), str(tenant_id), timezone, max_days, tenant_today(timezone, now))
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            return _CACHE[key].copy()
+    series = daily_sales(storage, tenant_id, timezone=timezone, max_days=max_days, now=now)
+    with _CACHE_LOCK:
+        if len(_CACHE) >= _CACHE_MAX:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = series
+    return series.copy()
+
+
+def drop_cached_series(tenant_id: str | None = None) -> int:
+    """Forget the cached series of one tenant (or all); returns how many were dropped."""
+    with _CACHE_LOCK:
+        keys = [k for k in _CACHE if tenant_id is None or k[1] == str(tenant_id)]
+        for key in keys:
+            del _CACHE[key]
+    return len(keys)
 
 
 def series_from_values(values, start: str | date = "2024-01-01") -> pd.Series:

@@ -1,0 +1,181 @@
+"""Scheduled job bodies: plain functions, callable directly, from the CLI or by the scheduler.
+
+Every job takes the storage and the environment-level ML settings, works
+through the tenants one by one (one tenant's failure never stops the
+others) and returns a `JobOutcome`. The scheduler records outcomes in
+`job_runs`; the functions themselves know nothing about scheduling.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from .config import MLSettings
+from .errors import DataError, ForecastingError
+from .features import DEFAULT_LOW_STOCK, refresh_features
+from .locks import BusyError, tenant_lock
+from .logs import log_event
+from .notifications import check_rules, daily_summary, rules_for
+from .series import daily_sales, drop_cached_series, tenant_today
+from .storage import Storage
+from .tenants import Tenant, list_tenants, settings_for_tenant
+
+NOTIFICATION_RETENTION_DAYS = 30
+PREDICTION_RETENTION_DAYS = 90
+HISTORY_RETENTION_DAYS = 400
+
+#: `report(done, failed, detail)` is called after each tenant (progress and heartbeat).
+Report = Callable[[int, int, str], None]
+
+
+@dataclass
+class JobOutcome:
+    done: int = 0
+    failed: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        if self.failed and not self.done:
+            return "failed"
+        return "partial" if self.failed else "success"
+
+
+def _for_each_tenant(storage: Storage, tenants: list[Tenant], work: Callable[[Tenant], Any],
+                     report: Report | None, job: str) -> JobOutcome:
+    outcome = JobOutcome()
+    for tenant in tenants:
+        try:
+            result = work(tenant)
+            outcome.done += 1
+            if result is not None:
+                outcome.details[tenant.id] = result
+        except Exception as exc:  # noqa: BLE001 - one tenant's failure is recorded, the rest go on
+            outcome.failed += 1
+            outcome.errors[tenant.id] = f"{type(exc).__name__}: {exc}"
+            level = 30 if isinstance(exc, ForecastingError) else 40
+            log_event("job_tenant_failed", level=level, job=job, tenant_id=tenant.id, error=str(exc),
+                      traceback=None if isinstance(exc, ForecastingError) else traceback.format_exc(limit=5))
+        if report:
+            report(outcome.done, outcome.failed, tenant.id)
+    return outcome
+
+
+def allowed_tenants(storage: Storage, settings: MLSettings) -> list[Tenant]:
+    allowed = settings.allowed_tenants()
+    return [t for t in list_tenants(storage) if allowed is None or t.id in allowed]
+
+
+def retrain_tenant(storage: Storage, tenant_id: str, *, settings: MLSettings | None = None,
+                   wait_seconds: float = 0.0, progress=None, now: datetime | None = None):
+    """Train one tenant under its retrain lock (shared with the dashboard's Retrain now).
+
+    When the tenant is busy, waits up to `wait_seconds` for the other run to
+    finish, then raises BusyError with who holds it.
+    """
+    from .pipeline import train_and_predict_sales
+
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            with tenant_lock(storage, tenant_id):
+                return train_and_predict_sales(tenant_id, storage=storage, settings=settings, progress=progress, now=now)
+        except BusyError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
+
+
+def retrain_all(storage: Storage, settings: MLSettings, *, now: datetime | None = None,
+                report: Report | None = None, wait_seconds: float = 300.0) -> JobOutcome:
+    """Retrain every tenant allowed by `ML_TENANT_IDS`; a tenant being retrained by hand is waited for."""
+    def work(tenant: Tenant) -> dict[str, Any]:
+        result = retrain_tenant(storage, tenant.id, settings=settings, wait_seconds=wait_seconds, now=now)
+        return {"winner": result.winner, "seconds": round(result.seconds, 2)}
+
+    return _for_each_tenant(storage, allowed_tenants(storage, settings), work, report, "retrain_all")
+
+
+def refresh_all_features(storage: Storage, settings: MLSettings, *, now: datetime | None = None,
+                         report: Report | None = None) -> JobOutcome:
+    """Rewrite recent sales features and the inventory snapshot; drop each tenant's cached series."""
+    def work(tenant: Tenant) -> int:
+        rules = rules_for(storage, tenant.id)
+        low = rules.get("low_stock") or DEFAULT_LOW_STOCK
+        return refresh_features(storage, tenant, max_days=settings.max_train_window_days, low_stock=low, now=now)
+
+    return _for_each_tenant(storage, list_tenants(storage), work, report, "refresh_features")
+
+
+def _series_or_none(storage: Storage, tenant: Tenant, settings: MLSettings, now: datetime | None):
+    try:
+        return daily_sales(storage, tenant.id, timezone=tenant.timezone, max_days=settings.max_train_window_days, now=now)
+    except DataError:
+        return None
+
+
+def check_notification_rules(storage: Storage, settings: MLSettings, *, now: datetime | None = None,
+                             report: Report | None = None) -> JobOutcome:
+    """Evaluate each tenant's rules (stock, forecast drop, anomalies, drift); write new notifications."""
+    def work(tenant: Tenant) -> list[str]:
+        tenant_settings = settings_for_tenant(storage, tenant, base=settings)
+        y = _series_or_none(storage, tenant, tenant_settings, now)
+        return check_rules(storage, tenant, tenant_settings, y, today=tenant_today(tenant.timezone, now))
+
+    return _for_each_tenant(storage, list_tenants(storage), work, report, "check_notification_rules")
+
+
+def send_daily_notifications(storage: Storage, settings: MLSettings, *, now: datetime | None = None,
+                             report: Report | None = None) -> JobOutcome:
+    """One daily summary per tenant (written once per tenant and day)."""
+    def work(tenant: Tenant) -> bool:
+        y = _series_or_none(storage, tenant, settings, now)
+        return daily_summary(storage, tenant, y, today=tenant_today(tenant.timezone, now))
+
+    return _for_each_tenant(storage, list_tenants(storage), work, report, "daily_notifications")
+
+
+def cleanup_old_notifications(storage: Storage, settings: MLSettings, *, now: datetime | None = None,
+                              report: Report | None = None) -> JobOutcome:
+    cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=NOTIFICATION_RETENTION_DAYS)
+    removed = storage.delete("notifications", None, lt={"created_at": cutoff})
+    return JobOutcome(done=1, details={"deleted": removed, "before": cutoff.isoformat()})
+
+
+def cleanup_old_predictions(storage: Storage, settings: MLSettings, *, now: datetime | None = None,
+                            report: Report | None = None) -> JobOutcome:
+    """Delete predictions not rewritten for 90 days, and issued-forecast history older than 400 days."""
+    now = now or datetime.now(timezone.utc)
+    cutoff = now - timedelta(days=PREDICTION_RETENTION_DAYS)
+    removed = storage.delete("ml_predictions", None, lt={"created_at": cutoff})
+    history_cutoff = (now - timedelta(days=HISTORY_RETENTION_DAYS)).date()
+    history = storage.delete("forecast_history", None, lt={"target_date": history_cutoff})
+    return JobOutcome(done=1, details={"deleted": removed, "history_deleted": history, "before": cutoff.isoformat()})
+
+
+def health_check(storage: Storage, settings: MLSettings, *, now: datetime | None = None,
+                 report: Report | None = None) -> JobOutcome:
+    """Reach the database and time a round trip; a failure fails the run (and is shown on the Jobs page)."""
+    started = time.perf_counter()
+    storage.ping()
+    latency = (time.perf_counter() - started) * 1000
+    return JobOutcome(done=1, details={"latency_ms": round(latency, 1), "backend": storage.backend})
+
+
+JOBS: dict[str, Callable[..., JobOutcome]] = {
+    "retrain_all": retrain_all,
+    "refresh_features": refresh_all_features,
+    "daily_notifications": send_daily_notifications,
+    "check_notification_rules": check_notification_rules,
+    "cleanup_notifications": cleanup_old_notifications,
+    "cleanup_predictions": cleanup_old_predictions,
+    "health_check": health_check,
+}
+
+__all__ = ["JOBS", "JobOutcome", "drop_cached_series", "retrain_tenant"]

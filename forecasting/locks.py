@@ -1,0 +1,57 @@
+"""Leases in the database: who leads the scheduler, who is retraining a tenant.
+
+A lease is a row in `leases` with a holder and an expiry. Taking it is one
+atomic statement, so of two processes exactly one wins; a holder that dies
+stops renewing and the lease can be taken over once it expires.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+from .errors import ForecastingError
+from .logs import log_event
+from .storage import Storage
+
+#: A retrain takes seconds to a minute; a crashed one blocks the tenant at most this long.
+TENANT_LOCK_SECONDS = 15 * 60
+
+_PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class BusyError(ForecastingError):
+    """Someone else holds the lease (e.g. the tenant is being retrained right now)."""
+
+
+def process_holder() -> str:
+    """This process's identity in leases and job runs: host, pid and a random suffix."""
+    return _PROCESS_ID
+
+
+def tenant_lock_name(tenant_id: str) -> str:
+    return f"retrain:{tenant_id}"
+
+
+@contextmanager
+def tenant_lock(storage: Storage, tenant_id: str, *, holder: str | None = None,
+                ttl_seconds: float = TENANT_LOCK_SECONDS) -> Iterator[str]:
+    """Hold the tenant's retrain lock for the duration of the block, or raise BusyError."""
+    holder = holder or f"{process_holder()}:{uuid.uuid4().hex[:6]}"
+    name = tenant_lock_name(tenant_id)
+    if not storage.acquire_lease(name, holder, ttl_seconds):
+        current = storage.lease(name) or {}
+        since = current.get("acquired_at")
+        when = f" since {since:%H:%M:%S} UTC" if isinstance(since, datetime) else ""
+        raise BusyError(f"tenant {tenant_id} is already being retrained{when} (by {current.get('holder', 'another process')}); "
+                        "wait for it to finish and try again")
+    log_event("lock_acquired", lock=name, holder=holder)
+    try:
+        yield holder
+    finally:
+        storage.release_lease(name, holder)
+        log_event("lock_released", lock=name, holder=holder, at=datetime.now(timezone.utc))

@@ -1,0 +1,79 @@
+"""Forecasts are kept as issued and scored when actuals arrive; degraded tenants get one drift alert."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.models import lower_col, upper_col
+from forecasting.monitoring import recent_error, record_issued_forecast, score_issued, scorecard
+from forecasting.notifications import check_drift
+from forecasting.series import series_from_values
+
+ISSUED = pd.Timestamp("2026-03-02")  # a Monday: the first forecast day
+
+
+def issued_forecast(values, width=10.0):
+    index = pd.date_range(ISSUED, periods=len(values), freq="D", name="ds")
+    frame = pd.DataFrame({"yhat": np.asarray(values, dtype=float)}, index=index)
+    for level, k in ((80, 1.0), (95, 2.0)):
+        frame[lower_col(level)] = frame["yhat"] - k * width
+        frame[upper_col(level)] = frame["yhat"] + k * width
+    return frame
+
+
+def history_with_actuals(actual_after):
+    """28 days of 100 before the issue day, then the given actuals from the issue day on."""
+    before = [100.0] * 28
+    return series_from_values(before + list(actual_after), start=ISSUED - pd.Timedelta(days=28))
+
+
+def test_issued_forecast_is_scored_against_actuals_by_hand(storage):
+    record_issued_forecast(storage, "t", issued_forecast([100] * 14), "ets", "v1")
+    actual = [100, 110, 90, 130, 100, 100, 70]  # days t+0..t+6 have arrived, the rest not yet
+    y = history_with_actuals(actual)
+    scored = score_issued(storage, "t", y)
+    assert len(scored) == 7 and scored["step"].tolist() == list(range(1, 8))
+    assert scored["abs_error"].tolist() == [0, 10, 10, 30, 0, 0, 30]
+    assert scored["in_80"].tolist() == [True, True, True, False, True, True, False]
+    assert scored["in_95"].tolist() == [True, True, True, False, True, True, False]
+    assert (scored["snaive"] == 100).all()  # the week before the issue day was flat at 100
+    card = scorecard(storage, "t", y)
+    assert card.days == 7
+    assert card.wape == pytest.approx(80 / 700)
+    assert card.coverage_80 == pytest.approx(5 / 7)
+    assert card.beats_snaive == pytest.approx(0.0)  # the same forecast as seasonal naive: no gain
+    assert card.by_step.set_index("step").loc[4, "mae"] == 30
+
+
+def test_latest_issue_per_day_decides_recent_error(storage):
+    record_issued_forecast(storage, "t", issued_forecast([50] * 14), "naive", "v1")
+    later = issued_forecast([100] * 14)
+    record_issued_forecast(storage, "t", later, "ets", "v2")  # same days, issued later (newer version)
+    storage.update("forecast_history", "t", {"issued_on": (ISSUED + pd.Timedelta(days=1)).date()},
+                   where={"model_version": "v2"})
+    y = history_with_actuals([100] * 10)
+    error = recent_error(storage, "t", y)
+    assert error["days"] == 10 and error["mape"] == pytest.approx(0.0)
+
+
+def test_too_few_scored_days_give_no_recent_error(storage):
+    record_issued_forecast(storage, "t", issued_forecast([100] * 14), "ets", "v1")
+    assert recent_error(storage, "t", history_with_actuals([100] * 3)) is None
+
+
+def test_a_degraded_tenant_gets_one_drift_notification(storage):
+    record_issued_forecast(storage, "t", issued_forecast([100] * 14), "ets", "v1")
+    y = history_with_actuals([40] * 10)  # sales collapsed: 150% error
+    first = check_drift(storage, "t", y, threshold=0.3)
+    assert first["drift"] and first["source"] == "issued forecasts" and first["value"] == pytest.approx(1.5)
+    check_drift(storage, "t", y, threshold=0.3)
+    notes = storage.select("notifications", "t")
+    assert len(notes) == 1 and notes["kind"].iloc[0] == "drift"
+    healthy = history_with_actuals([100] * 10)
+    storage.delete("notifications", "t")
+    assert not check_drift(storage, "t", healthy, threshold=0.3)["drift"]
+    assert storage.count("notifications", "t") == 0

@@ -1,0 +1,166 @@
+"""The scheduler really fires, runs each due job once across processes, and records every run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from forecasting.config import AppSettings, MLSettings
+from forecasting.scheduler import (SchedulerRunner, execute_job, job_specs, last_due, mark_interrupted_runs,
+                                   recent_runs)
+from forecasting.storage import SQLStorage
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST_APP = AppSettings(health_check_seconds=1, scheduler_lease_seconds=3, rules_check_seconds=86400,
+                       feature_refresh_seconds=86400)
+
+
+def wait_for(condition, timeout=20.0, every=0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def scheduled_runs(storage, job_id="health_check"):
+    runs = recent_runs(storage, job_id, limit=1000)
+    return runs[runs["trigger"] == "schedule"]
+
+
+def test_a_one_second_job_fires_in_a_live_scheduler(storage):
+    runner = SchedulerRunner(storage, FAST_APP, MLSettings(), holder="test-runner").start()
+    try:
+        wait_for(lambda: len(scheduled_runs(storage)) >= 2)
+        runs = scheduled_runs(storage)
+        assert (runs["status"] == "success").all() and (runs["holder"] == "test-runner").all()
+        assert storage.lease("scheduler")["holder"] == "test-runner"
+        status = runner.status()
+        assert set(status["job_id"]) == {s.id for s in job_specs(FAST_APP, MLSettings())}
+        assert status["next_run"].notna().all() and (status["leader"] == "test-runner").all()
+    finally:
+        runner.shutdown()
+    assert storage.lease("scheduler") is None
+
+
+def test_the_same_due_time_runs_once_whoever_claims_it(storage):
+    due = datetime(2026, 3, 1, 2, tzinfo=timezone.utc)
+    results = []
+    threads = [threading.Thread(target=lambda h=h: results.append(
+        execute_job(storage, "health_check", scheduled_for=due, holder=h))) for h in ("a", "b", "c")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(r is not None for r in results) == 1
+    runs = recent_runs(storage, "health_check")
+    assert len(runs) == 1 and runs["status"].iloc[0] == "success"
+
+
+def test_two_processes_on_one_database_run_each_due_job_once(tmp_path):
+    db = tmp_path / "shared.db"
+    env = {**os.environ, "HEALTH_CHECK_SECONDS": "1", "SCHEDULER_LEASE_SECONDS": "3",
+           "RULES_CHECK_SECONDS": "86400", "FEATURE_REFRESH_SECONDS": "86400"}
+    command = [sys.executable, "-m", "forecasting", "--quiet", "--db", str(db), "scheduler", "--for", "8"]
+    SQLStorage.sqlite_file(db).close()  # create the schema once, before both start
+    procs = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outputs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    holders = [out.split("scheduler running as ")[1].split(";")[0] for out, _ in outputs]
+    storage = SQLStorage.sqlite_file(db)
+    runs = scheduled_runs(storage)
+    assert len(runs) >= 3
+    assert not runs["scheduled_for"].duplicated().any()
+    assert (runs["status"] == "success").all()
+    assert set(runs["holder"]) <= set(holders)
+    # one leader at a time: the holder changes at most once (when the first leader stops before the other)
+    ordered = runs.sort_values("scheduled_for")["holder"].tolist()
+    assert sum(a != b for a, b in zip(ordered, ordered[1:])) <= 1
+    # consecutive due times one second apart: no due time was run twice, none silently dropped mid-run
+    times = sorted(runs["scheduled_for"])
+    gaps = {(b - a).total_seconds() for a, b in zip(times, times[1:])}
+    assert gaps <= {1.0, 2.0}
+
+
+def test_missed_runs_after_downtime_are_coalesced_into_one(storage):
+    app = AppSettings(health_check_seconds=2, scheduler_lease_seconds=3, rules_check_seconds=86400,
+                      feature_refresh_seconds=86400)
+    first = SchedulerRunner(storage, app, MLSettings(), holder="first").start()
+    wait_for(lambda: len(scheduled_runs(storage)) >= 1)
+    first.shutdown()
+    before = len(scheduled_runs(storage))
+    time.sleep(7)  # three due times pass with nobody running
+    second = SchedulerRunner(storage, app, MLSettings(), holder="second").start()
+    try:
+        wait_for(lambda: (scheduled_runs(storage)["holder"] == "second").any())
+        restart = datetime.now(timezone.utc)
+        time.sleep(0.5)
+        runs = scheduled_runs(storage)
+        catch_up = runs[(runs["holder"] == "second") & (runs["started_at"] <= restart + timedelta(seconds=0.5))]
+        assert len(catch_up) == 1
+        assert len(runs) - before <= 2  # the catch-up run, maybe one regular run: never one per missed time
+    finally:
+        second.shutdown()
+
+
+def test_runs_of_a_dead_process_are_marked_interrupted(storage):
+    old = datetime.now(timezone.utc) - timedelta(hours=1)
+    storage.insert_if_absent("job_runs", None, {"job_id": "retrain_all", "scheduled_for": old, "holder": "dead:1",
+                                                "status": "running", "started_at": old, "heartbeat_at": old})
+    fresh = datetime.now(timezone.utc)
+    storage.insert_if_absent("job_runs", None, {"job_id": "retrain_all", "scheduled_for": fresh, "holder": "alive:2",
+                                                "status": "running", "started_at": fresh, "heartbeat_at": fresh})
+    assert mark_interrupted_runs(storage) == 1
+    runs = recent_runs(storage, "retrain_all").set_index("holder")
+    assert runs.loc["dead:1", "status"] == "interrupted" and "stopped" in runs.loc["dead:1", "error"]
+    assert runs.loc["alive:2", "status"] == "running"
+
+
+def test_last_due_for_interval_and_cron():
+    specs = {s.id: s for s in job_specs(AppSettings(), MLSettings())}
+    now = datetime(2026, 11, 26, 10, 17, 3, tzinfo=timezone.utc)  # a Thursday
+    assert last_due(specs["health_check"].trigger, now) == datetime(2026, 11, 26, 10, 15, tzinfo=timezone.utc)
+    assert last_due(specs["retrain_all"].trigger, now) == datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+    assert last_due(specs["daily_notifications"].trigger, now) == datetime(2026, 11, 26, 8, 0, tzinfo=timezone.utc)
+
+
+def test_a_failing_job_is_recorded_with_its_error(tmp_path):
+    broken = SQLStorage(f"sqlite:///{tmp_path}/ok.db")
+    recorded = execute_job(broken, "cleanup_notifications", scheduled_for=datetime.now(timezone.utc),
+                           settings=MLSettings(), now="not a date")  # type: ignore[arg-type]
+    assert recorded["status"] == "failed" and "TypeError" in recorded["error"]
+    assert recent_runs(broken, "cleanup_notifications")["status"].tolist() == ["failed"]
+
+
+@pytest.mark.parametrize("expression,fires", [
+    ("0 2 * * 1", [datetime(2026, 11, 30, 2, tzinfo=timezone.utc)]),             # Monday, as crontab means it
+    ("30 8 * * 0", [datetime(2026, 11, 29, 8, 30, tzinfo=timezone.utc)]),        # Sunday
+    ("0 9 * * 1-5", [datetime(2026, 11, 27, 9, tzinfo=timezone.utc), datetime(2026, 11, 30, 9, tzinfo=timezone.utc)]),
+])
+def test_crontab_weekdays_mean_what_crontab_says(expression, fires):
+    from forecasting.scheduler import crontab_trigger
+
+    trigger = crontab_trigger(expression, "UTC")
+    now = datetime(2026, 11, 26, 12, tzinfo=timezone.utc)  # Thursday noon
+    seen, fire = [], trigger.get_next_fire_time(None, now)
+    for _ in fires:
+        seen.append(fire)
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    assert seen == fires
+
+
+def test_invalid_cron_names_the_setting():
+    from forecasting.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="ML_RETRAIN_CRON"):
+        job_specs(AppSettings(), MLSettings(retrain_cron="every monday"))
