@@ -11,12 +11,14 @@ run: $(VENV)/.runtime
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
 test: $(VENV)/.dev
+	bash scripts/system-deps.sh
 	$(BIN)/python -m pytest
 
 demo: $(VENV)/.runtime
 	$(BIN)/python -m forecasting demo --train
 
 bench: $(VENV)/.dev
+	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
 	$(BIN)/python -m bench
 
 $(VENV)/bin/python:

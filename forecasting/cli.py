@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the forecast to this CSV file")
     p.set_defaults(handler=cmd_predict)
 
+    p = sub.add_parser("migrate", help="create or update the PostgreSQL tables at DATABASE_URL (idempotent)")
+    p.set_defaults(handler=cmd_migrate)
+
     p = sub.add_parser("scheduler", help="run the scheduler in the foreground (for deployments without the dashboard)")
     p.add_argument("--for", dest="duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     p.set_defaults(handler=cmd_scheduler)
@@ -100,8 +103,9 @@ def _storage(args):
     from .config import AppSettings
     from .storage import open_storage
 
-    if args.db:
-        return open_storage(AppSettings(forecasting_db_path=args.db, database_url=""))
+    if args.db:  # an explicit file wins over any configured server
+        return open_storage(AppSettings(forecasting_db_path=args.db, database_url="", supabase_url="",
+                                        supabase_service_role_key=""))
     return open_storage()
 
 
@@ -184,6 +188,28 @@ def cmd_predict(args) -> int:
         print(f"{len(frame)} days written to {args.out}")
     else:
         print(frame.round(2).to_string(index=False))
+    return 0
+
+
+def cmd_migrate(args) -> int:
+    from .errors import ConfigError
+    from .storage import sqlalchemy_url
+    from .storage.migrate import apply_migrations, schema_version
+    from .storage.sql import SQLStorage
+
+    database_url = get_app_settings().database_url
+    if not database_url:
+        raise ConfigError("set DATABASE_URL to the PostgreSQL connection string first (the embedded file needs no "
+                          "migration; for the Supabase REST backend apply supabase/migrations with `supabase db push`)")
+    storage = SQLStorage(sqlalchemy_url(database_url), create=False)
+    try:
+        if storage.backend != "postgresql":
+            raise ConfigError(f"DATABASE_URL is not a PostgreSQL database ({storage.describe()})")
+        applied = apply_migrations(storage.engine)
+        print(f"applied {len(applied)} migration file(s) to {storage.describe()}; "
+              f"schema version {schema_version(storage.engine)}")
+    finally:
+        storage.close()
     return 0
 
 

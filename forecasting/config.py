@@ -64,7 +64,7 @@ class MLSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ML_", extra="ignore", frozen=True, protected_namespaces=())
 
     model_candidates: CandidateList = Field(
-        default=["naive", "snaive", "ets", "sarimax", "prophet", "xgboost"],
+        default=["snaive", "theta", "lightgbm"],
         description="Models that compete in cross-validation, by registry name.",
     )
     select_best: bool = Field(
@@ -75,7 +75,10 @@ class MLSettings(BaseSettings):
         default="mase", description="Metric that picks the winner (lower is better)."
     )
     horizon_days: int = Field(default=28, ge=1, le=366, description="Days forecast ahead (also the CV horizon).")
-    cv_folds: int = Field(default=3, ge=1, le=20, description="Rolling-origin CV folds, one horizon apart.")
+    cv_folds: int = Field(default=5, ge=1, le=20, description="Rolling-origin CV folds, one horizon apart.")
+    ensemble_top_k: int = Field(
+        default=2, ge=0, le=10, description="The mean of the best K candidates competes in CV as `ensemble` (0 or 1: off)."
+    )
     seasonality_mode: Literal["additive", "multiplicative"] = Field(
         default="additive", description="Prophet's seasonality mode."
     )

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from .config import INTERVAL_LEVELS, MLSettings
@@ -18,6 +19,10 @@ from .errors import ForecastingError
 from .evaluation import CVResult, cross_validate, select_winner
 from .logs import log_event
 from .models import Forecaster, build, unavailable_reason
+from .models.base import Conformal
+from .models.ensemble import EnsembleForecaster
+
+ENSEMBLE = "ensemble"
 
 Progress = Callable[[str, str], None]
 
@@ -70,6 +75,7 @@ def forecast_series(
     started = time.perf_counter()
     cv = cross_validate(y, factories, settings.horizon_days, settings.cv_folds,
                         progress=lambda name: notify("cv", name))
+    members = add_ensemble(cv, settings.cv_primary_metric, settings.ensemble_top_k) if settings.select_best else []
     timings["cv"] = time.perf_counter() - started
     skipped.update(cv.skipped)
     scores = cv.scores()
@@ -79,26 +85,67 @@ def forecast_series(
         note = next(iter(cv.skipped.values()), "no candidate could be cross-validated")
         note = f"{note}; using {order[0]}"
     else:
-        winner = select_winner(scores, settings.cv_primary_metric, order=list(factories))
+        winner = select_winner(scores, settings.cv_primary_metric, order=[*factories, ENSEMBLE])
         ranked = scores[settings.cv_primary_metric].fillna(scores["mase"]).sort_values(kind="stable").index.tolist()
         order = [winner, *[name for name in ranked if name != winner], "naive"]
         note = f"lowest CV {settings.cv_primary_metric.upper()} of {len(scores)} candidate(s)" if settings.select_best \
             else "fixed model (ML_SELECT_BEST is off)"
 
+    if order[0] == ENSEMBLE:
+        note += f" (mean of {', '.join(members)})"
     notify("final_fit", order[0])
     started = time.perf_counter()
-    model, forecast, failures = _fit_first_that_works(order, y, settings, country, levels)
+    model, forecast, failures = _fit_first_that_works(order, y, settings, country, levels, cv, members)
     timings["final_fit"] = time.perf_counter() - started
     if failures:
         note += "; " + "; ".join(failures)
     return ForecastOutcome(model.name, model, cv, forecast, skipped, note, timings)
 
 
-def _fit_first_that_works(order, y, settings, country, levels):
+def add_ensemble(cv: CVResult, metric: str, top_k: int) -> list[str]:
+    """Add the mean of the `top_k` best candidates to the CV results as `ensemble`; returns its members.
+
+    The ensemble's CV forecast is the mean of its members' CV forecasts on the
+    same folds, so it costs no extra fit. It competes like any candidate.
+    Members are picked on the same folds they are scored on, which flatters
+    the ensemble slightly; averaging has no parameters to overfit, so the
+    bias is small (see the README).
+    """
+    scores = cv.scores()
+    if top_k < 2 or len(scores) < 2:
+        return []
+    ranked = scores[metric].astype(float).fillna(scores["mase"]).sort_values(kind="stable")
+    members = [name for name in ranked.index if np.isfinite(ranked[name])][:top_k]
+    if len(members) < 2:
+        return []
+    preds = cv.predictions[cv.predictions["model"].isin(members)]
+    mean = preds.groupby(["fold", "cutoff", "ds", "step"], as_index=False).agg(y=("y", "first"), yhat=("yhat", "mean"))
+    cv.predictions = pd.concat([cv.predictions, mean.assign(model=ENSEMBLE)[cv.predictions.columns]], ignore_index=True)
+    return members
+
+
+def calibration_from_cv(cv: CVResult, model_name: str, y: pd.Series, levels) -> Conformal | None:
+    """Conformal intervals from the CV errors of `model_name`, or None when it has none."""
+    preds = cv.predictions[cv.predictions["model"] == model_name]
+    if preds.empty:
+        return None
+    recent = np.abs(y.to_numpy()[-56:])
+    floor = 0.1 * float(recent.mean()) if recent.size and recent.mean() > 0 else 1.0
+    return Conformal.from_errors(preds["y"], preds["yhat"], preds["step"], preds["fold"], levels, floor)
+
+
+def _build(name, settings, country, members):
+    if name == ENSEMBLE:
+        return EnsembleForecaster([build(member, settings, country) for member in members])
+    return build(name, settings, country)
+
+
+def _fit_first_that_works(order, y, settings, country, levels, cv, members):
     failures = []
     for name in dict.fromkeys(order):
         try:
-            model = build(name, settings, country).fit(y, with_intervals=True)
+            model = _build(name, settings, country, members).fit(y, with_intervals=True)
+            model.calibrate(calibration_from_cv(cv, name, y, levels))
             return model, model.predict(settings.horizon_days, levels), failures
         except ForecastingError as exc:
             failures.append(f"{name} final fit failed ({exc})")

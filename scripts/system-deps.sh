@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# System packages the test suite needs beyond the Python venv (run as root; idempotent).
-# The browser test drives Debian's chromium: Playwright cannot download its own browser here.
+# System packages the test suite needs beyond the Python venv (idempotent; installs only what is missing).
+# - chromium: the browser test drives Debian's chromium (Playwright cannot download its own browser here);
+# - postgresql: the storage, RLS and scheduler tests start a throwaway PostgreSQL cluster (tests/pg.py).
 set -euo pipefail
 
-if [ "$(id -u)" -ne 0 ]; then
-    echo "system-deps.sh: run as root (it calls apt-get)" >&2
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+    as_root=()
+elif command -v sudo >/dev/null 2>&1; then
+    as_root=(sudo)
+else
+    echo "system-deps.sh: need root to install ${missing[*]} with apt-get" >&2
     exit 1
 fi
-
 export DEBIAN_FRONTEND=noninteractive
-
-if [ ! -x /usr/bin/chromium ]; then
-    apt-get update
-    apt-get install -y --no-install-recommends chromium
-fi
+"${as_root[@]}" apt-get update
+"${as_root[@]}" apt-get install -y --no-install-recommends "${missing[@]}"

@@ -13,6 +13,9 @@ import pytest
 from forecasting.config import MLSettings, reset_settings
 from forecasting.storage import SQLStorage
 
+# A real PostgreSQL server and a PostgREST stand-in over it (see tests/pg.py).
+from .pg import postgres_server, postgres_url, rest_stand_in  # noqa: F401
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if not SHARED_DATA.is_dir():  # CI lays shared/ beside the clone, whatever the clone's folder is called
     SHARED_DATA = Path(os.environ.get("SHARED_DATA", Path.cwd().parent / "shared" / "data"))
@@ -33,6 +36,12 @@ def _isolated_settings(monkeypatch):
     reset_settings()
     yield
     reset_settings()
+
+
+@pytest.fixture(autouse=True)
+def _no_supabase_key(monkeypatch):
+    """Nor a developer's Supabase key: without SUPABASE_URL it would be a configuration error."""
+    monkeypatch.delenv("SUPABASE_SERVICE_ROLE_KEY", raising=False)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from forecasting.config import MLSettings
+from forecasting.models import available_names
 from forecasting.errors import DataError
 from forecasting.pipeline import predict_from_active, train_and_predict_sales
 from forecasting.registry import list_models, load_active_model
@@ -14,7 +15,7 @@ from forecasting.storage import TABLES, TENANT_COLUMN
 
 from .conftest import FAST, NOW
 
-ALL = MLSettings(horizon_days=14, cv_folds=2)
+ALL = MLSettings(model_candidates=list(available_names()), horizon_days=14, cv_folds=2)
 
 
 def rows(storage, table, tenant):
@@ -27,7 +28,8 @@ def test_end_to_end_every_candidate_competes_and_rows_land(demo_storage):
     result = train_and_predict_sales("1", storage=demo_storage, settings=ALL, now=NOW,
                                      progress=lambda step, detail: steps.append((step, detail)))
     scores = result.cv_scores
-    assert set(scores.index) == set(ALL.model_candidates)  # all installed here: every one scored
+    # all installed here: every candidate is scored, and the mean of the best two competes too
+    assert set(scores.index) == {*ALL.model_candidates, "ensemble"}
     assert result.winner == scores[ALL.cv_primary_metric].idxmin()
     assert [s for s, _ in steps if s == "cv"] and steps[-1][0] == "done"
 
@@ -49,7 +51,7 @@ def test_end_to_end_every_candidate_competes_and_rows_land(demo_storage):
     models = list_models(demo_storage, "1")
     assert len(models) == 1 and models.is_active.all()
     metrics = models.training_metrics.iloc[0]
-    assert metrics["winner"] == result.winner and set(metrics["scores"]) == set(ALL.model_candidates)
+    assert metrics["winner"] == result.winner and set(metrics["scores"]) == {*ALL.model_candidates, "ensemble"}
 
 
 def test_injected_anomalies_are_found(demo_storage, demo_data):

@@ -1,16 +1,53 @@
-"""The storage contract on the embedded SQLite file."""
+"""The storage contract, on every backend.
+
+Every test taking `storage` runs on the embedded SQLite file (`[sqlite]`), a
+real PostgreSQL server (`[postgres]`) and the Supabase REST backend talking to
+a PostgREST stand-in over that server (`[supabase]`, see tests/pg.py); each
+PostgreSQL test gets a fresh database copied from the migrated template, so no
+rows leak between tests. Tests of transactions across chunks take
+`sql_storage` (REST has none, see tests/test_supabase_rest.py); tests about
+the SQLite file itself use `tmp_path`.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
+import httpx
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from forecasting.config import AppSettings, MLSettings
 from forecasting.errors import StorageError
 from forecasting.storage import CHUNK_SIZE, CONFLICT_KEYS, TABLES, SQLStorage, open_storage
-from forecasting.config import AppSettings
+from forecasting.storage.supabase_rest import SupabaseRestStorage
+
+
+def open_backend(request, tmp_path, backend: str):
+    if backend == "sqlite":
+        return SQLStorage.sqlite_file(tmp_path / "test.db")
+    if backend == "postgres":
+        return SQLStorage(request.getfixturevalue("postgres_url"))
+    stand_in = request.getfixturevalue("rest_stand_in")
+    return SupabaseRestStorage("https://contract.supabase.co", "service-role-key",
+                               http_client=httpx.Client(transport=httpx.MockTransport(stand_in)))
+
+
+@pytest.fixture(params=["sqlite", "postgres", "supabase"])
+def storage(request, tmp_path):
+    """The same contract on each backend."""
+    store = open_backend(request, tmp_path, request.param)
+    yield store
+    store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def sql_storage(request, tmp_path):
+    """The backends with transactions (and a SQLAlchemy engine to inspect)."""
+    store = open_backend(request, tmp_path, request.param)
+    yield store
+    store.close()
 
 
 def prediction_rows(tenant: str, n: int, value: float = 1.0, start: date = date(2026, 1, 1)):
@@ -22,7 +59,7 @@ def prediction_rows(tenant: str, n: int, value: float = 1.0, start: date = date(
     ]
 
 
-def test_database_file_is_created_with_every_table(tmp_path):
+def test_database_file_is_created_with_every_table(tmp_path):  # SQLite only: the embedded file
     path = tmp_path / "nested" / "folder" / "db.sqlite"
     store = SQLStorage.sqlite_file(path)
     assert path.is_file()
@@ -30,8 +67,8 @@ def test_database_file_is_created_with_every_table(tmp_path):
     assert set(TABLES) <= names
 
 
-def test_unique_constraints_equal_the_conflict_keys(storage):
-    inspector = sa.inspect(storage.engine)
+def test_unique_constraints_equal_the_conflict_keys(sql_storage):
+    inspector = sa.inspect(sql_storage.engine)
     for table, keys in CONFLICT_KEYS.items():
         uniques = {tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)}
         pk = tuple(inspector.get_pk_constraint(table)["constrained_columns"])
@@ -52,13 +89,13 @@ def test_upsert_writes_more_than_one_chunk(storage):
     assert storage.count("ml_predictions", "t1") == n
 
 
-def test_a_failing_chunk_rolls_back_the_whole_batch(storage):
+def test_a_failing_chunk_rolls_back_the_whole_batch(sql_storage):
     rows = [{**row, "created_at": datetime.now(timezone.utc)} for row in prediction_rows("t1", CHUNK_SIZE + 50)]
     rows[CHUNK_SIZE + 10]["created_at"] = None  # NOT NULL column: fails in the second chunk
     with pytest.raises(StorageError) as err:
-        storage.upsert("ml_predictions", "t1", rows)
+        sql_storage.upsert("ml_predictions", "t1", rows)
     assert "no partial write" in str(err.value)
-    assert storage.count("ml_predictions", "t1") == 0
+    assert sql_storage.count("ml_predictions", "t1") == 0
 
 
 def test_reads_and_writes_are_scoped_by_tenant(storage):
@@ -124,6 +161,7 @@ def test_unknown_table_and_column_are_clear_errors(storage):
 def test_open_storage_defaults_to_the_embedded_file(tmp_path):
     store = open_storage(AppSettings(forecasting_db_path=str(tmp_path / "x.db")))
     assert store.backend == "sqlite" and (tmp_path / "x.db").is_file()
+    assert store.describe() == f"sqlite {tmp_path / 'x.db'}"
 
 
 def test_unreachable_database_is_a_storage_error(tmp_path):
@@ -164,3 +202,73 @@ def test_leases_are_exclusive_renewable_and_expire(storage):
     assert storage.lease("scheduler")["holder"] == "a"
     storage.release_lease("scheduler", "a")
     assert storage.lease("scheduler") is None
+
+
+def test_update_changes_only_the_tenants_matching_rows(storage):
+    storage.upsert("ml_predictions", "a", prediction_rows("a", 3))
+    storage.upsert("ml_predictions", "b", prediction_rows("b", 3))
+    changed = storage.update("ml_predictions", "a", {"model_version": "v2", "predicted_values": {"yhat": float("nan")}},
+                             where={"prediction_date": date(2026, 1, 2)})
+    assert changed == 1
+    a = storage.select("ml_predictions", "a", order_by="prediction_date")
+    assert list(a["model_version"]) == ["v1", "v2", "v1"]
+    assert a.iloc[1]["predicted_values"] == {"yhat": None}  # JSON-safe on update too
+    assert set(storage.select("ml_predictions", "b")["model_version"]) == {"v1"}
+
+
+def test_where_none_and_booleans_filter_as_sql_does(storage):
+    for key, kind in (("k1", "drift"), ("k2", None)):
+        storage.upsert("business_notification_config", "a", [{"rule": key, "threshold": None, "is_active": True,
+                                                               "params": {"kind": kind}}])
+    assert len(storage.select("business_notification_config", "a", where={"threshold": None})) == 2
+    assert storage.update("business_notification_config", "a", {"is_active": False, "threshold": 0.5},
+                          where={"rule": "k1"}) == 1
+    assert list(storage.select("business_notification_config", "a", where={"is_active": True})["rule"]) == ["k2"]
+    assert list(storage.select("business_notification_config", "a", where={"threshold": 0.5})["rule"]) == ["k1"]
+
+
+def test_money_and_stock_come_back_as_floats(storage):
+    storage.upsert("negocios", "t", [{"id": "t", "nombre": "T"}])
+    storage.upsert("ventas", "t", [{"id": "s1", "negocio_id": "t", "fecha": datetime(2026, 1, 1, tzinfo=timezone.utc),
+                                    "total": -12.5, "cantidad": 2}])
+    storage.upsert("productos", "t", [{"id": "p1", "negocio_id": "t", "nombre": "P", "stock": 3, "precio": 9.99}])
+    sales, products = storage.select("ventas", "t"), storage.select("productos", "t")
+    for frame, column, expected in ((sales, "total", -12.5), (sales, "cantidad", 2.0), (products, "stock", 3.0),
+                                    (products, "precio", 9.99)):
+        assert frame[column].dtype == "float64" and frame[column].iloc[0] == expected  # not Decimal objects
+
+
+def test_defaults_fill_columns_the_row_leaves_out(storage):
+    storage.upsert("negocios", "t", [{"id": "t", "nombre": "T"}])
+    tenant = storage.tenants().iloc[0]
+    assert tenant["timezone"] == "UTC" and tenant["currency"] == "USD"
+    storage.upsert("notifications", "t", [{"kind": "drift", "title": "t", "message": "m", "event_key": "e"}])
+    note = storage.select("notifications", "t").iloc[0]
+    assert note["severity"] == "info" and not note["is_read"]
+    assert note["created_at"].tzinfo is not None
+    assert abs(note["created_at"] - datetime.now(timezone.utc)) < timedelta(minutes=5)
+
+
+def test_a_saved_model_loads_back_and_predicts_the_same(storage):
+    from forecasting.models import build
+    from forecasting.registry import load_active_model, save_model
+
+    from .conftest import make_series
+
+    series = make_series(120)
+    model = build("snaive", MLSettings()).fit(series)
+    save_model(storage, "t1", model, version="v1", training_metrics={"mase": 0.9}, accuracy=0.8)
+    save_model(storage, "t1", model, version="v2", training_metrics={"mase": 0.8}, accuracy=0.85,
+               trained_at=datetime.now(timezone.utc) + timedelta(seconds=1))
+    info, loaded = load_active_model(storage, "t1")
+    assert info.model_version == "v2" and info.training_metrics == {"mase": 0.8}
+    pd.testing.assert_frame_equal(loaded.predict(14), model.predict(14))
+    assert storage.count("ml_models", "t1") == 2
+    assert list(storage.select("ml_models", "t1", where={"is_active": True})["model_version"]) == ["v2"]
+    assert load_active_model(storage, "other") is None
+
+
+def test_describe_never_shows_a_password(tmp_path):
+    store = SQLStorage("postgresql+psycopg://app:s3cret@db.example.com:6543/postgres?sslmode=require", create=False)
+    assert store.describe() == "postgresql://app@db.example.com:6543/postgres"
+    assert "s3cret" not in repr(store.describe())

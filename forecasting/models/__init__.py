@@ -24,7 +24,13 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "sarimax": ("statistical", "SARIMAX"),
     "prophet": ("prophet_model", "ProphetForecaster"),
     "xgboost": ("boosting", "XGBoostForecaster"),
+    "lightgbm": ("gbm", "LightGBMForecaster"),
+    "autoets": ("fast_statistical", "AutoETSForecaster"),
+    "theta": ("fast_statistical", "ThetaForecaster"),
 }
+
+#: Built by the engine from CV winners, never a candidate of its own; loadable like any model.
+_COMPOSITES: dict[str, tuple[str, str]] = {"ensemble": ("ensemble", "EnsembleForecaster")}
 
 
 def available_names() -> tuple[str, ...]:
@@ -32,9 +38,10 @@ def available_names() -> tuple[str, ...]:
 
 
 def model_class(name: str) -> type[Forecaster]:
-    if name not in _REGISTRY:
+    entry = _REGISTRY.get(name) or _COMPOSITES.get(name)
+    if entry is None:
         raise ModelError(f"unknown model {name!r}; choose from {sorted(_REGISTRY)}")
-    module, attr = _REGISTRY[name]
+    module, attr = entry
     return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
 
 

@@ -87,13 +87,21 @@ class Forecaster(ABC):
             raise DataError(f"horizon must be at least 1 day, got {h}")
         levels = tuple(sorted(int(level) for level in levels))
         index = pd.date_range(self.y_.index[-1] + pd.Timedelta(days=1), periods=h, freq="D", name="ds")
+        calibration = getattr(self, "conformal_", None)
         try:
-            mean, bands = self._predict(h, levels)
+            mean, bands = self._predict(h, () if calibration else levels)
         except (DataError, ModelError):
             raise
         except Exception as exc:
             raise ModelError(f"{self.name} could not forecast: {exc}") from exc
+        if calibration:
+            bands = calibration.bands(np.asarray(mean, dtype=float), levels)
         return sanitize_forecast(index, mean, bands, levels, fallback=self._fallback_scale())
+
+    def calibrate(self, calibration: Conformal | None) -> Forecaster:
+        """Use intervals calibrated on cross-validation errors instead of the model's own."""
+        self.conformal_ = calibration
+        return self
 
     def fitted(self) -> pd.Series:
         """In-sample one-step-ahead fit, aligned with the training index (NaN where undefined)."""
@@ -153,6 +161,81 @@ class Forecaster(ABC):
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({params})"
+
+
+class Conformal:
+    """Split-conformal intervals from cross-validation errors.
+
+    Calibrated on the errors of the most recent folds (`RECENT_FOLDS`), which
+    reflect how volatile sales are now rather than last Christmas. Two pools:
+
+    * open days (forecast at least `floor`, a tenth of the recent level):
+      errors relative to the forecast, pooled over the steps within a week
+      either side of each horizon step, so a busy Saturday gets a wider band
+      than a quiet Tuesday;
+    * closed days (forecast below `floor`): absolute errors, pooled over all
+      steps, so a Sunday forecast at 0 gets a band as narrow as the store's
+      record of really being closed.
+
+    The half-width for level L is the finite-sample conformal quantile of the
+    pool, the `ceil((n + 1) L / 100)`-th smallest error. Steps past the
+    calibrated horizon reuse the last step's quantile.
+    """
+
+    RECENT_FOLDS = 3
+    WINDOW = 7
+
+    def __init__(self, open_quantiles: dict[int, list[float]], closed_quantiles: dict[int, float], floor: float) -> None:
+        self.open_quantiles = {int(k): [float(q) for q in v] for k, v in open_quantiles.items()}
+        self.closed_quantiles = {int(k): float(v) for k, v in closed_quantiles.items()}
+        self.floor = float(floor)
+
+    @staticmethod
+    def _quantile(values: np.ndarray, level: int) -> float:
+        values = np.sort(values[np.isfinite(values)])
+        n = len(values)
+        if n == 0:
+            return float("nan")
+        return float(values[min(n, int(np.ceil((n + 1) * level / 100))) - 1])
+
+    @classmethod
+    def from_errors(cls, y, yhat, steps, folds, levels: Sequence[int], floor: float) -> Conformal:
+        y, yhat, steps, folds = (np.asarray(a, dtype=float) for a in (y, yhat, steps, folds))
+        recent = folds > folds.max() - cls.RECENT_FOLDS
+        y, yhat, steps = y[recent], yhat[recent], steps[recent]
+        is_open = yhat >= floor
+        relative = np.abs(y - yhat) / np.maximum(np.abs(yhat), floor)
+        absolute = np.abs(y - yhat)
+        horizon = int(steps.max()) if steps.size else 1
+        open_q: dict[int, list[float]] = {}
+        closed_q: dict[int, float] = {}
+        for level in levels:
+            open_q[int(level)] = [
+                cls._quantile(relative[is_open & (np.abs(steps - step) <= cls.WINDOW)], level)
+                for step in range(1, horizon + 1)
+            ]
+            closed_q[int(level)] = cls._quantile(absolute[~is_open], level)
+        return cls(open_q, closed_q, floor)
+
+    def bands(self, mean: np.ndarray, levels: Sequence[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        out = {}
+        for level in levels:
+            known = self.open_quantiles.get(int(level))
+            if not known:
+                continue
+            q = np.array([known[min(i, len(known) - 1)] for i in range(len(mean))])
+            closed = self.closed_quantiles.get(int(level), float("nan"))
+            if not np.isfinite(closed):  # no closed day in the folds: treat like an open day at the floor
+                closed_width = q * self.floor
+            else:
+                closed_width = np.full(len(mean), closed)
+            half = np.where(mean >= self.floor, q * np.abs(mean), closed_width)
+            # NaN where a pool was empty; the sanitizer then falls back to the model's typical spread.
+            out[level] = (mean - half, mean + half)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"open_quantiles": self.open_quantiles, "closed_quantiles": self.closed_quantiles, "floor": self.floor}
 
 
 def check_series(y: pd.Series) -> pd.Series:

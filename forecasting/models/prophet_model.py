@@ -8,7 +8,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .base import Forecaster, z_value
+from .base import Conformal, Forecaster, z_value
 
 # Prophet samples to draw its 80% band; the 95% band is scaled from it.
 _UNCERTAINTY_SAMPLES = 300
@@ -94,6 +94,7 @@ class ProphetForecaster(Forecaster):
             "with_intervals": self.with_intervals_,
             "y": {"start": self.y_.index[0].isoformat(), "values": self.y_.tolist()},
             "model": model_to_json(self.model_),
+            "conformal": self.conformal_.to_dict() if getattr(self, "conformal_", None) else None,
         }
         return json.dumps(payload).encode("utf-8")
 
@@ -107,4 +108,6 @@ class ProphetForecaster(Forecaster):
         model.y_ = pd.Series(values, index=pd.date_range(payload["y"]["start"], periods=len(values), freq="D", name="ds"), name="y")
         model.with_intervals_ = payload["with_intervals"]
         model.model_ = model_from_json(payload["model"])
+        if payload.get("conformal"):
+            model.calibrate(Conformal(**payload["conformal"]))
         return model

@@ -120,6 +120,14 @@ class Storage(ABC):
     def ping(self) -> None:
         """Raise StorageError when the database can't be reached."""
 
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the data is, for people, never with a credential.
+
+        E.g. `sqlite data/forecasting.db`, `postgresql://user@host:5432/db`,
+        `supabase https://xyz.supabase.co`.
+        """
+
     # --- leases -------------------------------------------------------------
 
     @abstractmethod
@@ -199,6 +207,14 @@ class Storage(ABC):
                 raise StorageError(f"rows of one {table} upsert must have the same columns")
             prepared.append({k: (json_safe(v) if k in json_cols else clean_value(v)) for k, v in row.items()})
         return prepared
+
+    def prepare_values(self, table: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate and normalize the `values` of an update (JSON made safe, NaN to NULL)."""
+        unknown = set(values) - set(TABLES[table].columns.keys())
+        if unknown:
+            raise StorageError(f"unknown column(s) {sorted(unknown)} for {table}")
+        json_cols = JSON_COLUMNS[table]
+        return {k: (json_safe(v) if k in json_cols else clean_value(v)) for k, v in values.items()}
 
     @staticmethod
     def chunks(rows: Sequence[dict[str, Any]], size: int = CHUNK_SIZE) -> Iterable[Sequence[dict[str, Any]]]:

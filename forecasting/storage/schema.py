@@ -121,6 +121,7 @@ ml_predictions = Table(
     Column("model_version", String(64)),
     Column("created_at", UTCDateTime, default=_now, nullable=False),
     UniqueConstraint("tenant_id", "prediction_date", "prediction_type", name="uq_ml_predictions_key"),
+    Index("ix_ml_predictions_tenant_type_date", "tenant_id", "prediction_type", "prediction_date"),
 )
 
 ml_models = Table(
@@ -138,6 +139,7 @@ ml_models = Table(
     Column("is_active", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime, default=_now, nullable=False),
     UniqueConstraint("tenant_id", "model_type", "model_version", name="uq_ml_models_key"),
+    Index("ix_ml_models_tenant_trained", "tenant_id", "last_trained"),
 )
 
 ml_features = Table(

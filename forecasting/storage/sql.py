@@ -47,10 +47,22 @@ class SQLStorage(Storage):
         return cls(f"sqlite:///{path}")
 
     def describe(self) -> str:
-        """Where the data is, without credentials."""
-        return self.engine.url.render_as_string(hide_password=True)
+        """Where the data is, without credentials: `sqlite data/x.db`, `postgresql://user@host:5432/db`."""
+        url = self.engine.url
+        if self.backend == "sqlite":
+            return f"sqlite {url.database or ':memory:'}"
+        # Password and query string (which may carry sslpassword, options...) are left out, not masked.
+        user = f"{url.username}@" if url.username else ""
+        port = f":{url.port}" if url.port else ""
+        return f"{url.get_backend_name()}://{user}{url.host or ''}{port}/{url.database or ''}"
 
     def create_tables(self) -> None:
+        """Create missing tables: from schema.py on SQLite, from supabase/migrations on PostgreSQL."""
+        if self.backend == "postgresql":
+            from .migrate import ensure_schema
+
+            self._run(lambda: ensure_schema(self.engine), "create tables")
+            return
         self._run(lambda: metadata.create_all(self.engine), "create tables")
 
     # --- writes -----------------------------------------------------------
@@ -82,11 +94,16 @@ class SQLStorage(Storage):
 
     def insert_if_absent(self, table: str, tenant_id: str | None, row: Mapping[str, Any]) -> bool:
         prepared = self.prepare_rows(table, tenant_id, [row])
-        stmt = self._insert(TABLES[table]).on_conflict_do_nothing(index_elements=list(CONFLICT_KEYS[table]))
+        keys = list(CONFLICT_KEYS[table])
+        table_obj = TABLES[table]
+        # RETURNING tells whether a row was inserted; rowcount is -1 on psycopg once
+        # SQLAlchemy adds its own RETURNING for the primary key.
+        stmt = (self._insert(table_obj).on_conflict_do_nothing(index_elements=keys)
+                .returning(table_obj.c[keys[0]]))
 
         def write() -> bool:
             with self.engine.begin() as conn:
-                return (conn.execute(stmt, prepared).rowcount or 0) > 0
+                return conn.execute(stmt, prepared[0]).first() is not None
 
         return self._run(write, f"insert into {table}")
 
@@ -123,7 +140,8 @@ class SQLStorage(Storage):
     def update(self, table: str, tenant_id: str, values: Mapping[str, Any], *, where: Mapping[str, Any] | None = None) -> int:
         self.check_table(table, tenant_id)
         table_obj = TABLES[table]
-        stmt = update(table_obj).where(*self._conditions(table, tenant_id, where=where)).values(**dict(values))
+        stmt = update(table_obj).where(*self._conditions(table, tenant_id, where=where)).values(
+            **self.prepare_values(table, values))
         return self._run(lambda: self._execute_rowcount(stmt), f"update {table}")
 
     def delete(self, table: str, tenant_id: str | None, *, where=None, lt=None) -> int:
@@ -216,7 +234,11 @@ class SQLStorage(Storage):
             except KeyError as exc:
                 raise StorageError(f"could not {what}: unknown column {exc}") from None
             except (OperationalError, DBAPIError) as exc:
-                transient = isinstance(exc, OperationalError) or getattr(exc, "connection_invalidated", False)
+                # psycopg files lost connections, admin shutdowns, serialization failures and
+                # deadlocks under OperationalError; a statement timeout (57014) is there too,
+                # but trying the same slow statement again only triples the wait.
+                transient = (isinstance(exc, OperationalError) or getattr(exc, "connection_invalidated", False)) \
+                    and getattr(exc.orig, "sqlstate", None) != "57014"
                 if transient and attempt < attempts:
                     log_event("storage_retry", what=what, attempt=attempt, error=_short(exc))
                     time.sleep(0.2 * 2 ** (attempt - 1))
@@ -250,5 +272,19 @@ def _make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.close()
 
         return engine
+    # A dashboard plus a scheduler thread need a few connections, not dozens: Supabase's
+    # direct connections are limited. Pre-ping and recycling drop connections the server
+    # or a pooler closed while idle, instead of failing the next query on them.
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 5)
+    kwargs.setdefault("max_overflow", 5)
+    kwargs.setdefault("pool_timeout", 30)
+    kwargs.setdefault("pool_recycle", 1800)
+    connect_args = kwargs.setdefault("connect_args", {})
+    connect_args.setdefault("connect_timeout", 10)
+    connect_args.setdefault("application_name", "forecasting")
+    if url.startswith("postgresql+psycopg"):
+        # Supabase's transaction pooler (port 6543) can't keep server-side prepared
+        # statements across transactions; psycopg prepares repeated queries by default.
+        connect_args.setdefault("prepare_threshold", None)
     return create_engine(url, **kwargs)

@@ -1,0 +1,65 @@
+"""The mean of several fitted candidates: what the engine uses when their average won in CV."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pandas as pd
+
+from .base import Conformal, Forecaster
+
+
+class EnsembleForecaster(Forecaster):
+    """Equal-weight average of member models (each fitted on the same series)."""
+
+    name = "ensemble"
+
+    def __init__(self, members: list[Forecaster] | None = None) -> None:
+        super().__init__(members=[m.name for m in members or []])
+        self.members = list(members or [])
+
+    def get_params(self):
+        return {"members": [m.name for m in self.members],
+                "member_params": {m.name: m.get_params() for m in self.members}}
+
+    @property
+    def min_train_days(self) -> int:  # type: ignore[override]
+        return max((m.min_train_days for m in self.members), default=1)
+
+    def _fit(self, y: pd.Series) -> None:
+        for member in self.members:
+            member.fit(y, with_intervals=False)
+
+    def _predict(self, h, levels):
+        # Members' own bands can't be averaged into a valid band; the engine calibrates the
+        # ensemble on CV errors, and without that the base class builds a fallback band.
+        means = [member.predict(h, levels=())["yhat"].to_numpy() for member in self.members]
+        return np.mean(means, axis=0), {}
+
+    def _fitted(self):
+        return np.nanmean([m.fitted().to_numpy() for m in self.members], axis=0)
+
+    def to_bytes(self) -> bytes:
+        payload = {
+            "members": [{"name": m.name, "data": base64.b64encode(m.to_bytes()).decode("ascii")} for m in self.members],
+            "y": {"start": self.y_.index[0].isoformat(), "values": self.y_.tolist()},
+            "conformal": self.conformal_.to_dict() if getattr(self, "conformal_", None) else None,
+        }
+        return json.dumps(payload).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> EnsembleForecaster:
+        from . import load_model
+
+        payload = json.loads(data.decode("utf-8"))
+        members = [load_model(m["name"], base64.b64decode(m["data"])) for m in payload["members"]]
+        model = cls(members)
+        values = payload["y"]["values"]
+        model.y_ = pd.Series(values, index=pd.date_range(payload["y"]["start"], periods=len(values), freq="D", name="ds"),
+                             name="y")
+        model.with_intervals_ = True
+        if payload.get("conformal"):
+            model.calibrate(Conformal(**payload["conformal"]))
+        return model
