@@ -64,7 +64,10 @@ def daily_sales(
     start = end - timedelta(days=max_days - 1)
     since = datetime.combine(start, time.min, zone)
     until = datetime.combine(end + timedelta(days=1), time.min, zone)
-    sales = storage.select("ventas", tenant_id, columns=["fecha", "total"], gte={"fecha": since}, lt={"fecha": until})
+    if _whole_hour_offsets(zone, start, end):
+        sales = storage.hourly_sales(tenant_id, since, until).rename(columns={"hour": "fecha"})
+    else:  # e.g. Asia/Kolkata (+05:30): an hour's sales can straddle local midnight
+        sales = storage.select("ventas", tenant_id, columns=["fecha", "total"], gte={"fecha": since}, lt={"fecha": until})
     if sales.empty:
         raise DataError(f"tenant {tenant_id} has no sales between {start} and {end}: add sales or import a CSV first")
     return to_daily(sales, timezone, start, end)
@@ -99,6 +102,16 @@ def drop_cached_series(tenant_id: str | None = None) -> int:
         for key in keys:
             del _CACHE[key]
     return len(keys)
+
+
+def _whole_hour_offsets(zone: ZoneInfo, start: date, end: date) -> bool:
+    """True when the zone's UTC offset is a whole number of hours throughout [start, end]."""
+    for year in range(start.year, end.year + 1):
+        for month in (1, 4, 7, 10):
+            offset = datetime(year, month, 1, 12, tzinfo=zone).utcoffset()
+            if offset is not None and offset.total_seconds() % 3600:
+                return False
+    return True
 
 
 def series_from_values(values, start: str | date = "2024-01-01") -> pd.Series:

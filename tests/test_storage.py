@@ -272,3 +272,16 @@ def test_describe_never_shows_a_password(tmp_path):
     store = SQLStorage("postgresql+psycopg://app:s3cret@db.example.com:6543/postgres?sslmode=require", create=False)
     assert store.describe() == "postgresql://app@db.example.com:6543/postgres"
     assert "s3cret" not in repr(store.describe())
+
+
+def test_hourly_sales_sum_per_utc_hour(storage):
+    storage.upsert("negocios", "t", [{"id": "t", "nombre": "T"}])
+    base = datetime(2026, 3, 29, 0, 10, tzinfo=timezone.utc)
+    sales = [(0, 10.0), (20, 5.5), (65, -3.0), (24 * 60 + 5, 7.0)]  # minutes after base; a refund in hour 1
+    storage.upsert("ventas", "t", [{"id": f"s{i}", "negocio_id": "t", "fecha": base + timedelta(minutes=m), "total": v}
+                                   for i, (m, v) in enumerate(sales)])
+    storage.upsert("negocios", "other", [{"id": "other", "nombre": "O"}])
+    storage.upsert("ventas", "other", [{"id": "o1", "negocio_id": "other", "fecha": base, "total": 999.0}])
+    hourly = storage.hourly_sales("t", base - timedelta(hours=1), base + timedelta(hours=24)).sort_values("hour")
+    assert hourly["hour"].tolist() == [pd.Timestamp("2026-03-29 00:00", tz="UTC"), pd.Timestamp("2026-03-29 01:00", tz="UTC")]
+    assert hourly["total"].tolist() == [15.5, -3.0]  # the sale a day later is outside `until`, other tenant ignored

@@ -182,6 +182,27 @@ class SQLStorage(Storage):
 
         return self._run(read, "read negocios")
 
+    def hourly_sales(self, tenant_id: str, since: datetime, until: datetime) -> pd.DataFrame:
+        ventas = TABLES["ventas"]
+        if self.backend == "postgresql":
+            # timezone('UTC', timestamptz) is the UTC wall time, whatever the session's time zone
+            hour = func.date_trunc("hour", func.timezone("UTC", ventas.c.fecha))
+        else:  # SQLite stores UTC text 'YYYY-MM-DD HH:MM:SS.ffffff'
+            hour = func.strftime("%Y-%m-%d %H:00:00", ventas.c.fecha)
+        stmt = (select(hour.label("hour"), func.sum(ventas.c.total).label("total"))
+                .where(*self._conditions("ventas", tenant_id, gte={"fecha": since}, lt={"fecha": until}))
+                .group_by(hour))
+
+        def read() -> pd.DataFrame:
+            with self.engine.connect() as conn:
+                rows = conn.execute(stmt).fetchall()
+            frame = pd.DataFrame(rows, columns=["hour", "total"])
+            frame["hour"] = pd.to_datetime(frame["hour"], utc=True)
+            frame["total"] = pd.to_numeric(frame["total"], errors="coerce").astype(float)
+            return frame
+
+        return self._run(read, "read hourly sales")
+
     def count(self, table: str, tenant_id: str) -> int:
         self.check_table(table, tenant_id)
         stmt = select(func.count()).select_from(TABLES[table]).where(*self._conditions(table, tenant_id))
