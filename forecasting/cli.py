@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--tenant", help="tenant id")
     target.add_argument("--all", action="store_true", help="every tenant allowed by ML_TENANT_IDS")
+    p.add_argument("--executor", choices=["serial", "process", "dask"],
+                   help="with --all: how tenants run (default TRAIN_EXECUTOR, a process pool)")
+    p.add_argument("--workers", type=int, help="with --all and the process executor: worker processes (default: cores)")
+    p.add_argument("--address", help="with --executor dask: the scheduler address, e.g. tcp://10.0.0.5:8786")
     p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser("predict", help="forecast from the active model, without training")
@@ -122,7 +126,7 @@ def cmd_demo(args) -> int:
         print(f"demo data written: {counts['negocios']} tenants, {counts['ventas']:,} sales, {counts['productos']} products")
         tenants = data.negocios["id"].tolist()
     if args.train and tenants:
-        return _train_and_report(storage, tenants)
+        return _train_all(storage, tenants)
     return 0
 
 
@@ -133,48 +137,56 @@ def cmd_tenants(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .tenants import list_tenants
-
-    storage = _storage(args)
-    if args.all:
-        allowed = get_settings().allowed_tenants()
-        tenants = [t.id for t in list_tenants(storage) if allowed is None or t.id in allowed]
-        if not tenants:
-            print("no tenants to train: run `python -m forecasting demo` or check ML_TENANT_IDS", file=sys.stderr)
-            return 2
-        return _train_and_report(storage, tenants)
+    from .jobs import allowed_tenants
     from .pipeline import train_and_predict_sales
 
-    # One tenant: its error is the command's error, printed as one line by main().
-    result = train_and_predict_sales(args.tenant, storage=storage)
-    return _report([(result.tenant_id, result, None)])
+    storage = _storage(args)
+    if not args.all:
+        # One tenant: its error is the command's error, printed as one line by main().
+        result = train_and_predict_sales(args.tenant, storage=storage)
+        _print_result(result)
+        return 0
+    tenants = [t.id for t in allowed_tenants(storage, get_settings())]
+    if not tenants:
+        print("no tenants to train: run `python -m forecasting demo` or check ML_TENANT_IDS", file=sys.stderr)
+        return 2
+    return _train_all(storage, tenants, executor=args.executor, workers=args.workers, address=args.address)
 
 
-def _train_and_report(storage, tenants) -> int:
-    from .pipeline import train_many
+def _train_all(storage, tenants, *, executor=None, workers=None, address=None) -> int:
+    import time
 
-    return _report(train_many(tenants, storage=storage))
+    from .executors import train_tenants
 
+    started = time.perf_counter()
 
-def _report(results) -> int:
-    failed = 0
-    for tenant_id, result, error in results:
-        if result is None:
-            failed += 1
-            print(f"tenant {tenant_id}: FAILED: {error}")
-            continue
-        s = result.summary()
-        print(f"tenant {tenant_id}: winner {s['winner']} ({s['selection']}), {s['history_days']} days of history, "
-              f"{s['rows_written']['sales_forecast']} forecast rows, {s['rows_written']['sales_anomaly']} anomaly rows, "
-              f"{s['anomalies']} anomalous days, {s['seconds']:.1f}s" + ("  DRIFT" if s["drift"] else ""))
-        scores = result.cv_scores
-        if not scores.empty:
-            print(_indent(scores.round(3).to_string()))
-        for name, reason in s["skipped"].items():
-            print(f"    skipped {name}: {reason}")
-    if len(results) > 1:
-        print(f"{len(results) - failed} of {len(results)} tenants trained")
+    def show(result) -> None:
+        if result["ok"]:
+            s = result["summary"]
+            print(f"tenant {s['tenant_id']}: winner {s['winner']}, {s['history_days']} days, "
+                  f"{s['anomalies']} anomalous days, {s['seconds']:.1f}s" + ("  DRIFT" if s["drift"] else ""), flush=True)
+        else:
+            print(f"tenant {result['tenant_id']}: FAILED: {result['error']}", flush=True)
+
+    results = train_tenants(tenants, app=storage.reopen_settings(), executor=executor, workers=workers,
+                            address=address, on_result=show)
+    failed = sum(not r["ok"] for r in results)
+    elapsed = time.perf_counter() - started
+    print(f"{len(results) - failed} of {len(results)} tenants trained in {elapsed:.1f}s "
+          f"({len(results) / elapsed * 60:.0f} tenants/minute)")
     return 1 if failed else 0
+
+
+def _print_result(result) -> None:
+    s = result.summary()
+    print(f"tenant {s['tenant_id']}: winner {s['winner']} ({s['selection']}), {s['history_days']} days of history, "
+          f"{s['rows_written']['sales_forecast']} forecast rows, {s['rows_written']['sales_anomaly']} anomaly rows, "
+          f"{s['anomalies']} anomalous days, {s['seconds']:.1f}s" + ("  DRIFT" if s["drift"] else ""))
+    scores = result.cv_scores
+    if not scores.empty:
+        print(_indent(scores.round(3).to_string()))
+    for name, reason in s["skipped"].items():
+        print(f"    skipped {name}: {reason}")
 
 
 def cmd_predict(args) -> int:

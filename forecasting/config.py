@@ -155,6 +155,11 @@ class AppSettings(BaseSettings):
     feature_refresh_seconds: int = Field(default=3600, ge=1, description="Interval of the feature refresh job.")
     rules_check_seconds: int = Field(default=300, ge=1, description="Interval of the notification rules job.")
     health_check_seconds: int = Field(default=300, ge=1, description="Interval of the database health check.")
+    train_executor: Literal["serial", "process", "dask"] = Field(
+        default="process", description="How `train --all` and the weekly retrain run tenants: serial, process pool or Dask."
+    )
+    train_workers: int = Field(default=0, ge=0, description="Worker processes for the process executor (0: one per core).")
+    dask_address: str = Field(default="", description="Dask scheduler address for the dask executor (tcp://host:8786).")
 
     @field_validator("scheduler_timezone")
     @classmethod

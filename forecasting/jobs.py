@@ -93,13 +93,29 @@ def retrain_tenant(storage: Storage, tenant_id: str, *, settings: MLSettings | N
 
 
 def retrain_all(storage: Storage, settings: MLSettings, *, now: datetime | None = None,
-                report: Report | None = None, wait_seconds: float = 300.0) -> JobOutcome:
-    """Retrain every tenant allowed by `ML_TENANT_IDS`; a tenant being retrained by hand is waited for."""
-    def work(tenant: Tenant) -> dict[str, Any]:
-        result = retrain_tenant(storage, tenant.id, settings=settings, wait_seconds=wait_seconds, now=now)
-        return {"winner": result.winner, "seconds": round(result.seconds, 2)}
+                report: Report | None = None, executor: str | None = None, workers: int | None = None) -> JobOutcome:
+    """Retrain every tenant allowed by `ML_TENANT_IDS` with the configured executor (`TRAIN_EXECUTOR`).
 
-    return _for_each_tenant(storage, allowed_tenants(storage, settings), work, report, "retrain_all")
+    A tenant being retrained by hand is waited for (its lock), then retrained.
+    """
+    from .executors import train_tenants
+
+    outcome = JobOutcome()
+
+    def collect(result: dict[str, Any]) -> None:
+        if result["ok"]:
+            outcome.done += 1
+            outcome.details[result["tenant_id"]] = {k: result["summary"][k] for k in ("winner", "seconds")}
+        else:
+            outcome.failed += 1
+            outcome.errors[result["tenant_id"]] = result["error"]
+        if report:
+            report(outcome.done, outcome.failed, result["tenant_id"])
+
+    tenants = [t.id for t in allowed_tenants(storage, settings)]
+    train_tenants(tenants, app=storage.reopen_settings(), ml=settings, executor=executor, workers=workers,
+                  now=now, on_result=collect)
+    return outcome
 
 
 def refresh_all_features(storage: Storage, settings: MLSettings, *, now: datetime | None = None,

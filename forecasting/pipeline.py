@@ -18,16 +18,15 @@ import pandas as pd
 from .anomalies import detect_anomalies
 from .config import MLSettings
 from .engine import ForecastOutcome, Progress, forecast_series
-from .errors import DataError, ModelError
+from .errors import DataError
 from .logs import log_event
-from .metrics import wape
 from .models import lower_col, upper_col
 from .monitoring import record_issued_forecast
 from .notifications import check_drift
 from .registry import load_active_model, new_version, save_model
 from .series import daily_sales, tenant_today
 from .storage import Storage, open_storage
-from .tenants import Tenant, get_tenant, settings_for_tenant
+from .tenants import get_tenant, settings_for_tenant
 
 FORECAST = "sales_forecast"
 ANOMALY = "sales_anomaly"
@@ -223,17 +222,3 @@ def _accuracy(scores: dict[str, float]) -> float | None:
     if value is None or not np.isfinite(value):
         return None
     return float(max(0.0, 1.0 - value))
-
-
-def train_many(tenant_ids, *, storage: Storage | None = None, settings: MLSettings | None = None,
-               now: datetime | None = None) -> list[tuple[str, TrainResult | None, str | None]]:
-    """Train several tenants one after another; one failing tenant never stops the rest."""
-    storage = storage or open_storage()
-    results = []
-    for tenant_id in tenant_ids:
-        try:
-            results.append((str(tenant_id), train_and_predict_sales(tenant_id, storage=storage, settings=settings, now=now), None))
-        except (DataError, ModelError, Exception) as exc:  # noqa: BLE001 - recorded per tenant
-            log_event("pipeline_failed", tenant_id=str(tenant_id), error=str(exc), error_type=type(exc).__name__)
-            results.append((str(tenant_id), None, f"{type(exc).__name__}: {exc}"))
-    return results

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
 
 import numpy as np
 import pandas as pd

@@ -11,7 +11,7 @@ from forecasting.models import available_names
 from forecasting.errors import DataError
 from forecasting.pipeline import predict_from_active, train_and_predict_sales
 from forecasting.registry import list_models, load_active_model
-from forecasting.storage import TABLES, TENANT_COLUMN
+from forecasting.storage import TENANT_COLUMN
 
 from .conftest import FAST, NOW
 

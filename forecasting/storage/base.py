@@ -146,6 +146,10 @@ class Storage(ABC):
         frame = self.select("leases", None, where={"name": name})
         return None if frame.empty else frame.iloc[0].to_dict()
 
+    def reopen_settings(self):
+        """`AppSettings` that open this same storage in another process (worker pools, Dask)."""
+        raise NotImplementedError(f"{type(self).__name__} can't be reopened elsewhere")
+
     def hourly_sales(self, tenant_id: str, since: datetime, until: datetime) -> pd.DataFrame:
         """The tenant's sales summed per UTC hour in [since, until): columns `hour` (UTC) and `total`.
 

@@ -46,6 +46,16 @@ class SQLStorage(Storage):
         path.parent.mkdir(parents=True, exist_ok=True)
         return cls(f"sqlite:///{path}")
 
+    def reopen_settings(self):
+        from ..config import get_app_settings
+
+        url = self.engine.url
+        if self.backend == "sqlite":
+            target = {"forecasting_db_path": url.database, "database_url": ""}
+        else:
+            target = {"database_url": url.render_as_string(hide_password=False)}
+        return get_app_settings().model_copy(update={**target, "supabase_url": "", "supabase_service_role_key": ""})
+
     def describe(self) -> str:
         """Where the data is, without credentials: `sqlite data/x.db`, `postgresql://user@host:5432/db`."""
         url = self.engine.url

@@ -76,6 +76,7 @@ class SupabaseRestStorage(Storage):
         if not service_role_key.strip():
             raise StorageError("SUPABASE_SERVICE_ROLE_KEY is empty")
         self.url = f"{parts.scheme}://{parts.netloc}"
+        self._key = service_role_key.strip()  # kept only to reopen the backend in worker processes
         self.page_size = int(page_size)
         self._http = http_client or httpx.Client(timeout=timeout)
         # Retries are ours (uniform for every verb, short backoff); postgrest-py's own
@@ -87,6 +88,12 @@ class SupabaseRestStorage(Storage):
         except Exception as exc:  # supabase-py validates URL and key shape
             raise StorageError(f"could not set up the Supabase client for {self.url}: "
                                f"{exc.__class__.__name__}") from None
+
+    def reopen_settings(self):
+        from ..config import get_app_settings
+
+        return get_app_settings().model_copy(update={"database_url": "", "supabase_url": self.url,
+                                                     "supabase_service_role_key": self._key})
 
     def describe(self) -> str:
         """`supabase https://<project>.supabase.co` (never the key)."""
