@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -11,6 +11,7 @@ import pandas as pd
 
 from .errors import DataError
 from .storage import Storage
+from .storage.base import sum_by_local_day
 
 
 def tenant_today(timezone: str, now: datetime | None = None) -> date:
@@ -34,12 +35,10 @@ def to_daily(sales: pd.DataFrame, timezone: str, start: date | None, end: date) 
     """
     if sales.empty:
         raise DataError("no sales in the requested period")
-    stamps = pd.to_datetime(sales["fecha"], utc=True)
-    local_dates = stamps.dt.tz_convert(_zone(timezone)).dt.tz_localize(None).dt.normalize()
     totals = pd.to_numeric(sales["total"], errors="coerce")
     if totals.isna().any():
         raise DataError(f"{int(totals.isna().sum())} sale(s) have a total that is not a number")
-    daily = totals.groupby(local_dates.to_numpy()).sum()
+    daily = sum_by_local_day(sales["fecha"], totals, _zone(timezone))
     first = pd.Timestamp(start) if start else daily.index.min()
     first = max(first, daily.index.min())
     index = pd.date_range(first, pd.Timestamp(end), freq="D", name="ds")
@@ -59,18 +58,14 @@ def daily_sales(
     Days without sales are 0. Raises DataError when the tenant has no sales
     in the window, with the window in the message.
     """
-    zone = _zone(timezone)
+    _zone(timezone)
     end = tenant_today(timezone, now) - timedelta(days=1)
     start = end - timedelta(days=max_days - 1)
-    since = datetime.combine(start, time.min, zone)
-    until = datetime.combine(end + timedelta(days=1), time.min, zone)
-    if _whole_hour_offsets(zone, start, end):
-        sales = storage.hourly_sales(tenant_id, since, until).rename(columns={"hour": "fecha"})
-    else:  # e.g. Asia/Kolkata (+05:30): an hour's sales can straddle local midnight
-        sales = storage.select("ventas", tenant_id, columns=["fecha", "total"], gte={"fecha": since}, lt={"fecha": until})
-    if sales.empty:
+    daily = storage.daily_totals(tenant_id, start, end, timezone)
+    if daily.empty:
         raise DataError(f"tenant {tenant_id} has no sales between {start} and {end}: add sales or import a CSV first")
-    return to_daily(sales, timezone, start, end)
+    index = pd.date_range(daily.index.min(), pd.Timestamp(end), freq="D", name="ds")
+    return daily.reindex(index, fill_value=0.0).astype(float).rename("y")
 
 
 # Daily series per (tenant, time zone, window, local day), shared by everything in the process.
@@ -102,16 +97,6 @@ def drop_cached_series(tenant_id: str | None = None) -> int:
         for key in keys:
             del _CACHE[key]
     return len(keys)
-
-
-def _whole_hour_offsets(zone: ZoneInfo, start: date, end: date) -> bool:
-    """True when the zone's UTC offset is a whole number of hours throughout [start, end]."""
-    for year in range(start.year, end.year + 1):
-        for month in (1, 4, 7, 10):
-            offset = datetime(year, month, 1, 12, tzinfo=zone).utcoffset()
-            if offset is not None and offset.total_seconds() % 3600:
-                return False
-    return True
 
 
 def series_from_values(values, start: str | date = "2024-01-01") -> pd.Series:

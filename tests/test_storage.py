@@ -274,14 +274,20 @@ def test_describe_never_shows_a_password(tmp_path):
     assert "s3cret" not in repr(store.describe())
 
 
-def test_hourly_sales_sum_per_utc_hour(storage):
+@pytest.mark.parametrize("tz", ["Europe/Madrid", "Asia/Kolkata", "America/Santiago"])
+def test_daily_totals_sum_per_local_day_across_dst(storage, tz):
+    from forecasting.storage.base import sum_by_local_day
+
     storage.upsert("negocios", "t", [{"id": "t", "nombre": "T"}])
-    base = datetime(2026, 3, 29, 0, 10, tzinfo=timezone.utc)
-    sales = [(0, 10.0), (20, 5.5), (65, -3.0), (24 * 60 + 5, 7.0)]  # minutes after base; a refund in hour 1
-    storage.upsert("ventas", "t", [{"id": f"s{i}", "negocio_id": "t", "fecha": base + timedelta(minutes=m), "total": v}
-                                   for i, (m, v) in enumerate(sales)])
+    start = pd.Timestamp("2026-03-25 00:00", tz=tz)  # Europe changes clocks on 03-29, Santiago on 04-05
+    moments = [start + pd.Timedelta(minutes=37 * k) for k in range(0, 24 * 60 * 16 // 37)]  # every 37 minutes
+    rows = [{"id": f"s{i}", "negocio_id": "t", "fecha": m.to_pydatetime(), "total": float(i % 7) - 1.0}
+            for i, m in enumerate(moments)]
+    storage.upsert("ventas", "t", rows)
     storage.upsert("negocios", "other", [{"id": "other", "nombre": "O"}])
-    storage.upsert("ventas", "other", [{"id": "o1", "negocio_id": "other", "fecha": base, "total": 999.0}])
-    hourly = storage.hourly_sales("t", base - timedelta(hours=1), base + timedelta(hours=24)).sort_values("hour")
-    assert hourly["hour"].tolist() == [pd.Timestamp("2026-03-29 00:00", tz="UTC"), pd.Timestamp("2026-03-29 01:00", tz="UTC")]
-    assert hourly["total"].tolist() == [15.5, -3.0]  # the sale a day later is outside `until`, other tenant ignored
+    storage.upsert("ventas", "other", [{"id": "o1", "negocio_id": "other", "fecha": moments[3].to_pydatetime(),
+                                        "total": 999.0}])
+    got = storage.daily_totals("t", date(2026, 3, 26), date(2026, 4, 6), tz)
+    expected = sum_by_local_day(pd.Series([m for m in moments]), pd.Series([r["total"] for r in rows]), tz)
+    expected = expected.loc["2026-03-26":"2026-04-06"]
+    pd.testing.assert_series_equal(got, expected, check_freq=False, check_names=False)

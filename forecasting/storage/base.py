@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,48 @@ def clean_value(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
+
+
+def sum_by_local_day(stamps, totals, zone) -> pd.Series:
+    """Sum `totals` by the local date of `stamps` (naive stamps are UTC)."""
+    if len(stamps) == 0:
+        return pd.Series(dtype=float, index=pd.DatetimeIndex([], name="ds"))
+    days = pd.to_datetime(stamps, utc=True).dt.tz_convert(zone).dt.tz_localize(None).dt.normalize()
+    values = pd.to_numeric(pd.Series(list(totals) if not isinstance(totals, pd.Series) else totals.to_numpy()),
+                           errors="coerce").to_numpy(dtype=float)
+    summed = pd.Series(values).groupby(days.to_numpy()).sum()
+    summed.index = pd.DatetimeIndex(summed.index, name="ds")
+    return summed.astype(float)
+
+
+def offset_periods(zone, since: datetime, until: datetime) -> list[tuple[datetime, datetime, int]]:
+    """[start, end) spans of constant UTC offset (in minutes) of `zone` covering [since, until), in UTC.
+
+    Daylight-saving changes are found by sampling each day and narrowing the
+    change to the minute, so a backend can compute local dates with a fixed
+    offset per span (SQLite has no time zone support).
+    """
+    def offset(moment: datetime) -> int:
+        return int(moment.astimezone(zone).utcoffset().total_seconds() // 60)
+
+    utc = ZoneInfo("UTC")
+    since, until = since.astimezone(utc), until.astimezone(utc)
+    spans, start, current = [], since, offset(since)
+    day = since
+    while day < until:
+        following = min(day + timedelta(days=1), until)
+        if offset(following) != current or following == until:
+            if offset(following) != current:
+                low, high = day, following  # the change is in (low, high]: narrow it to the minute
+                while high - low > timedelta(minutes=1):
+                    middle = low + (high - low) / 2
+                    low, high = (middle, high) if offset(middle) == current else (low, middle)
+                spans.append((start, high, current))
+                start, current = high, offset(high)
+            if following == until:
+                spans.append((start, until, current))
+        day = following
+    return [span for span in spans if span[0] < span[1]]
 
 
 class Storage(ABC):
@@ -150,19 +193,19 @@ class Storage(ABC):
         """`AppSettings` that open this same storage in another process (worker pools, Dask)."""
         raise NotImplementedError(f"{type(self).__name__} can't be reopened elsewhere")
 
-    def hourly_sales(self, tenant_id: str, since: datetime, until: datetime) -> pd.DataFrame:
-        """The tenant's sales summed per UTC hour in [since, until): columns `hour` (UTC) and `total`.
+    def daily_totals(self, tenant_id: str, first: date, last: date, timezone: str) -> pd.Series:
+        """The tenant's sales summed per local day of `timezone`, `first`..`last` inclusive.
 
-        A day's series is built from these in the tenant's time zone; summing
-        in the database moves a few thousand rows instead of every sale. This
-        default reads the sales and sums them here; SQL backends override it.
+        Indexed by local date (Timestamp), only days with sales. Refunds count
+        on their own day. This default reads every sale and converts it here;
+        SQL backends sum in the database, which moves a few hundred rows
+        instead of every sale.
         """
+        zone = ZoneInfo(timezone)
+        since = datetime.combine(first, time.min, zone)
+        until = datetime.combine(last + timedelta(days=1), time.min, zone)
         sales = self.select("ventas", tenant_id, columns=["fecha", "total"], gte={"fecha": since}, lt={"fecha": until})
-        if sales.empty:
-            return pd.DataFrame({"hour": pd.Series(dtype="datetime64[ns, UTC]"), "total": pd.Series(dtype=float)})
-        hours = pd.to_datetime(sales["fecha"], utc=True).dt.floor("h")
-        totals = pd.to_numeric(sales["total"], errors="coerce").groupby(hours.to_numpy()).sum()
-        return pd.DataFrame({"hour": pd.to_datetime(totals.index, utc=True), "total": totals.to_numpy(dtype=float)})
+        return sum_by_local_day(sales["fecha"], sales["total"], zone)
 
     def count(self, table: str, tenant_id: str) -> int:
         key = CONFLICT_KEYS[table][0]

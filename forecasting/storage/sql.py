@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time as dtime, timedelta, timezone
+from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import case, create_engine, delete, event, func, or_, select, text, update
+from sqlalchemy import Date, case, cast, create_engine, delete, event, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from ..errors import StorageError
 from ..logs import log_event
-from .base import Storage
+from .base import Storage, offset_periods
 from .schema import CONFLICT_KEYS, TABLES, TENANT_COLUMN, metadata
 
 # Errors worth a second try: the server went away or a lock was busy.
@@ -192,26 +193,38 @@ class SQLStorage(Storage):
 
         return self._run(read, "read negocios")
 
-    def hourly_sales(self, tenant_id: str, since: datetime, until: datetime) -> pd.DataFrame:
+    def daily_totals(self, tenant_id: str, first, last, timezone_name: str) -> pd.Series:
         ventas = TABLES["ventas"]
+        zone = ZoneInfo(timezone_name)
+        since = datetime.combine(first, dtime.min, zone)
+        until = datetime.combine(last + timedelta(days=1), dtime.min, zone)
         if self.backend == "postgresql":
-            # timezone('UTC', timestamptz) is the UTC wall time, whatever the session's time zone
-            hour = func.date_trunc("hour", func.timezone("UTC", ventas.c.fecha))
-        else:  # SQLite stores UTC text 'YYYY-MM-DD HH:MM:SS.ffffff'
-            hour = func.strftime("%Y-%m-%d %H:00:00", ventas.c.fecha)
-        stmt = (select(hour.label("hour"), func.sum(ventas.c.total).label("total"))
-                .where(*self._conditions("ventas", tenant_id, gte={"fecha": since}, lt={"fecha": until}))
-                .group_by(hour))
+            day = cast(func.timezone(timezone_name, ventas.c.fecha), Date)
+            queries = [(day, since, until)]
+        else:
+            # SQLite has no time zones: one query per span of constant UTC offset, shifting by it.
+            queries = [(func.date(ventas.c.fecha, f"{minutes:+d} minutes"), start, end)
+                       for start, end, minutes in offset_periods(zone, since, until)]
+        statements = [
+            select(day.label("day"), func.sum(ventas.c.total).label("total"))
+            .where(*self._conditions("ventas", tenant_id, gte={"fecha": start}, lt={"fecha": end}))
+            .group_by(day)
+            for day, start, end in queries
+        ]
 
-        def read() -> pd.DataFrame:
+        def read() -> pd.Series:
+            rows = []
             with self.engine.connect() as conn:
-                rows = conn.execute(stmt).fetchall()
-            frame = pd.DataFrame(rows, columns=["hour", "total"])
-            frame["hour"] = pd.to_datetime(frame["hour"], utc=True)
-            frame["total"] = pd.to_numeric(frame["total"], errors="coerce").astype(float)
-            return frame
+                for stmt in statements:
+                    rows.extend(conn.execute(stmt).fetchall())
+            if not rows:
+                return pd.Series(dtype=float, index=pd.DatetimeIndex([], name="ds"))
+            frame = pd.DataFrame(rows, columns=["day", "total"])
+            summed = frame.groupby(pd.to_datetime(frame["day"]))["total"].sum().astype(float)
+            summed.index = pd.DatetimeIndex(summed.index, name="ds")
+            return summed
 
-        return self._run(read, "read hourly sales")
+        return self._run(read, "read daily sales")
 
     def count(self, table: str, tenant_id: str) -> int:
         self.check_table(table, tenant_id)

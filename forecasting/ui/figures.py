@@ -1,0 +1,259 @@
+"""Plotly figures for the dashboard: pure builders from `forecasting.dashboard` results to `go.Figure`.
+
+Every builder takes a `Formatter` (language, locale separators, currency
+affixes) so axes and hovers read as the user reads numbers. Amounts on
+charts are whole units of the tenant's currency: cents are noise at a
+glance, and the tables show them where they matter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ..dashboard import CVView, ForecastView
+from .formatting import Formatter
+from .i18n import model_label, t
+
+INK = "#1F2933"
+TEAL = "#0F766E"
+BAND_80 = "rgba(15, 118, 110, 0.28)"
+BAND_95 = "rgba(15, 118, 110, 0.12)"
+PAST = "#94A3B8"
+ALERT = "#DC2626"
+AMBER = "#B45309"
+WEEKEND = "rgba(100, 116, 139, 0.09)"
+GRID = "rgba(100, 116, 139, 0.18)"
+#: Colours of the other candidates; the winner is always teal and seasonal naive always grey.
+PALETTE = ("#6366F1", "#D97706", "#DB2777", "#0284C7", "#65A30D", "#7C3AED", "#EA580C")
+
+#: Weeks of history before today whose weekends are shaded (all of them would be a grey blur zoomed out).
+WEEKEND_WEEKS = 12
+#: History shown before today when the forecast chart opens; the range selector reaches the rest.
+DEFAULT_WINDOW_DAYS = 90
+#: History the anomaly chart opens on: half a year keeps single days distinguishable.
+ANOMALY_WINDOW_DAYS = 182
+
+
+def _layout(fig: go.Figure, fmt: Formatter, *, height: int = 420, money_axis: bool = True) -> go.Figure:
+    prefix, suffix = fmt.currency_affixes if money_axis else ("", "")
+    fig.update_layout(
+        height=height,
+        margin=dict(l=8, r=8, t=36, b=8),
+        separators=fmt.separators,
+        hovermode="x unified",
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, title_text=""),
+        plot_bgcolor="white",
+        paper_bgcolor="white",
+        font=dict(color=INK),
+    )
+    fig.update_yaxes(tickprefix=prefix, ticksuffix=suffix, tickformat="~s" if money_axis else None,
+                     gridcolor=GRID, zeroline=False, rangemode="tozero" if money_axis else "normal")
+    fig.update_xaxes(gridcolor=GRID, showspikes=False)
+    return fig
+
+
+def _money_hover(fmt: Formatter) -> str:
+    prefix, suffix = fmt.currency_affixes
+    return f"{prefix}%{{y:,.0f}}{suffix}"
+
+
+def _range_selector(fmt: Formatter) -> dict:
+    lang = fmt.lang
+    return dict(buttons=[
+        dict(count=1, label=t("chart.range.1m", lang), step="month", stepmode="backward"),
+        dict(count=3, label=t("chart.range.3m", lang), step="month", stepmode="backward"),
+        dict(count=6, label=t("chart.range.6m", lang), step="month", stepmode="backward"),
+        dict(count=1, label=t("chart.range.1y", lang), step="year", stepmode="backward"),
+        dict(label=t("chart.range.all", lang), step="all"),
+    ], bgcolor="#F1F5F9", activecolor="#CCE7E3", x=0, y=1.0, yanchor="bottom", font=dict(size=11))
+
+
+def _weekend_shapes(start: pd.Timestamp, end: pd.Timestamp) -> list[dict]:
+    days = pd.date_range(start, end, freq="D")
+    saturdays = days[days.dayofweek == 5]
+    half = pd.Timedelta(hours=12)
+    return [dict(type="rect", xref="x", yref="paper", x0=sat - half, x1=sat + pd.Timedelta(days=1) + half,
+                 y0=0, y1=1, fillcolor=WEEKEND, line_width=0, layer="below") for sat in saturdays]
+
+
+def forecast_figure(view: ForecastView, fmt: Formatter) -> go.Figure:
+    """History, past forecasts under their actuals, and the forecast with its 80% and 95% bands.
+
+    Opens on the last 90 days plus the forecast; the range selector (and
+    drag to zoom) reaches three years back. Weekends of the recent weeks are
+    shaded and holidays are marked with a diamond on the line.
+    """
+    lang = fmt.lang
+    frame = view.frame
+    today = pd.Timestamp(view.today)
+    future = view.future
+    past = view.past_forecasts
+    hover = _money_hover(fmt)
+    fig = go.Figure()
+
+    if len(future):
+        x = list(future.index) + list(future.index[::-1])
+        fig.add_trace(go.Scatter(
+            x=x, y=list(future["yhat_upper_95"]) + list(future["yhat_lower_95"][::-1]), fill="toself",
+            fillcolor=BAND_95, line=dict(width=0), name=t("chart.band95", lang), hoverinfo="skip"))
+        fig.add_trace(go.Scatter(
+            x=x, y=list(future["yhat_upper"]) + list(future["yhat_lower"][::-1]), fill="toself",
+            fillcolor=BAND_80, line=dict(width=0), name=t("chart.band80", lang), hoverinfo="skip"))
+        fig.add_trace(go.Scatter(
+            x=future.index, y=future["yhat"], name=t("chart.forecast", lang), mode="lines+markers",
+            line=dict(color=TEAL, width=2.5), marker=dict(size=5),
+            customdata=np.column_stack([future["yhat_lower"], future["yhat_upper"]]),
+            hovertemplate=(hover + "  <span style='color:#64748B'>(80%: "
+                           + hover.replace("%{y", "%{customdata[0]") + " – "
+                           + hover.replace("%{y", "%{customdata[1]") + ")</span>")))
+    if len(past):
+        fig.add_trace(go.Scatter(
+            x=past.index, y=past["yhat"], name=t("chart.past_forecast", lang), mode="lines",
+            line=dict(color=PAST, width=2, dash="dash"), hovertemplate=hover))
+    actual = frame["y"].dropna()
+    fig.add_trace(go.Scatter(x=actual.index, y=actual, name=t("chart.actual", lang), mode="lines",
+                             line=dict(color=INK, width=1.6), hovertemplate=hover))
+
+    if len(view.holidays):
+        level = frame["y"].fillna(frame["yhat"])
+        days = view.holidays.index.intersection(frame.index)
+        fig.add_trace(go.Scatter(
+            x=days, y=level.reindex(days).fillna(0.0), mode="markers", name=t("chart.holiday", lang),
+            marker=dict(symbol="diamond", size=9, color=AMBER, line=dict(color="white", width=1)),
+            text=list(view.holidays.reindex(days)), hovertemplate="%{text}"))
+
+    start_window = today - pd.Timedelta(days=DEFAULT_WINDOW_DAYS)
+    end = frame.index[-1] if len(frame) else today
+    shapes = _weekend_shapes(max(frame.index[0], today - pd.Timedelta(weeks=WEEKEND_WEEKS)), end)
+    fig.update_layout(shapes=shapes)
+    fig.add_vline(x=today, line=dict(color=INK, width=1, dash="dot"))
+    fig.add_annotation(x=today, y=1, yref="paper", text=t("chart.today", lang), showarrow=False,
+                       xanchor="left", yanchor="top", font=dict(size=11, color="#475569"))
+    _layout(fig, fmt, height=500)
+    fig.update_layout(legend=dict(x=1, xanchor="right"))
+    # Plotly scales y to all three years; open on a scale that fits the window shown (double-click: everything).
+    shown = frame.loc[max(frame.index[0], start_window):, ["y", "yhat_upper_95"]].max().max()
+    if pd.notna(shown) and shown > 0:
+        fig.update_yaxes(range=[0, float(shown) * 1.08])
+    fig.update_xaxes(range=[max(frame.index[0], start_window), end + pd.Timedelta(days=1)],
+                     rangeselector=_range_selector(fmt),
+                     hoverformat="%a %d %b %Y")
+    return fig
+
+
+def anomaly_figure(frame: pd.DataFrame, fmt: Formatter) -> go.Figure:
+    """Daily sales, the model's expected value, and the flagged days (bigger marker = higher score)."""
+    lang = fmt.lang
+    hover = _money_hover(fmt)
+    flagged = frame[frame["is_anomaly"]]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=frame["ds"], y=frame["expected"], name=t("chart.expected", lang), mode="lines",
+                             line=dict(color=TEAL, width=1.2, dash="dot"), hovertemplate=hover))
+    fig.add_trace(go.Scatter(x=frame["ds"], y=frame["y"], name=t("chart.actual", lang), mode="lines",
+                             line=dict(color=INK, width=1.4), hovertemplate=hover))
+    fig.add_trace(go.Scatter(
+        x=flagged["ds"], y=flagged["y"], name=t("chart.anomaly", lang), mode="markers",
+        marker=dict(color=ALERT, size=np.clip(6 + flagged["score"].to_numpy(), 8, 18),
+                    line=dict(color="white", width=1)),
+        customdata=flagged["score"], hovertemplate=hover + " · " + t("chart.score", lang) + " %{customdata:.1f}"))
+    _layout(fig, fmt, height=440)
+    fig.update_layout(legend=dict(x=1, xanchor="right"))
+    if len(frame):
+        last = frame["ds"].max()
+        fig.update_xaxes(range=[max(frame["ds"].min(), last - pd.Timedelta(days=ANOMALY_WINDOW_DAYS)),
+                                last + pd.Timedelta(days=1)],
+                         rangeselector=_range_selector(fmt), hoverformat="%a %d %b %Y")
+    return fig
+
+
+def _model_style(name: str, winner: str, others: dict[str, str]) -> dict:
+    if name == winner:
+        return dict(color=TEAL, width=3.5)
+    if name == "snaive":
+        return dict(color=PAST, width=2, dash="dash")
+    return dict(color=others[name], width=1.6)
+
+
+def _other_colors(models: list[str], winner: str) -> dict[str, str]:
+    rest = [m for m in models if m not in (winner, "snaive")]
+    return {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(rest)}
+
+
+def _ordered_models(cv: CVView, models: list[str] | None = None) -> list[str]:
+    ranked = list(cv.scores.index)
+    chosen = ranked if models is None else [m for m in ranked if m in models]
+    # The winner is drawn last so it sits on top of the others.
+    return [m for m in chosen if m != cv.winner] + ([cv.winner] if cv.winner in chosen else [])
+
+
+def cv_step_figure(cv: CVView, fmt: Formatter, metric: str = "mae") -> go.Figure:
+    """Error of each candidate by horizon step (1 = the first forecast day), averaged over folds."""
+    lang = fmt.lang
+    models = _ordered_models(cv)
+    colors = _other_colors(models, cv.winner)
+    money = metric == "mae"
+    fig = go.Figure()
+    for name in models:
+        rows = cv.by_step[cv.by_step["model"] == name].sort_values("step")
+        fig.add_trace(go.Scatter(
+            x=rows["step"], y=rows[metric], name=model_label(name, lang, short=True), mode="lines+markers",
+            line=_model_style(name, cv.winner, colors), marker=dict(size=4),
+            hovertemplate=(_money_hover(fmt) if money else "%{y:.2f}")))
+    _layout(fig, fmt, height=360, money_axis=money)
+    fig.update_xaxes(title_text=t("chart.step_axis", lang), dtick=7 if cv.horizon > 14 else 1)
+    fig.update_yaxes(title_text=t(f"metric.{metric}", lang))
+    fig.update_layout(hovermode="x unified")
+    return fig
+
+
+def cv_weekday_figure(cv: CVView, fmt: Formatter) -> go.Figure:
+    """Mean absolute error of each candidate by weekday of the forecast day."""
+    lang = fmt.lang
+    models = _ordered_models(cv)
+    colors = _other_colors(models, cv.winner)
+    names = fmt.weekdays("abbreviated")
+    fig = go.Figure()
+    for name in reversed(models):  # winner first: it is the bar a reader looks for
+        rows = cv.by_weekday[cv.by_weekday["model"] == name].set_index("weekday").reindex(range(7))
+        style = _model_style(name, cv.winner, colors)
+        fig.add_trace(go.Bar(x=names, y=rows["mae"], name=model_label(name, lang, short=True),
+                             marker_color=style["color"],
+                             opacity=1.0 if name == cv.winner else 0.75, hovertemplate=_money_hover(fmt)))
+    _layout(fig, fmt, height=360)
+    fig.update_layout(barmode="group", bargap=0.25, bargroupgap=0.05)
+    fig.update_yaxes(title_text=t("metric.mae", lang))
+    return fig
+
+
+def cv_folds_figure(cv: CVView, fmt: Formatter, models: list[str] | None = None) -> go.Figure:
+    """Each fold's forecasts against what happened, one panel per fold (oldest at the top)."""
+    lang = fmt.lang
+    chosen = _ordered_models(cv, models or [cv.winner, "snaive"])
+    colors = _other_colors(list(cv.scores.index), cv.winner)
+    folds = sorted(cv.predictions["fold"].unique()) if len(cv.predictions) else []
+    titles = []
+    for fold in folds:
+        rows = cv.predictions[cv.predictions["fold"] == fold]
+        titles.append(t("chart.fold_title", lang, fold=int(fold), start=fmt.date(rows["ds"].min()),
+                        end=fmt.date(rows["ds"].max())))
+    fig = make_subplots(rows=max(len(folds), 1), cols=1, shared_xaxes=False, vertical_spacing=0.09,
+                        subplot_titles=titles or None)
+    for i, fold in enumerate(folds, start=1):
+        rows = cv.predictions[cv.predictions["fold"] == fold]
+        actual = rows.drop_duplicates("ds").sort_values("ds")
+        fig.add_trace(go.Scatter(x=actual["ds"], y=actual["y"], name=t("chart.actual", lang), mode="lines+markers",
+                                 line=dict(color=INK, width=2), marker=dict(size=4), legendgroup="actual",
+                                 showlegend=i == 1, hovertemplate=_money_hover(fmt)), row=i, col=1)
+        for name in chosen:
+            part = rows[rows["model"] == name].sort_values("ds")
+            fig.add_trace(go.Scatter(x=part["ds"], y=part["yhat"], name=model_label(name, lang, short=True),
+                                     mode="lines",
+                                     line=_model_style(name, cv.winner, colors), legendgroup=name,
+                                     showlegend=i == 1, hovertemplate=_money_hover(fmt)), row=i, col=1)
+    _layout(fig, fmt, height=max(260 * len(folds), 300))
+    fig.update_xaxes(hoverformat="%a %d %b %Y")
+    fig.update_annotations(font=dict(size=12, color="#475569"))
+    return fig

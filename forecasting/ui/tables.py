@@ -1,0 +1,160 @@
+"""Display tables: `forecasting.dashboard` frames with localized headers and formatted values.
+
+Amounts become strings because each tenant has its own currency (a column
+of the analysts' table mixes euros and pesos); percentages and scores are
+formatted with the locale's decimal mark. The CV scores table is a pandas
+Styler so the winner's row and each metric's best value stand out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+from pandas.io.formats.style import Styler
+
+from ..dashboard import CVView, ForecastView, Overview, overview_table
+from ..metrics import METRICS
+from .formatting import MISSING, Formatter, formatter_for
+from .i18n import model_label, t
+
+WINNER_BACKGROUND = "background-color: rgba(15, 118, 110, 0.14); font-weight: 600"
+BEST_VALUE = "font-weight: 700; color: #0F766E"
+
+
+def tenants_table(overviews: Sequence[Overview], lang: str) -> pd.DataFrame:
+    """All tenants' overview figures, each amount in its tenant's currency (ISO code: the column mixes them)."""
+    raw = overview_table(list(overviews))
+    rows = []
+    for o, row in zip(overviews, raw.itertuples(), strict=True):
+        fmt = formatter_for(o.tenant, lang)
+        rows.append({
+            t("table.business", lang): o.tenant.nombre,
+            t("table.sales_7", lang): fmt.money(row.sales_7, whole=True, code=True),
+            t("table.change_7", lang): fmt.percent(row.change_7, signed=True),
+            t("table.sales_30", lang): fmt.money(row.sales_30, whole=True, code=True),
+            t("table.change_30", lang): fmt.percent(row.change_30, signed=True),
+            t("table.forecast_7", lang): fmt.money(row.forecast_7, whole=True, code=True),
+            t("table.forecast_30", lang): fmt.money(row.forecast_30, whole=True, code=True),
+            t("table.model", lang): (model_label(row.model, lang, short=True) if row.model
+                                     else t("table.not_trained", lang)),
+            t("table.last_trained", lang): fmt.date(row.last_trained, "short"),
+            t("table.error", lang): fmt.percent(row.error),
+            t("table.vs_baseline", lang): fmt.percent(row.vs_baseline, signed=True),
+        })
+    return pd.DataFrame(rows)
+
+
+def forecast_table(view: ForecastView, fmt: Formatter) -> pd.DataFrame:
+    """The days ahead: date, forecast and the 80% and 95% ranges."""
+    lang = fmt.lang
+    future = view.future
+    return pd.DataFrame({
+        t("table.day", lang): [fmt.day(d) for d in future.index],
+        t("table.forecast", lang): [fmt.money(v, whole=True) for v in future["yhat"]],
+        t("table.range80", lang): [f"{fmt.money(lo, whole=True)} – {fmt.money(hi, whole=True)}"
+                                   for lo, hi in zip(future["yhat_lower"], future["yhat_upper"], strict=True)],
+        t("table.range95", lang): [f"{fmt.money(lo, whole=True)} – {fmt.money(hi, whole=True)}"
+                                   for lo, hi in zip(future["yhat_lower_95"], future["yhat_upper_95"], strict=True)],
+    })
+
+
+def scores_table(cv: CVView, fmt: Formatter) -> Styler:
+    """Every candidate's mean CV score on every metric, best first; winner row and best values highlighted."""
+    lang = fmt.lang
+    scores = cv.scores
+    metrics = list(METRICS)
+    frame = pd.DataFrame({
+        t("table.rank", lang): scores["rank"].astype(int).to_numpy(),
+        t("table.model", lang): [model_label(m, lang) + (" ★" if m == cv.winner else "") for m in scores.index],
+        **{t(f"metric.{m}.short", lang): scores[m].to_numpy() for m in metrics},
+    })
+    metric_columns = [t(f"metric.{m}.short", lang) for m in metrics]
+    percent_like = {t(f"metric.{m}.short", lang) for m in ("smape", "wape", "mape")}
+    money_like = {t(f"metric.{m}.short", lang) for m in ("mae", "rmse")}
+
+    def number(column: str):
+        if column in percent_like:
+            return lambda v: fmt.percent(v, 1)
+        if column in money_like:
+            return lambda v: fmt.money(v, whole=True)
+        return lambda v: fmt.number(v, 3)
+
+    winner_rows = [i for i, m in enumerate(scores.index) if m == cv.winner]
+
+    def highlight_winner(row: pd.Series) -> list[str]:
+        return [WINNER_BACKGROUND if row.name in winner_rows else ""] * len(row)
+
+    def highlight_best(column: pd.Series) -> list[str]:
+        best = column.min(skipna=True)
+        return [BEST_VALUE if pd.notna(v) and v == best else "" for v in column]
+
+    styler = frame.style.format({c: number(c) for c in metric_columns}, na_rep=MISSING)
+    styler = styler.apply(highlight_winner, axis=1).apply(highlight_best, subset=metric_columns)
+    return styler.hide(axis="index")
+
+
+def skipped_table(cv: CVView, lang: str) -> pd.DataFrame:
+    """Candidates that could not be cross-validated, with the model's own reason."""
+    return pd.DataFrame({
+        t("table.model", lang): [model_label(name, lang) for name in cv.skipped],
+        t("table.reason", lang): list(cv.skipped.values()),
+    })
+
+
+def folds_table(cv: CVView, fmt: Formatter) -> Styler | pd.DataFrame:
+    """Primary metric per candidate and test period (best in bold), so a winner that won only on average shows."""
+    lang = fmt.lang
+    metric = cv.reason.metric
+    if cv.by_fold.empty:
+        return pd.DataFrame()
+    pivot = cv.by_fold.pivot_table(index="model", columns="fold", values=metric).reindex(cv.scores.index)
+    frame = pd.DataFrame({t("table.model", lang): [model_label(m, lang) + (" ★" if m == cv.winner else "")
+                                                   for m in pivot.index]})
+    labels = []
+    for fold in pivot.columns:
+        days = cv.predictions.loc[cv.predictions["fold"] == fold, "ds"]
+        label = t("table.fold", lang, fold=int(fold), start=fmt.month_day(days.min()), end=fmt.month_day(days.max()))
+        frame[label] = pivot[fold].to_numpy()
+        labels.append(label)
+    percent = metric in ("smape", "wape", "mape")
+
+    def best(column: pd.Series) -> list[str]:
+        return [BEST_VALUE if pd.notna(v) and v == column.min(skipna=True) else "" for v in column]
+
+    return (frame.style.format({label: (lambda v: fmt.percent(v, 1)) if percent else (lambda v: fmt.number(v, 3))
+                                for label in labels}, na_rep=MISSING)
+            .apply(best, subset=labels).hide(axis="index"))
+
+
+def anomaly_table(frame: pd.DataFrame, fmt: Formatter) -> pd.DataFrame:
+    """Flagged days, newest first: sales, what was expected, the gap and the score."""
+    lang = fmt.lang
+    flagged = frame[frame["is_anomaly"]].sort_values("ds", ascending=False)
+    gap = (flagged["y"] - flagged["expected"]) / flagged["expected"].where(flagged["expected"].abs() > 0)
+    return pd.DataFrame({
+        t("table.day", lang): [fmt.day(d) + " " + str(pd.Timestamp(d).year) for d in flagged["ds"]],
+        t("table.sales", lang): [fmt.money(v, whole=True) for v in flagged["y"]],
+        t("table.expected", lang): [fmt.money(v, whole=True) for v in flagged["expected"]],
+        t("table.gap", lang): [fmt.percent(v, signed=True) for v in gap],
+        t("table.score", lang): [fmt.number(v, 1) for v in flagged["score"]],
+        t("table.kind", lang): [t("table.kind.spike" if y > e else "table.kind.drop", lang)
+                                for y, e in zip(flagged["y"], flagged["expected"], strict=True)],
+    })
+
+
+def versions_table(versions: pd.DataFrame, fmt: Formatter) -> pd.DataFrame:
+    """Model versions, newest first: which is active, when trained, how it scored in CV."""
+    lang = fmt.lang
+    # The version id goes last: it is for reference, and the first thing to scroll out of a narrow screen.
+    return pd.DataFrame({
+        t("table.active", lang): versions["is_active"].astype(bool).to_numpy(),
+        t("table.model", lang): [model_label(m, lang, short=True) for m in versions["model_type"]],
+        t("table.trained", lang): [fmt.datetime(v, "short") for v in versions["last_trained"]],
+        t("table.trained_until", lang): [fmt.date(v) for v in versions["trained_until"]],
+        t("table.history_days", lang): [fmt.number(v) for v in versions["train_days"]],
+        t("table.cv_mase", lang): [fmt.number(v, 3) for v in versions["mase"]],
+        t("table.cv_wape", lang): [fmt.percent(v, 1) for v in versions["wape"]],
+        t("table.accuracy", lang): [fmt.percent(v, 1) for v in versions["accuracy"]],
+        t("table.version", lang): versions["model_version"].astype(str),
+    })
