@@ -82,12 +82,20 @@ class CVResult:
         return per_fold.groupby("model", sort=False)[list(METRICS)].mean()
 
     def scores_by_fold(self) -> pd.DataFrame:
+        # Selection, storage and logging all ask for the scores; compute them once per state of
+        # `predictions` (the ensemble adds rows to it).
+        key = (id(self.predictions), len(self.predictions))
+        cached = getattr(self, "_by_fold", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
         rows = []
         for (model, fold), group in self.predictions.groupby(["model", "fold"], sort=False):
             row = {"model": model, "fold": fold, "cutoff": group["cutoff"].iloc[0]}
-            row.update(evaluate(group["y"], group["yhat"], self.scales[fold]))
+            row.update(evaluate(group["y"].to_numpy(), group["yhat"].to_numpy(), self.scales[fold]))
             rows.append(row)
-        return pd.DataFrame(rows, columns=["model", "fold", "cutoff", *METRICS])
+        frame = pd.DataFrame(rows, columns=["model", "fold", "cutoff", *METRICS])
+        self._by_fold = (key, frame)
+        return frame
 
     def scores_by_step(self) -> pd.DataFrame:
         """MAE and MASE per horizon step (1 = first forecast day), over folds."""
