@@ -43,7 +43,8 @@ TENANT = "4"
 def build(db: Path, days: int, fast: bool) -> dict:
     from forecasting.config import MLSettings
     from forecasting.demo import generate_demo, write_demo
-    from forecasting.pipeline import train_many
+    from forecasting.errors import ForecastingError
+    from forecasting.pipeline import train_and_predict_sales
     from forecasting.storage import SQLStorage
 
     storage = SQLStorage.sqlite_file(db)
@@ -51,11 +52,15 @@ def build(db: Path, days: int, fast: bool) -> dict:
     data = generate_demo(n_tenants=6, days=days, seed=42)
     counts = write_demo(storage, data)
     settings = MLSettings(model_candidates=["naive", "snaive", "ets"]) if fast else MLSettings()
-    trained = train_many(data.negocios["id"].tolist(), storage=storage, settings=settings)
+    failed = []
+    for tenant_id in data.negocios["id"]:
+        try:
+            train_and_predict_sales(str(tenant_id), storage=storage, settings=settings)
+        except ForecastingError:
+            failed.append(str(tenant_id))
     storage.close()
     return {"sales": counts["ventas"], "tenants": counts["negocios"], "candidates": settings.model_candidates,
-            "failed": [tenant for tenant, result, _ in trained if result is None],
-            "setup_seconds": round(time.perf_counter() - started, 1)}
+            "failed": failed, "setup_seconds": round(time.perf_counter() - started, 1)}
 
 
 def open_page(page: str, tenant: str, lang: str = "en"):

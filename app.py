@@ -1,0 +1,52 @@
+"""The dashboard's entry point: `streamlit run app.py`.
+
+Navigation, language, the business picker and where the data is; every
+page lives in `pages/` and every number comes from `forecasting.dashboard`.
+"""
+
+import streamlit as st
+
+from forecasting import dashboard
+from forecasting.errors import ForecastingError
+from forecasting.ui.i18n import t
+from pages import _shared as shared
+
+st.set_page_config(page_title=t("app.title", shared.language()), page_icon=":material/insights:", layout="wide",
+                   initial_sidebar_state="expanded")
+shared.load_secrets()
+
+lang = shared.language_switch()
+try:
+    tenant = shared.tenant_picker(lang)
+    unread = dashboard.unread_count(shared.storage(), tenant.id) if tenant else 0
+    label = dashboard.storage_label(shared.storage())
+    shared.start_scheduler()
+except ForecastingError as exc:
+    # The database can't be read: say so once, here, instead of on every page.
+    st.title(t("app.title", lang))
+    shared.show_error(exc, lang)
+    st.stop()
+
+notifications_title = t("nav.notifications", lang) + (f" · {unread}" if unread else "")
+# URL paths differ from the file names on purpose: until st.navigation first runs in a server
+# process (and on every AppTest run), Streamlit treats `pages/` as a v1 multipage folder, and a URL
+# equal to a file name would run that file alone: no sidebar, no tenant. The v1 menu it would draw
+# meanwhile is hidden by `client.showSidebarNavigation = false`, hence the navigation at the top.
+pages = [
+    st.Page(shared.OVERVIEW, title=t("nav.overview", lang), icon=":material/storefront:", default=True,
+            url_path="home"),
+    st.Page(shared.FORECAST, title=t("nav.forecast", lang), icon=":material/insights:", url_path="sales-forecast"),
+    st.Page(shared.ANOMALIES, title=t("nav.anomalies", lang), icon=":material/troubleshoot:",
+            url_path="unusual-days"),
+    st.Page(shared.NOTIFICATIONS, title=notifications_title, icon=":material/notifications:", url_path="alerts"),
+    st.Page(shared.COMPARISON, title=t("nav.comparison", lang), icon=":material/leaderboard:",
+            url_path="model-comparison"),
+    st.Page(shared.MODELS, title=t("nav.models", lang), icon=":material/model_training:", url_path="retrain"),
+]
+navigation = st.navigation(pages, position="top")
+
+with st.sidebar:
+    st.divider()
+    st.caption(t("sidebar.storage", lang, backend=label["backend"], location=label["location"]))
+
+navigation.run()

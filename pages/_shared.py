@@ -1,0 +1,318 @@
+"""Streamlit glue shared by `app.py` and the pages: storage, cached data, the chosen tenant and language, messages.
+
+Only this module, `app.py` and the pages import Streamlit. Every cached
+function takes the database, the tenant id and that tenant's freshness
+stamp (`forecasting.dashboard.freshness`) as its key: cached data is
+shared by every user of the process, and an entry is never served after a
+retrain, new sales or a settings change, whoever made it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import streamlit as st
+
+from forecasting import dashboard
+from forecasting.config import get_app_settings, reset_settings
+from forecasting.errors import ConfigError, DataError, ForecastingError, ModelError, StorageError
+from forecasting.storage import Storage, open_storage
+from forecasting.tenants import Tenant
+from forecasting.ui.formatting import Formatter, formatter_for
+from forecasting.ui.i18n import LANGUAGES, model_label, t
+
+#: Upper bound on how long a cache entry lives even when nothing changed (the stamp catches changes).
+TTL_SECONDS = 3600
+#: Pages, by file; app.py registers them and messages link to them.
+OVERVIEW, FORECAST, COMPARISON, ANOMALIES, MODELS, NOTIFICATIONS = (
+    "pages/overview.py", "pages/forecast.py", "pages/comparison.py", "pages/anomalies.py",
+    "pages/models.py", "pages/notifications.py",
+)
+
+
+# --- secrets, storage ------------------------------------------------------------------------
+
+
+_secrets_applied = False
+
+
+def load_secrets() -> None:
+    """Read `.streamlit/secrets.toml` when there is one.
+
+    Streamlit exposes its root-level keys (DATABASE_URL, SUPABASE_URL, ...)
+    as environment variables, where `forecasting.config` reads them; the
+    settings cache is dropped once so they take effect. Without the file the
+    embedded database is used and nothing is needed.
+    """
+    global _secrets_applied
+    if st.secrets.load_if_toml_exists() and not _secrets_applied:
+        _secrets_applied = True
+        reset_settings()
+
+
+@st.cache_resource(show_spinner=False)
+def _open_storage(database_url: str, db_path: str) -> Storage:
+    # The arguments only key the cache: one storage (and one connection pool) per configured database.
+    try:
+        return open_storage()
+    except OSError as exc:
+        # The embedded file's folder can't be created or opened (a read-only or wrong path).
+        raise StorageError(f"could not open the database file {db_path!r}: {exc.strerror or exc}") from None
+
+
+def storage() -> Storage:
+    """The configured storage, opened once per process."""
+    settings = get_app_settings()
+    return _open_storage(settings.database_url, settings.forecasting_db_path)
+
+
+@st.cache_resource(show_spinner=False)
+def _scheduler(database_url: str, db_path: str):
+    from forecasting.scheduler import start_scheduler
+
+    # One runner per process; its database lease makes it one per deployment (see forecasting.scheduler).
+    return start_scheduler(storage())
+
+
+def start_scheduler() -> bool:
+    """Start the embedded scheduler once per process (unless SCHEDULER_ENABLED is off); True when running."""
+    settings = get_app_settings()
+    return _scheduler(settings.database_url, settings.forecasting_db_path) is not None
+
+
+def db_key() -> str:
+    return dashboard.storage_key(storage())
+
+
+def stamp(tenant_id: str) -> tuple:
+    """Freshness of the tenant's data, plus the hour so "today" moves on even when nothing else changes."""
+    return (*dashboard.freshness(storage(), tenant_id), datetime.now(timezone.utc).strftime("%Y-%m-%dT%H"))
+
+
+def status(tenant_id: str) -> tuple[bool, bool]:
+    """(has sales, was trained), read off the freshness stamp: no extra query."""
+    model_version, last_sale, _settings = dashboard.freshness(storage(), tenant_id)
+    return last_sale is not None, model_version is not None
+
+
+# --- cached data (tenant id in every key) ---------------------------------------------------
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _tenants(db: str) -> list[Tenant]:
+    return dashboard.tenants(storage())
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=256, show_spinner=False)
+def _overview(db: str, tenant_id: str, key: tuple) -> dashboard.Overview:
+    return dashboard.overview(storage(), tenant_id)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+def _forecast_view(db: str, tenant_id: str, key: tuple) -> dashboard.ForecastView:
+    return dashboard.forecast_view(storage(), tenant_id)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+def _cv_view(db: str, tenant_id: str, key: tuple, model_version: str | None) -> dashboard.CVView | None:
+    return dashboard.cv_view(storage(), tenant_id, model_version)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+def _anomaly_view(db: str, tenant_id: str, key: tuple) -> dashboard.AnomalyView | None:
+    return dashboard.anomaly_view(storage(), tenant_id)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+def _model_versions(db: str, tenant_id: str, key: tuple):
+    return dashboard.model_versions(storage(), tenant_id)
+
+
+def tenants() -> list[Tenant]:
+    return _tenants(db_key())
+
+
+def overview(tenant_id: str) -> dashboard.Overview:
+    return _overview(db_key(), tenant_id, stamp(tenant_id))
+
+
+def all_overviews() -> list[dashboard.Overview]:
+    return [overview(tenant.id) for tenant in tenants()]
+
+
+def forecast_view(tenant_id: str) -> dashboard.ForecastView:
+    return _forecast_view(db_key(), tenant_id, stamp(tenant_id))
+
+
+def cv_view(tenant_id: str, model_version: str | None = None) -> dashboard.CVView | None:
+    return _cv_view(db_key(), tenant_id, stamp(tenant_id), model_version)
+
+
+def anomaly_view(tenant_id: str) -> dashboard.AnomalyView | None:
+    return _anomaly_view(db_key(), tenant_id, stamp(tenant_id))
+
+
+def model_versions(tenant_id: str):
+    return _model_versions(db_key(), tenant_id, stamp(tenant_id))
+
+
+# --- language and tenant ------------------------------------------------------------------
+
+
+def language() -> str:
+    """The UI language: the sidebar switch, else the browser's language when it is Spanish."""
+    lang = st.session_state.get("lang")
+    if lang in LANGUAGES:
+        return lang
+    browser = (st.context.locale or "") if hasattr(st, "context") else ""
+    return "es" if str(browser).lower().startswith("es") else "en"
+
+
+def language_switch() -> str:
+    default = language()
+    choice = st.sidebar.segmented_control(
+        "Language · Idioma", options=list(LANGUAGES), format_func=LANGUAGES.get, key="lang",
+        default=default, required=True, label_visibility="collapsed",
+    )
+    return choice or default
+
+
+def tenant_picker(lang: str) -> Tenant | None:
+    """The sidebar's searchable tenant picker; the choice lives in `st.session_state["tenant_id"]`."""
+    available = tenants()
+    if not available:
+        return None
+    by_id = {tenant.id: tenant for tenant in available}
+    if st.session_state.get("tenant_id") not in by_id:
+        # A first visit, or the remembered tenant was deleted: start from the first one.
+        st.session_state["tenant_id"] = available[0].id
+    chosen = st.sidebar.selectbox(
+        t("sidebar.tenant", lang), options=list(by_id), key="tenant_id",
+        format_func=lambda tenant_id: by_id[tenant_id].nombre, help=t("sidebar.tenant_help", lang),
+    )
+    return by_id[chosen]
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What every page needs: the storage, the tenant, the language and the tenant's formatter."""
+
+    storage: Storage
+    tenant: Tenant
+    lang: str
+    fmt: Formatter
+
+
+def page_context() -> PageContext:
+    """The page's context, or an explanation and a stop when there is no tenant to show."""
+    lang = language()
+    by_id = {tenant.id: tenant for tenant in tenants()}
+    tenant = by_id.get(st.session_state.get("tenant_id"))
+    if tenant is None:
+        st.title(t("app.title", lang))
+        st.info(t("msg.no_tenants", lang))
+        st.stop()
+    return PageContext(storage(), tenant, lang, formatter_for(tenant, lang))
+
+
+# --- settings form ------------------------------------------------------------------------
+
+
+def setting_widget(field: dashboard.SettingField, lang: str, key: str):
+    """The input for one tenant setting; the label says when the tenant overrides the default."""
+    label = t(f"settings.{field.name}", lang) + ("  ✎" if field.overridden else "")
+    help_text = t(f"settings.{field.name}.help", lang, default=field.description) + "  \n" + t(
+        "settings.env_hint", lang, env=field.env_name, default_value=_plain(field.inherited))
+    if field.kind == "candidates":
+        return st.multiselect(label, options=list(field.choices), default=list(field.value), key=key, help=help_text,
+                              format_func=lambda name: model_label(name, lang))
+    if field.kind == "bool":
+        return st.toggle(label, value=bool(field.value), key=key, help=help_text)
+    if field.kind == "choice":
+        options = list(field.choices)
+        return st.selectbox(label, options=options, index=options.index(field.value), key=key, help=help_text,
+                            format_func=lambda value: t(f"choice.{value}", lang, default=str(value)))
+    if field.kind == "int":
+        return st.number_input(label, value=int(field.value), step=1, key=key, help=help_text,
+                               min_value=int(field.minimum) if field.minimum is not None else None,
+                               max_value=int(field.maximum) if field.maximum is not None else None)
+    if field.kind == "float":
+        # An exclusive bound (> 0) is left to validation, which names the field in its message.
+        return st.number_input(label, value=float(field.value), step=0.05 if field.value < 1 else 0.1, key=key,
+                               help=help_text, format="%.2f",
+                               min_value=float(field.minimum) if field.minimum is not None else None,
+                               max_value=float(field.maximum) if field.maximum is not None else None)
+    if field.kind == "order":
+        return st.text_input(label, value=_plain(field.value), key=key, help=help_text)
+    return st.text_input(label, value=str(field.value or ""), key=key, help=help_text, max_chars=3)
+
+
+def _plain(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(part) for part in value)
+    return str(value)
+
+
+def on_reset_settings(tenant_id: str, prefix: str) -> None:
+    """Button callback: drop the tenant's overrides and the form's edited values with them."""
+    dashboard.reset_tenant_settings(storage(), tenant_id)
+    for key in [key for key in st.session_state if str(key).startswith(prefix)]:
+        del st.session_state[key]
+    st.session_state[f"settings_flash_{tenant_id}"] = "reset"
+
+
+# --- messages -------------------------------------------------------------------------------
+
+
+def show_error(exc: ForecastingError, lang: str) -> None:
+    """One clear line for a package error and what to do about it; never a traceback."""
+    if isinstance(exc, DataError):
+        st.warning(t("error.data", lang, detail=str(exc)), icon=":material/info:")
+    elif isinstance(exc, ConfigError):
+        st.error(t("error.config", lang, detail=str(exc)), icon=":material/tune:")
+        st.page_link(MODELS, label=t("link.settings", lang), icon=":material/tune:")
+    elif isinstance(exc, StorageError):
+        st.error(t("error.storage", lang, detail=str(exc)), icon=":material/database:")
+    elif isinstance(exc, ModelError):
+        st.error(t("error.model", lang, detail=str(exc)), icon=":material/model_training:")
+        st.page_link(MODELS, label=t("link.retrain", lang), icon=":material/model_training:")
+    else:
+        st.error(t("error.other", lang, detail=str(exc)))
+
+
+@contextmanager
+def friendly_errors(lang: str) -> Iterator[None]:
+    """Show the package's errors raised inside the block as messages, and stop the page there."""
+    try:
+        yield
+    except ForecastingError as exc:
+        show_error(exc, lang)
+        st.stop()
+
+
+def require_sales(ctx: PageContext, has_sales: bool) -> None:
+    if not has_sales:
+        st.info(t("msg.no_sales", ctx.lang, name=ctx.tenant.nombre), icon=":material/inventory_2:")
+        st.stop()
+
+
+def require_trained(ctx: PageContext, trained: bool) -> None:
+    """Stop with "No forecast yet — press Retrain now" and a link when the tenant was never trained."""
+    if not trained:
+        st.info(t("msg.not_trained", ctx.lang, name=ctx.tenant.nombre), icon=":material/hourglass_empty:")
+        st.page_link(MODELS, label=t("link.retrain", ctx.lang), icon=":material/model_training:")
+        st.stop()
+
+
+def page_header(ctx: PageContext, title_key: str, caption: str | None = None) -> None:
+    st.title(t(title_key, ctx.lang, name=ctx.tenant.nombre))
+    if caption:
+        st.caption(caption)
+
+
+def plot(fig, ctx: PageContext, key: str) -> None:
+    """A Plotly chart with the locale's month and day names, full width."""
+    st.plotly_chart(fig, width="stretch", config=ctx.fmt.plotly_config(), key=key)

@@ -1,0 +1,77 @@
+"""Overview: the chosen business at a glance, and every business's figures for analysts."""
+
+import streamlit as st
+
+from forecasting.ui import tables
+from forecasting.ui.i18n import model_label, t
+from pages import _shared as shared
+
+ctx = shared.page_context()
+lang, fmt, tenant = ctx.lang, ctx.fmt, ctx.tenant
+
+with shared.friendly_errors(lang):
+    data = shared.overview(tenant.id)
+
+city = tenant.timezone.split("/")[-1].replace("_", " ")
+shared.page_header(ctx, "overview.title", t("overview.caption", lang, city=city, currency=tenant.currency,
+                                            day=fmt.date(data.today, "full")))
+shared.require_sales(ctx, data.has_sales)
+
+st.subheader(t("overview.sales", lang))
+cols = st.columns(4)
+for col, days in zip(cols[:2], (7, 30), strict=True):
+    change = data.change(days)
+    col.metric(t("overview.sales_last", lang, days=days), fmt.money(data.sales[days], whole=True),
+               delta=fmt.percent(change, signed=True) if change is not None else None,
+               delta_description=t("overview.vs_before", lang, days=days) if change is not None else None,
+               # Two weeks of bars for the 7-day card: this week next to the one it is compared with.
+               chart_data=list(data.recent.iloc[-(2 * days if days == 7 else days):].round(2)),
+               chart_type="bar" if days == 7 else "area", border=True, height="stretch",
+               help=t("overview.sales_help", lang, days=days))
+for col, days in zip(cols[2:], (7, 30), strict=True):
+    total = data.forecast.get(days)
+    versus = (total / data.sales[days] - 1) if total is not None and data.sales.get(days) else None
+    col.metric(t("overview.forecast_next", lang, days=days), fmt.money(total, whole=True),
+               delta=fmt.percent(versus, signed=True) if versus is not None else None,
+               delta_description=t("overview.vs_last", lang, days=days) if versus is not None else None,
+               border=True, height="stretch", help=t("overview.forecast_help", lang, days=days))
+
+if not data.trained:
+    shared.require_trained(ctx, False)
+
+st.subheader(t("overview.model", lang))
+cols = st.columns(3)
+cols[0].metric(t("overview.model_in_use", lang), model_label(data.model_type, lang, short=True), border=True,
+               height="stretch", help=model_label(data.model_type, lang) + " · "
+               + t("overview.version", lang, version=data.model_version))
+age = fmt.days_ago(data.last_trained, data.today)
+cols[1].metric(t("overview.last_trained", lang), fmt.date(data.last_trained),
+               delta=(None if age is None else t("overview.trained_today", lang) if age <= 0
+                      else t("overview.trained_yesterday", lang) if age == 1
+                      else t("overview.trained_ago", lang, days=age)),
+               delta_color="off", delta_arrow="off", border=True, height="stretch",
+               help=t("overview.trained_until", lang, day=fmt.date(data.trained_until)))
+reliability = data.reliability
+edge = reliability.vs_baseline if reliability else None
+if edge is None:
+    edge_text, edge_color = None, "off"
+elif edge >= 0:
+    edge_text, edge_color = t("overview.beats", lang, pct=fmt.percent(edge)), "green"
+else:
+    edge_text, edge_color = t("overview.worse", lang, pct=fmt.percent(-edge)), "red"
+cols[2].metric(
+    t("overview.reliability", lang),
+    t("overview.off_by", lang, error=fmt.percent(reliability.wape)) if reliability else t("overview.unknown", lang),
+    delta=edge_text, delta_color=edge_color, delta_arrow="up" if edge is not None and edge >= 0 else "down",
+    border=True, height="stretch",
+    help=(t("overview.reliability_issued", lang, days=reliability.days,
+            coverage=fmt.percent(reliability.coverage_80)) if reliability and reliability.source == "issued"
+          else t("overview.reliability_backtest", lang)),
+)
+
+st.divider()
+st.subheader(t("overview.all", lang))
+st.caption(t("overview.all_caption", lang))
+with shared.friendly_errors(lang):
+    everyone = shared.all_overviews()
+st.dataframe(tables.tenants_table(everyone, lang), hide_index=True, width="stretch")

@@ -1,0 +1,189 @@
+"""The real dashboard in a real browser: `streamlit run app.py` on a loopback port, driven by Playwright.
+
+Chromium comes from Debian (`scripts/system-deps.sh`); Playwright can't
+download its own browser here. A missing /usr/bin/chromium fails the test
+with the command to run, it never skips. Screenshots of every page land in
+tests/artifacts/screenshots/ (git-ignored) for people to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from forecasting.storage import SQLStorage
+from forecasting.ui.i18n import t
+
+from ..test_dashboard import NEVER_TRAINED, copy_db, shared_dashboard_db
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run"]
+#: Pages in the top navigation, in the order a user meets them: (menu entry, screenshot name, page heading).
+PAGES = [("nav.overview", "overview", "overview.title"), ("nav.forecast", "forecast", "forecast.title"),
+         ("nav.anomalies", "anomalies", "anomalies.title"),
+         ("nav.notifications", "notifications", "notifications.title"),
+         ("nav.comparison", "comparison", "comparison.title"), ("nav.models", "models", "models.title")]
+CHARTED = {"forecast", "anomalies", "comparison"}
+TENANT = "Panadería La Espiga"
+EXCEPTION = '[data-testid="stException"]'
+RUNNING = '[data-testid="stStatusWidget"]'
+
+
+def add_notifications(db: Path) -> None:
+    """Two messages for the first shop, one already read, so the Notifications page has something to show."""
+    from forecasting.notifications import mark_read, notify
+
+    storage = SQLStorage.sqlite_file(db)
+    try:
+        notify(storage, "1", kind="daily_summary", title="Yesterday: 312 € in sales", event_key="browser:summary",
+               message="Sales were 4% above the forecast. The next 7 days look similar to last week.")
+        mark_read(storage, "1")
+        notify(storage, "1", kind="drift", severity="warning", title="Forecast error is higher than usual",
+               event_key="browser:drift", message="Recent forecast error is above the alert threshold of 30%. "
+               "Sales may have changed pattern; check the Unusual days page and consider retraining.")
+    finally:
+        storage.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[tuple[str, Path]]:
+    """`streamlit run app.py` on a free loopback port over a trained demo database."""
+    db = copy_db(shared_dashboard_db(tmp_path_factory), tmp_path_factory.mktemp("browser") / "demo.db")
+    add_notifications(db)
+    port = free_port()
+    env = {**os.environ, "FORECASTING_DB_PATH": str(db), "ML_MODEL_CANDIDATES": "naive,snaive,ets",
+           "ML_HORIZON_DAYS": "14", "ML_CV_FOLDS": "2"}
+    log = (tmp_path_factory.getbasetemp() / "streamlit.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert process.poll() is None, "streamlit exited at start-up; see streamlit.log in the pytest temp dir"
+            assert time.monotonic() < deadline, "streamlit did not answer its health check within 60 s"
+            time.sleep(0.3)
+        yield base, db
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: run `sudo bash scripts/system-deps.sh` (Debian's chromium)"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+def settle(page, timeout_ms: int = 60_000) -> None:
+    """Wait until the script run is over: a heading is drawn and the running indicator is gone."""
+    page.wait_for_selector("h1", timeout=timeout_ms)
+    page.wait_for_timeout(200)
+    page.wait_for_function(f"() => !document.querySelector('{RUNNING}')", timeout=timeout_ms)
+    page.wait_for_timeout(600)  # charts and tables finish drawing after the run ends
+
+
+def shoot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def open_page(page, key: str, heading: str, lang: str = "en", tenant: str = TENANT) -> None:
+    """Click a menu entry and wait for that page's own heading (the old page's stays until the run replaces it)."""
+    page.get_by_role("link", name=t(key, lang), exact=False).first.click()
+    page.locator("h1", has_text=t(heading, lang, name=tenant)).first.wait_for(timeout=60_000)
+    settle(page)
+
+
+def test_every_page_renders_and_retrain_now_succeeds(server, browser):
+    base, db = server
+    # A tall window: Streamlit scrolls inside its own container, so the screenshot shows what the window shows.
+    page = browser.new_page(viewport={"width": 1440, "height": 2200}, locale="en-US")
+    page.goto(base)
+    settle(page, timeout_ms=120_000)
+    assert "Panadería La Espiga" in page.locator("h1").first.inner_text()
+
+    assert page.get_by_role("link", name=t("nav.notifications", "en") + " · 1").count() == 1  # one unread
+    for key, name, heading in PAGES:
+        open_page(page, key, heading)
+        assert page.locator(EXCEPTION).count() == 0, f"exception on the {name} page"
+        if name in CHARTED:
+            page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+        shoot(page, name)
+
+    # Retrain a tenant that was never trained, from the Models page.
+    picker = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first
+    picker.click()
+    page.get_by_role("option", name="Boutique Malena").click()
+    page.locator("h1", has_text="Boutique Malena").first.wait_for(timeout=60_000)
+    settle(page)
+    shoot(page, "models_never_trained")
+    page.get_by_role("button", name=t("models.retrain_now", "en")).click()
+    page.get_by_text("New model:").wait_for(timeout=180_000)
+    settle(page)
+    assert page.locator(EXCEPTION).count() == 0
+    shoot(page, "models_after_retrain")
+    storage = SQLStorage.sqlite_file(db)
+    try:
+        assert not storage.select("ml_models", NEVER_TRAINED).empty
+    finally:
+        storage.close()
+
+    open_page(page, "nav.forecast", "forecast.title", tenant="Boutique Malena")
+    page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+    assert page.locator(EXCEPTION).count() == 0
+    shoot(page, "forecast_after_retrain")
+    page.close()
+
+
+def test_spanish_pages_render(server, browser):
+    base, _ = server
+    page = browser.new_page(viewport={"width": 1440, "height": 2200}, locale="es-ES")
+    page.goto(base)
+    settle(page, timeout_ms=120_000)
+    page.get_by_role("radio", name="Español").or_(page.get_by_role("button", name="Español")).first.click()
+    settle(page)
+    assert page.get_by_text(t("overview.sales", "es"), exact=True).first.is_visible()
+    shoot(page, "es_overview")
+    for key, name, heading in (("nav.forecast", "forecast", "forecast.title"),
+                               ("nav.comparison", "comparison", "comparison.title")):
+        open_page(page, key, heading, "es")
+        assert page.locator(EXCEPTION).count() == 0
+        shoot(page, f"es_{name}")
+    page.close()
