@@ -60,19 +60,10 @@ __all__ = [
 
 
 def storage_label(storage: Storage) -> dict[str, str]:
-    """Backend name and where the data lives, never credentials.
-
-    SQLite gives the file path; PostgreSQL gives host and database name only
-    (user and password are left out, not masked, so nothing leaks by accident).
-    """
-    engine = getattr(storage, "engine", None)
-    location = ""
-    if engine is not None:
-        url = engine.url
-        if storage.backend == "sqlite":
-            location = url.database or ":memory:"
-        else:
-            location = "/".join(part for part in (url.host, url.database) if part)
+    """Backend name and where the data lives (`Storage.describe()`), never credentials."""
+    description = storage.describe()
+    prefix = f"{storage.backend} "
+    location = description[len(prefix):] if description.startswith(prefix) else description
     return {"backend": storage.backend, "location": location}
 
 

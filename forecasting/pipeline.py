@@ -213,6 +213,7 @@ def anomaly_rows(tenant_id: str, anomalies: pd.DataFrame, model_type: str, versi
 def training_metrics(outcome: ForecastOutcome, settings: MLSettings) -> dict[str, Any]:
     return {**outcome.cv.to_json(), "winner": outcome.winner, "primary_metric": settings.cv_primary_metric,
             "selection": outcome.selection_note, "skipped": outcome.skipped,
+            "cv_seconds": {k: round(v, 3) for k, v in outcome.cv.seconds.items()},
             "seconds": {k: round(v, 3) for k, v in outcome.seconds.items()}}
 
 

@@ -78,6 +78,7 @@ def save_tenant_overrides(storage: Storage, tenant_id: str, overrides: dict[str,
     Nothing is written when validation fails (ConfigError naming the field).
     """
     effective = merge_overrides(base or get_settings(), overrides)
+    check_country(effective.holidays_country)
     normalized = normalize_override_keys(overrides)
     storage.upsert(
         "tenant_ml_settings",

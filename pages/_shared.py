@@ -54,19 +54,15 @@ def load_secrets() -> None:
 
 
 @st.cache_resource(show_spinner=False)
-def _open_storage(database_url: str, db_path: str) -> Storage:
+def _open_storage(database_url: str, db_path: str, supabase_url: str) -> Storage:
     # The arguments only key the cache: one storage (and one connection pool) per configured database.
-    try:
-        return open_storage()
-    except OSError as exc:
-        # The embedded file's folder can't be created or opened (a read-only or wrong path).
-        raise StorageError(f"could not open the database file {db_path!r}: {exc.strerror or exc}") from None
+    return open_storage()
 
 
 def storage() -> Storage:
     """The configured storage, opened once per process."""
     settings = get_app_settings()
-    return _open_storage(settings.database_url, settings.forecasting_db_path)
+    return _open_storage(settings.database_url, settings.forecasting_db_path, settings.supabase_url)
 
 
 @st.cache_resource(show_spinner=False)

@@ -44,7 +44,10 @@ class SQLStorage(Storage):
     def sqlite_file(cls, path: str | Path) -> SQLStorage:
         """The embedded database: a file created (with its folder) on first use."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a read-only disk or a path through a file
+            raise StorageError(f"could not open the database file {str(path)!r}: {exc.strerror or exc}") from None
         return cls(f"sqlite:///{path}")
 
     def reopen_settings(self):
