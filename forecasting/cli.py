@@ -137,13 +137,12 @@ def cmd_tenants(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .jobs import allowed_tenants
-    from .pipeline import train_and_predict_sales
+    from .jobs import allowed_tenants, retrain_tenant
 
     storage = _storage(args)
     if not args.all:
-        # One tenant: its error is the command's error, printed as one line by main().
-        result = train_and_predict_sales(args.tenant, storage=storage)
+        # One tenant, under its retrain lock: its error (busy, unknown, no sales) is the command's error.
+        result = retrain_tenant(storage, args.tenant)
         _print_result(result)
         return 0
     tenants = [t.id for t in allowed_tenants(storage, get_settings())]

@@ -16,10 +16,13 @@ the last day with actuals is yesterday, as in the pipeline.
 from __future__ import annotations
 
 import io
+import math
+import threading
+import time
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
@@ -27,8 +30,9 @@ import pandas as pd
 
 from .anomalies import flag
 from .calendar import check_country, holidays_between
-from .config import MLSettings, get_settings, merge_overrides
+from .config import MLSettings, get_app_settings, get_settings, merge_overrides
 from .errors import ConfigError, DataError, ForecastingError
+from .logs import log_event
 from .models import available_names
 from .monitoring import MIN_SCORED_DAYS, scorecard
 from .notifications import list_notifications
@@ -48,11 +52,12 @@ RELIABILITY_LOOKBACK_DAYS = 90
 BASELINE = "snaive"
 
 __all__ = [
-    "AnomalyView", "CVView", "ForecastView", "Overview", "RetrainOutcome", "SettingField", "WinnerReason",
-    "anomaly_view", "cv_view", "cv_versions", "forecast_csv", "forecast_view", "freshness", "mark_read",
-    "model_versions", "notifications", "overview", "overview_table", "reflag", "retrain",
-    "retrain_plan", "save_settings", "settings_form", "storage_label", "tenants", "unread_count",
-    "reset_tenant_settings",
+    "AnomalyView", "CVView", "ForecastView", "JobStart", "JobStatus", "JobsView", "Overview", "RetrainOutcome",
+    "Scorecard", "SettingField", "WinnerReason",
+    "anomaly_view", "coverage_verdict", "cv_view", "cv_versions", "forecast_csv", "forecast_view", "freshness",
+    "jobs_view", "mark_read", "model_versions", "notifications", "overview", "overview_table", "reflag", "retrain",
+    "retrain_plan", "run_job_now", "running_job_ids", "save_settings", "scorecard_view", "settings_form",
+    "storage_label", "tenants", "unread_count", "reset_tenant_settings",
 ]
 
 
@@ -280,6 +285,109 @@ def overview_table(overviews: list[Overview]) -> pd.DataFrame:
             "vs_baseline": o.reliability.vs_baseline if o.reliability else None,
         })
     return pd.DataFrame(rows)
+
+
+# --- reliability scorecard -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    """How the forecasts issued over the last 90 days did against the sales that happened.
+
+    From `monitoring.scorecard`: `days` target days scored, `wape` (0.12 =
+    off by 12% of sales), `coverage_80`/`coverage_95` (share of scored days
+    whose sales fell inside the 80%/95% band), `beats_snaive` (0.2 = a 20%
+    smaller error than seasonal naive issued on the same days; negative =
+    worse; None when no seasonal-naive reference exists). `over_time`: week,
+    wape, snaive_wape, days. `by_step`: step (1 = the first day ahead),
+    wape, mae, days.
+
+    With nothing scored yet (`days == 0`) the figures are None and
+    `first_score_on` is the tenant's local date on which the first score
+    will appear: the day after the earliest forecast day, once its sales
+    are complete. It is None when no forecast was ever issued.
+    """
+
+    tenant: Tenant
+    today: date
+    days: int = 0
+    wape: float | None = None
+    coverage_80: float | None = None
+    coverage_95: float | None = None
+    beats_snaive: float | None = None
+    over_time: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["week", "wape", "snaive_wape",
+                                                                                 "days"]))
+    by_step: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["step", "wape", "mae", "days"]))
+    first_score_on: date | None = None
+
+    @property
+    def scored(self) -> bool:
+        return self.days > 0
+
+    @property
+    def settled(self) -> bool:
+        """Enough scored days (`monitoring.MIN_SCORED_DAYS`) for the figures to mean something."""
+        return self.days >= MIN_SCORED_DAYS
+
+    @property
+    def range_verdict(self) -> str | None:
+        """Whether the 80% band kept its promise: "ok", "narrow" or "wide" (`coverage_verdict`)."""
+        return coverage_verdict(self.coverage_80, 0.80, self.days)
+
+
+def scorecard_view(storage: Storage, tenant_id: str, *, lookback_days: int = RELIABILITY_LOOKBACK_DAYS,
+                   now: datetime | None = None) -> Scorecard:
+    """The tenant's reliability scorecard over the last `lookback_days` days (see `Scorecard`).
+
+    Never raises for a tenant without sales or forecasts: it comes back
+    unscored. The series is read fresh (`daily_sales`, not the process
+    cache) because pages cache this per freshness stamp, and a stamp that
+    moved with new sales must not be filled from a series cached before them.
+    """
+    tenant = get_tenant(storage, str(tenant_id))
+    today = tenant_today(tenant.timezone, now)
+    try:
+        # A year before the scored window too: the scorecard's MASE scale comes from it.
+        y = daily_sales(storage, tenant.id, timezone=tenant.timezone, max_days=lookback_days + 365, now=now)
+    except DataError:
+        y = None
+    card = scorecard(storage, tenant.id, y, lookback_days=lookback_days) if y is not None and len(y) else None
+    if card is None or card.days == 0:
+        return Scorecard(tenant, today, first_score_on=_first_score_on(storage, tenant.id, today))
+    by_step = card.by_step[["step", "wape", "mae", "days"]].astype({"step": int}).reset_index(drop=True)
+    return Scorecard(
+        tenant, today, days=int(card.days), wape=_finite(card.wape), coverage_80=_finite(card.coverage_80),
+        coverage_95=_finite(card.coverage_95), beats_snaive=_finite(card.beats_snaive),
+        over_time=card.over_time.reset_index(drop=True), by_step=by_step,
+    )
+
+
+def _first_score_on(storage: Storage, tenant_id: str, today: date) -> date | None:
+    """The day after the earliest issued forecast day not yet scored (its sales are complete then)."""
+    rows = storage.select("forecast_history", str(tenant_id), columns=["target_date"],
+                          gte={"target_date": today - timedelta(days=RELIABILITY_LOOKBACK_DAYS)},
+                          order_by="target_date", limit=1)
+    if rows.empty:
+        return None
+    first = pd.Timestamp(rows.iloc[0]["target_date"]).date()
+    return max(first, today) + timedelta(days=1)
+
+
+def coverage_verdict(coverage: float | None, level: float, days: int) -> str | None:
+    """Whether a band's coverage matches its promise: "ok", "narrow" (misses too often) or "wide".
+
+    The tolerance is two binomial standard errors at the promised level
+    over `days` scored days (at least 5 points): over two weeks an 80% band
+    hitting 72% is noise, over three months it is not.
+    """
+    if coverage is None or days <= 0:
+        return None
+    tolerance = max(0.05, 2 * math.sqrt(level * (1 - level) / days))
+    if coverage < level - tolerance:
+        return "narrow"
+    if coverage > level + tolerance:
+        return "wide"
+    return "ok"
 
 
 # --- forecast ------------------------------------------------------------------------------
@@ -779,3 +887,254 @@ def unread_count(storage: Storage, tenant_id: str) -> int:
 def mark_read(storage: Storage, tenant_id: str, notification_id: int | None = None) -> int:
     """Mark one notification, or all of the tenant's when `notification_id` is None, as read."""
     return _mark_read(storage, str(tenant_id), notification_id)
+
+
+# --- scheduled jobs ----------------------------------------------------------------------------
+
+#: Seconds between refreshes of the Jobs page while a run is in progress, and while none is.
+JOBS_REFRESH_RUNNING = 2.0
+JOBS_REFRESH_IDLE = 30.0
+#: Runs listed per job, newest first.
+JOB_RUNS_SHOWN = 10
+#: Jobs that report one unit of progress per tenant; the others report a single step.
+PER_TENANT_JOBS = frozenset({"retrain_all", "refresh_features", "daily_notifications", "check_notification_rules"})
+RUN_COLUMNS = ["job_id", "status", "state", "trigger", "holder", "started_at", "finished_at", "seconds",
+               "tenants_done", "tenants_failed", "error"]
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """One scheduled job: its schedule, its recent runs and the run in progress.
+
+    `title` is the engine's English title (the UI's fallback). `trigger` is
+    the APScheduler trigger (`forecasting.ui.schedule.describe_trigger`
+    says it in words); `next_run` is UTC. `runs` are the last runs, newest
+    first, with RUN_COLUMNS: `state` is the recorded status, except
+    "stalled" for a run still marked running whose heartbeat stopped (its
+    process died and no leader has marked it interrupted yet); `seconds` is
+    the run's length so far. `total` is how many tenants a per-tenant run
+    works through (for a progress bar), None for single-step jobs.
+    """
+
+    job_id: str
+    title: str
+    trigger: Any
+    next_run: datetime | None
+    runs: pd.DataFrame
+    total: int | None = None
+
+    @property
+    def running(self) -> dict[str, Any] | None:
+        """The run in progress (a live heartbeat), or None."""
+        live = self.runs[self.runs["state"] == "running"]
+        return None if live.empty else live.iloc[0].to_dict()
+
+    @property
+    def last_finished(self) -> dict[str, Any] | None:
+        """The newest run that is over (any outcome, stalled included), or None."""
+        over = self.runs[self.runs["state"] != "running"]
+        return None if over.empty else over.iloc[0].to_dict()
+
+
+@dataclass(frozen=True)
+class JobsView:
+    """Everything the Jobs page shows, read at `now` (UTC).
+
+    `enabled`: SCHEDULER_ENABLED in this process; `leading`: this process
+    holds the scheduler lease and runs the schedule. The leader is the
+    `scheduler` lease: `leader` its holder (None when nobody ever took it),
+    `leader_is_us` when that is this process, `lease_expires` when it lapses
+    unless renewed (an expired lease means no process is leading now).
+    """
+
+    jobs: list[JobStatus]
+    enabled: bool
+    leading: bool
+    timezone: str
+    holder: str
+    leader: str | None
+    leader_is_us: bool
+    lease_expires: datetime | None
+    now: datetime
+
+    @property
+    def lease_active(self) -> bool:
+        return self.lease_expires is not None and self.lease_expires > self.now
+
+    @property
+    def running_ids(self) -> frozenset[str]:
+        return frozenset(job.job_id for job in self.jobs if job.running is not None)
+
+
+def _run_frame(runs: pd.DataFrame, now: datetime) -> pd.DataFrame:
+    """`job_runs` rows -> RUN_COLUMNS (UTC timestamps, derived `state` and `seconds`)."""
+    from .scheduler import STALE_RUN_SECONDS
+
+    frame = runs.reindex(columns=[c for c in RUN_COLUMNS if c not in ("state", "seconds")]).copy()
+    for column in ("started_at", "finished_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    beat = pd.to_datetime(runs["heartbeat_at"] if "heartbeat_at" in runs else frame["started_at"], utc=True)
+    beat = beat.fillna(frame["started_at"])
+    stale = (frame["status"] == "running") & (beat < pd.Timestamp(now) - pd.Timedelta(seconds=STALE_RUN_SECONDS))
+    frame["state"] = frame["status"].where(~stale, "stalled")
+    end = frame["finished_at"].where(frame["status"] != "running", pd.Timestamp(now))
+    frame["seconds"] = (end - frame["started_at"]).dt.total_seconds()
+    for column in ("tenants_done", "tenants_failed"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(0).astype(int)
+    frame["error"] = frame["error"].where(frame["error"].notna(), None)
+    return frame[RUN_COLUMNS].reset_index(drop=True)
+
+
+def running_job_ids(storage: Storage, *, now: datetime | None = None) -> frozenset[str]:
+    """Ids of the jobs with a run in progress (a `running` row with a live heartbeat); one query."""
+    now = now or datetime.now(timezone.utc)
+    rows = storage.select("job_runs", None, where={"status": "running"})
+    if rows.empty:
+        return frozenset()
+    frame = _run_frame(rows, now)
+    return frozenset(frame.loc[frame["state"] == "running", "job_id"])
+
+
+def _job_total(storage: Storage, job_id: str) -> int | None:
+    """How many tenants a run of `job_id` works through (what its `tenants_done + tenants_failed` reaches)."""
+    if job_id not in PER_TENANT_JOBS:
+        return None
+    if job_id == "retrain_all":
+        from .jobs import allowed_tenants
+
+        return len(allowed_tenants(storage, get_settings()))
+    return len(list_tenants(storage))
+
+
+def jobs_view(storage: Storage, runner: Any = None, *, runs: int = JOB_RUNS_SHOWN,
+              now: datetime | None = None) -> JobsView:
+    """Every scheduled job with its next run and last `runs` runs, plus who leads the scheduler.
+
+    `runner` is this process's `SchedulerRunner`, or None when the scheduler
+    is off here: next run times then come from the triggers themselves
+    (what a leader elsewhere computes too). Raises ConfigError for an invalid
+    schedule (ML_RETRAIN_CRON) and StorageError when the database can't be read.
+    """
+    from .locks import process_holder
+    from .scheduler import LEASE_NAME, job_specs, recent_runs
+
+    now = now or datetime.now(timezone.utc)
+    app = get_app_settings()
+    if runner is not None:
+        specs = list(runner.specs.values())
+        status = runner.status(now)
+        next_runs = dict(zip(status["job_id"], status["next_run"], strict=True))
+        holder, leading = runner.holder, bool(runner.leading)
+    else:
+        specs = job_specs(app)
+        next_runs = {spec.id: spec.trigger.get_next_fire_time(None, now) for spec in specs}
+        holder, leading = process_holder(), False
+    jobs = []
+    for spec in specs:
+        frame = _run_frame(recent_runs(storage, spec.id, limit=runs), now)
+        in_progress = (frame["state"] == "running").any()
+        jobs.append(JobStatus(spec.id, spec.title, spec.trigger, next_runs.get(spec.id), frame,
+                              _job_total(storage, spec.id) if in_progress else None))
+    lease = storage.lease(LEASE_NAME) or {}
+    return JobsView(
+        jobs=jobs, enabled=app.scheduler_enabled, leading=leading, timezone=app.scheduler_timezone, holder=holder,
+        leader=lease.get("holder"), leader_is_us=lease.get("holder") == holder,
+        lease_expires=_utc(lease.get("expires_at")), now=now,
+    )
+
+
+def _utc(value: Any) -> datetime | None:
+    """A stored moment as an aware UTC datetime (naive values are UTC, as the storage writes them)."""
+    if value is None or value is pd.NaT:
+        return None
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.to_pydatetime()
+
+
+@dataclass(frozen=True)
+class JobStart:
+    """What a Run now click did: `started`, or not because the job was already running.
+
+    `run` is the job's run in progress (the one just started, or the one
+    that was already going) as a `job_runs` row, or the finished run when
+    the job was over before the page looked; None when its row was not
+    written yet.
+    """
+
+    job_id: str
+    started: bool
+    run: dict[str, Any] | None
+
+
+# Threads started by Run now in this process, by (database, job): between starting a thread and
+# its `running` row landing in job_runs, only this tells that the job is already on its way.
+_MANUAL_RUNS: dict[tuple[str, str], threading.Thread] = {}
+_MANUAL_LOCK = threading.Lock()
+
+
+def run_job_now(storage: Storage, job_id: str, runner: Any = None, *, wait_seconds: float = 3.0) -> JobStart:
+    """Start `job_id` now in a background thread, recorded in `job_runs` as a manual run.
+
+    With this process's scheduler `runner` it goes through `runner.run_now`
+    (its holder and settings); without one (SCHEDULER_ENABLED off here) the
+    run is `scheduler.execute_job(..., trigger="manual")` in a thread of our
+    own. A job with a run in progress (a live `running` row, or a thread
+    this process started that has not written its row yet) is not started
+    twice: `started` is then False. Waits up to `wait_seconds` for the new
+    run's row so the page that redraws next shows it. Raises ConfigError for
+    an unknown job and StorageError when job_runs can't be read.
+    """
+    from .jobs import JOBS
+
+    if job_id not in JOBS:
+        raise ConfigError(f"unknown job {job_id!r}; choose from {', '.join(sorted(JOBS))}")
+    key = (storage_key(storage), job_id)
+    with _MANUAL_LOCK:
+        current = _current_run(storage, job_id)
+        thread = _MANUAL_RUNS.get(key)
+        if current is not None or (thread is not None and thread.is_alive()):
+            return JobStart(job_id, False, current)
+        since = datetime.now(timezone.utc)
+        if runner is not None:
+            thread = runner.run_now(job_id)
+        else:
+            thread = threading.Thread(target=_run_manually, args=(storage, job_id), name=f"job-{job_id}",
+                                      daemon=True)
+            thread.start()
+        _MANUAL_RUNS[key] = thread
+    return JobStart(job_id, True, _wait_for_run(storage, job_id, since, thread, wait_seconds))
+
+
+def _run_manually(storage: Storage, job_id: str) -> None:
+    from .scheduler import execute_job
+
+    try:
+        execute_job(storage, job_id, scheduled_for=datetime.now(timezone.utc), trigger="manual")
+    except Exception as exc:  # noqa: BLE001 - a thread's exception would only reach stderr; the log keeps it
+        # execute_job records every failure of the job itself; this is the claim failing (database down).
+        log_event("job_manual_failed", level=40, job=job_id, error=f"{type(exc).__name__}: {exc}")
+
+
+def _current_run(storage: Storage, job_id: str) -> dict[str, Any] | None:
+    rows = storage.select("job_runs", None, where={"job_id": job_id, "status": "running"},
+                          order_by="started_at", descending=True)
+    if rows.empty:
+        return None
+    frame = _run_frame(rows, datetime.now(timezone.utc))
+    live = frame[frame["state"] == "running"]
+    return None if live.empty else live.iloc[0].to_dict()
+
+
+def _wait_for_run(storage: Storage, job_id: str, since: datetime, thread: threading.Thread,
+                  wait_seconds: float) -> dict[str, Any] | None:
+    """The manual run of `job_id` started at or after `since`, once its row exists (bounded wait)."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        rows = storage.select("job_runs", None, where={"job_id": job_id, "trigger": "manual"},
+                              gte={"started_at": since}, order_by="started_at", descending=True, limit=1)
+        if not rows.empty:
+            return _run_frame(rows, datetime.now(timezone.utc)).iloc[0].to_dict()
+        if not thread.is_alive() or time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)

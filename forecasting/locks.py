@@ -33,6 +33,25 @@ def process_holder() -> str:
     return _PROCESS_ID
 
 
+def holder_is_dead(holder: str) -> bool:
+    """True when `holder` (host:pid:...) was a process on this host that no longer exists.
+
+    For another host nothing can be told from here: its lease expiry and its
+    heartbeats are the only evidence.
+    """
+    host, _, rest = str(holder).partition(":")
+    pid = rest.split(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, owned by another user
+        return False
+    return False
+
+
 def tenant_lock_name(tenant_id: str) -> str:
     return f"retrain:{tenant_id}"
 
@@ -43,7 +62,15 @@ def tenant_lock(storage: Storage, tenant_id: str, *, holder: str | None = None,
     """Hold the tenant's retrain lock for the duration of the block, or raise BusyError."""
     holder = holder or f"{process_holder()}:{uuid.uuid4().hex[:6]}"
     name = tenant_lock_name(tenant_id)
-    if not storage.acquire_lease(name, holder, ttl_seconds):
+    acquired = storage.acquire_lease(name, holder, ttl_seconds)
+    if not acquired:
+        current = storage.lease(name) or {}
+        if current.get("holder") and holder_is_dead(current["holder"]):
+            # The holder crashed mid-retrain: its lock would block the tenant until it expires.
+            log_event("lock_taken_over", lock=name, dead_holder=current["holder"])
+            storage.release_lease(name, current["holder"])
+            acquired = storage.acquire_lease(name, holder, ttl_seconds)
+    if not acquired:
         current = storage.lease(name) or {}
         since = current.get("acquired_at")
         when = f" since {since:%H:%M:%S} UTC" if isinstance(since, datetime) else ""

@@ -18,7 +18,7 @@ import pandas as pd
 from .anomalies import detect_anomalies
 from .config import MLSettings
 from .engine import ForecastOutcome, Progress, forecast_series
-from .errors import DataError
+from .errors import DataError, ModelError
 from .logs import log_event
 from .models import lower_col, upper_col
 from .monitoring import record_issued_forecast
@@ -142,16 +142,29 @@ def predict_from_active(
     storage: Storage | None = None,
     now: datetime | None = None,
     horizon: int | None = None,
+    retrain_if_unusable: bool = True,
 ) -> pd.DataFrame:
     """Forecast from the stored active model, without training.
 
     The model forecasts from the end of its training data; the days between
     then and today are skipped so the result starts today (tenant's time).
-    Raises DataError when the tenant was never trained.
+    Raises DataError when the tenant was never trained. A stored model that
+    can't be loaded (corrupt, other library versions) is logged and the
+    tenant retrained, unless `retrain_if_unusable` is off (then ModelError).
     """
     storage = storage or open_storage()
     tenant = get_tenant(storage, str(tenant_id))
-    loaded = load_active_model(storage, tenant.id)
+    try:
+        loaded = load_active_model(storage, tenant.id)
+    except ModelError as exc:
+        if not retrain_if_unusable:
+            raise
+        # A corrupt model or one written by other library versions: retrain rather than fail.
+        log_event("model_unusable", level=30, tenant_id=tenant.id, error=str(exc))
+        from .jobs import retrain_tenant
+
+        retrain_tenant(storage, tenant.id, now=now, wait_seconds=60)
+        loaded = load_active_model(storage, tenant.id)
     if loaded is None:
         raise DataError(f"tenant {tenant.id} has no trained model yet: run `python -m forecasting train --tenant {tenant.id}`")
     info, model = loaded

@@ -36,7 +36,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from .config import AppSettings, MLSettings, get_app_settings, get_settings
 from .errors import ConfigError, StorageError
 from .jobs import JOBS, JobOutcome
-from .locks import process_holder
+from .locks import holder_is_dead, process_holder
 from .logs import log_event
 from .storage import Storage
 
@@ -181,17 +181,23 @@ def _errors_text(outcome: JobOutcome) -> str | None:
 
 def mark_interrupted_runs(storage: Storage, *, stale_after_seconds: float = STALE_RUN_SECONDS,
                           now: datetime | None = None) -> int:
-    """Mark runs still `running` whose heartbeat stopped as `interrupted`; returns how many."""
+    """Mark runs still `running` whose process stopped as `interrupted`; returns how many.
+
+    A run's process stopped when it was on this host and its pid is gone, or
+    when its heartbeat is older than `stale_after_seconds` (other hosts).
+    """
     now = now or datetime.now(timezone.utc)
-    stale = storage.select("job_runs", None, where={"status": "running"},
-                           lt={"heartbeat_at": now - timedelta(seconds=stale_after_seconds)})
-    for run in stale.itertuples():
+    running = storage.select("job_runs", None, where={"status": "running"})
+    stale_before = now - timedelta(seconds=stale_after_seconds)
+    stopped = running[[(holder_is_dead(run.holder) or (run.heartbeat_at is not None and run.heartbeat_at < stale_before))
+                       for run in running.itertuples()]] if not running.empty else running
+    for run in stopped.itertuples():
         storage.update("job_runs", None, {
             "status": "interrupted", "finished_at": now,
             "error": f"interrupted: the process running it ({run.holder}) stopped before it finished"},
             where={"job_id": run.job_id, "scheduled_for": run.scheduled_for, "status": "running"})
         log_event("job_interrupted", job=run.job_id, scheduled_for=run.scheduled_for, holder=run.holder)
-    return len(stale)
+    return len(stopped)
 
 
 def recent_runs(storage: Storage, job_id: str | None = None, limit: int = 50) -> pd.DataFrame:

@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..dashboard import CVView, ForecastView
+from ..dashboard import CVView, ForecastView, Scorecard
 from .formatting import Formatter
 from .i18n import model_label, t
 
@@ -256,4 +256,44 @@ def cv_folds_figure(cv: CVView, fmt: Formatter, models: list[str] | None = None)
     _layout(fig, fmt, height=max(260 * len(folds), 300))
     fig.update_xaxes(hoverformat="%a %d %b %Y")
     fig.update_annotations(font=dict(size=12, color="#475569"))
+    return fig
+
+
+def _percent_axis(fig: go.Figure, fmt: Formatter, title: str) -> go.Figure:
+    _layout(fig, fmt, height=280, money_axis=False)
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero", title_text=title, title_font=dict(size=12))
+    fig.update_layout(margin=dict(l=8, r=8, t=30, b=8))
+    return fig
+
+
+def scorecard_time_figure(card: Scorecard, fmt: Formatter) -> go.Figure:
+    """Weekly error (WAPE) of the issued forecasts next to seasonal naive's over the same days."""
+    lang = fmt.lang
+    weeks = card.over_time.sort_values("week")
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=weeks["week"], y=weeks["snaive_wape"], name=model_label("snaive", lang, short=True),
+                             mode="lines+markers", line=dict(color=PAST, width=2, dash="dash"), marker=dict(size=6),
+                             hovertemplate="%{y:.0%}"))
+    fig.add_trace(go.Scatter(x=weeks["week"], y=weeks["wape"], name=t("chart.our_forecast", lang),
+                             mode="lines+markers", line=dict(color=TEAL, width=3), marker=dict(size=7),
+                             hovertemplate="%{y:.0%}"))
+    _percent_axis(fig, fmt, t("chart.error_axis", lang))
+    # One point per week, dated by the Monday that starts it; month names come from the locale config.
+    fig.update_xaxes(tickformat="%b %d" if lang == "en" else "%d %b", hoverformat="%d %b %Y")
+    if len(weeks) <= 16:
+        fig.update_xaxes(dtick=7 * 86_400_000, tick0=weeks["week"].min() if len(weeks) else None)
+    return fig
+
+
+def scorecard_step_figure(card: Scorecard, fmt: Formatter) -> go.Figure:
+    """Error (WAPE) of the issued forecasts by days ahead (1 = the day the forecast was made)."""
+    lang = fmt.lang
+    steps = card.by_step.sort_values("step")
+    fig = go.Figure(go.Bar(x=steps["step"], y=steps["wape"], marker_color=TEAL, opacity=0.85,
+                           name=t("chart.our_forecast", lang), customdata=steps["days"],
+                           hovertemplate="%{y:.0%}<extra></extra>"))
+    _percent_axis(fig, fmt, t("chart.error_axis", lang))
+    fig.update_xaxes(title_text=t("chart.step_axis", lang), title_font=dict(size=12), dtick=1 if len(steps) <= 14
+                     else 7)
+    fig.update_layout(showlegend=False, bargap=0.25)
     return fig

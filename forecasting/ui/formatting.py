@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property, lru_cache
 from typing import Any
@@ -21,7 +21,14 @@ from typing import Any
 import pandas as pd
 from babel import Locale, UnknownLocaleError
 from babel.core import get_global
-from babel.dates import format_date, format_datetime, format_skeleton, get_day_names, get_month_names
+from babel.dates import (
+    format_date,
+    format_datetime,
+    format_skeleton,
+    format_timedelta,
+    get_day_names,
+    get_month_names,
+)
 from babel.numbers import (
     format_compact_currency,
     format_currency,
@@ -164,6 +171,52 @@ class Formatter:
             stamp = stamp.tz_localize("UTC")
         return format_datetime(stamp.tz_convert(self.timezone).to_pydatetime(), format=style,
                                tzinfo=stamp.tz_convert(self.timezone).tzinfo, locale=self.locale)
+
+    def moment(self, value: Any, *, seconds: bool = True) -> str:
+        """A moment to the second without the year ("May 14, 14:03:05"), in the formatter's time zone.
+
+        For logs of recent events (job runs), where the year is noise and a
+        24-hour clock reads the same in every language.
+        """
+        if _missing(value):
+            return MISSING
+        stamp = pd.Timestamp(value)
+        if stamp.tzinfo is None:
+            stamp = stamp.tz_localize("UTC")
+        local = stamp.tz_convert(self.timezone).to_pydatetime()
+        return (format_skeleton("MMMd", local, locale=self.locale) + ", "
+                + format_skeleton("Hms" if seconds else "Hm", local, locale=self.locale))
+
+    def relative(self, value: Any, now: datetime) -> str:
+        """How far `value` is from `now` in words: "in 3 minutes", "hace 40 segundos" (CLDR)."""
+        if _missing(value):
+            return MISSING
+        stamp, reference = pd.Timestamp(value), pd.Timestamp(now)
+        if stamp.tzinfo is None:
+            stamp = stamp.tz_localize("UTC")
+        if reference.tzinfo is None:
+            reference = reference.tz_localize("UTC")
+        delta = (stamp - reference).to_pytimedelta()
+        return format_timedelta(delta, add_direction=True, locale=self.locale)
+
+    def duration(self, seconds: Any) -> str:
+        """A run's length: "< 0.1 s", "0.4 s", "12 s", "3 min 05 s", "1 h 02 min" (units read the same in en and es)."""
+        if _missing(seconds):
+            return MISSING
+        seconds = max(float(seconds), 0.0)
+        if seconds < 0.05:
+            # A health check takes milliseconds; "0.0 s" would read as "did nothing".
+            return f"<\u00a0{self.number(0.1, 1)}\u00a0s"
+        if seconds < 10:
+            return f"{self.number(seconds, 1)}\u00a0s"
+        whole = int(round(seconds))
+        if whole < 60:
+            return f"{whole}\u00a0s"
+        minutes, secs = divmod(whole, 60)
+        if minutes < 60:
+            return f"{minutes}\u00a0min {secs:02d}\u00a0s"
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours}\u00a0h {minutes:02d}\u00a0min"
 
     def weekday(self, index: int, width: str = "wide") -> str:
         """Weekday name, 0 = Monday (CLDR's own numbering)."""

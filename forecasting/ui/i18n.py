@@ -133,6 +133,74 @@ STRINGS: dict[str, dict[str, str]] = {
               "había visto (como proporción de las ventas), y cuánto menor es que repetir el mismo día de la semana "
               "pasada.",
     },
+    "overview.score": {"en": "How the forecasts did", "es": "Cómo acertaron las previsiones"},
+    "overview.score_caption": {
+        "en": "Forecasts issued over the last {lookback} days, compared with the sales that happened on {days} days.",
+        "es": "Previsiones hechas en los últimos {lookback} días, comparadas con las ventas reales de {days} días.",
+    },
+    "overview.score_early": {
+        "en": "Only {days} day(s) so far: the figures will settle as more days are compared.",
+        "es": "Solo {days} día(s) por ahora: las cifras se asentarán a medida que se comparen más días.",
+    },
+    "overview.score_none": {
+        "en": "No forecast has been checked against sales yet: a forecast day is compared once that day is over. "
+              "The first comparison appears on {day}, and this section fills in over the following weeks.",
+        "es": "Todavía no se ha comparado ninguna previsión con las ventas: cada día previsto se compara cuando "
+              "termina. La primera comparación aparecerá el {day} y esta sección se irá completando en las semanas "
+              "siguientes.",
+    },
+    "overview.score_none_never": {
+        "en": "No forecast has been checked against sales yet: forecasts are kept from the next retrain on, and "
+              "each day is compared once it is over.",
+        "es": "Todavía no se ha comparado ninguna previsión con las ventas: las previsiones se guardan a partir del "
+              "próximo reentreno y cada día se compara cuando termina.",
+    },
+    "overview.score_error": {"en": "Typical error", "es": "Error típico"},
+    "overview.score_error_help": {
+        "en": "Average gap between the forecast and the sales of the same day, as a share of sales (WAPE).",
+        "es": "Diferencia media entre la previsión y las ventas del mismo día, como proporción de las ventas (WAPE).",
+    },
+    "overview.score_vs_naive": {"en": "Against seasonal naive", "es": "Frente al ingenuo estacional"},
+    "overview.score_vs_naive_help": {
+        "en": "How much smaller our error was than that of repeating the same day of the week before, "
+              "forecast on the same days.",
+        "es": "Cuánto menor fue nuestro error que el de repetir el mismo día de la semana anterior, previsto en los "
+              "mismos días.",
+    },
+    "overview.score_beats": {"en": "Beats it by {pct}", "es": "Lo supera en un {pct}"},
+    "overview.score_worse": {"en": "{pct} worse", "es": "Un {pct} peor"},
+    "overview.score_cov80": {"en": "Inside the likely range", "es": "Dentro del rango probable"},
+    "overview.score_cov95": {"en": "Inside the wide range", "es": "Dentro del rango amplio"},
+    "overview.score_aim": {"en": "aim: {pct}", "es": "objetivo: {pct}"},
+    "overview.score_cov_help": {
+        "en": "Share of days whose sales fell inside the {level} range drawn around the forecast.",
+        "es": "Proporción de días cuyas ventas cayeron dentro del rango del {level} dibujado alrededor de la previsión.",
+    },
+    "overview.score_coverage": {
+        "en": "The actual sales fell inside the likely range {c80} of the time (it aims at 80%) and inside the wide "
+              "range {c95} of the time (it aims at 95%).",
+        "es": "Las ventas reales cayeron dentro del rango probable el {c80} de las veces (apunta al 80%) y dentro del "
+              "rango amplio el {c95} de las veces (apunta al 95%).",
+    },
+    "overview.score_verdict.ok": {"en": "The ranges are about right.", "es": "Los rangos son adecuados."},
+    "overview.score_verdict.narrow": {
+        "en": "Sales fell outside the likely range more often than it promises: the ranges are too narrow, so keep "
+              "some extra margin when planning.",
+        "es": "Las ventas se salieron del rango probable más a menudo de lo previsto: los rangos son demasiado "
+              "estrechos, así que deja algo de margen al planificar.",
+    },
+    "overview.score_verdict.wide": {
+        "en": "Sales fell inside the likely range more often than it promises: the ranges are wider than needed.",
+        "es": "Las ventas cayeron dentro del rango probable más a menudo de lo previsto: los rangos son más amplios "
+              "de lo necesario.",
+    },
+    "overview.score_over_time": {"en": "Error week by week", "es": "Error semana a semana"},
+    "overview.score_by_step": {"en": "Error by days ahead", "es": "Error según los días de anticipación"},
+    "overview.score_by_step_help": {
+        "en": "1 = the forecast for the day it was made, 7 = six days later. Errors usually grow with the distance.",
+        "es": "1 = la previsión para el mismo día en que se hizo, 7 = seis días después. El error suele crecer con la "
+              "distancia.",
+    },
     "overview.all": {"en": "All businesses", "es": "Todos los negocios"},
     "overview.all_caption": {
         "en": "The same figures for every business, each in its own currency. Error is the typical gap between "
@@ -171,6 +239,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "chart.anomaly": {"en": "Unusual day", "es": "Día atípico"},
     "chart.score": {"en": "score", "es": "puntuación"},
     "chart.step_axis": {"en": "Days ahead", "es": "Días de anticipación"},
+    "chart.our_forecast": {"en": "Our forecast", "es": "Nuestra previsión"},
+    "chart.error_axis": {"en": "Error (share of sales)", "es": "Error (proporción de ventas)"},
     "chart.fold_title": {"en": "Test {fold}: {start} – {end}", "es": "Prueba {fold}: {start} – {end}"},
     "chart.range.1m": {"en": "1m", "es": "1m"},
     "chart.range.3m": {"en": "3m", "es": "3m"},
@@ -438,6 +508,167 @@ STRINGS: dict[str, dict[str, str]] = {
     "notifications.severity.warning": {"en": "warning", "es": "advertencia"},
     "notifications.severity.error": {"en": "error", "es": "error"},
 
+    # --- scheduled jobs ---------------------------------------------------------------------------
+    "nav.jobs": {"en": "Jobs", "es": "Tareas"},
+    "jobs.title": {"en": "Scheduled jobs", "es": "Tareas programadas"},
+    "jobs.caption": {
+        "en": "Background work of this deployment: retraining, notifications, clean-ups and the database check. "
+              "Times in {timezone} (SCHEDULER_TIMEZONE).",
+        "es": "El trabajo de fondo de esta instalación: reentrenos, avisos, limpiezas y la comprobación de la base de "
+              "datos. Horas en {timezone} (SCHEDULER_TIMEZONE).",
+    },
+    "jobs.scheduler": {"en": "Scheduler in this process", "es": "Planificador en este proceso"},
+    "jobs.scheduler_leading": {"en": "On · running the schedule", "es": "Activo · ejecuta el calendario"},
+    "jobs.scheduler_leading_help": {
+        "en": "This process holds the scheduler lease: scheduled runs happen here.",
+        "es": "Este proceso tiene el turno del planificador: las ejecuciones programadas ocurren aquí.",
+    },
+    "jobs.scheduler_standby": {"en": "On · standing by", "es": "Activo · en espera"},
+    "jobs.scheduler_standby_help": {
+        "en": "Another process runs the schedule; this one takes over within seconds if that one stops.",
+        "es": "Otro proceso ejecuta el calendario; este toma el relevo en segundos si aquel se detiene.",
+    },
+    "jobs.scheduler_off": {"en": "Off", "es": "Desactivado"},
+    "jobs.scheduler_off_help": {
+        "en": "SCHEDULER_ENABLED is off here, so this process runs no schedule. Run now still runs a job, in this "
+              "process.",
+        "es": "SCHEDULER_ENABLED está desactivado aquí, así que este proceso no ejecuta el calendario. «Ejecutar "
+              "ahora» sigue ejecutando la tarea, en este proceso.",
+    },
+    "jobs.leader": {"en": "Scheduler leader", "es": "Proceso al mando"},
+    "jobs.leader_us": {"en": "This process", "es": "Este proceso"},
+    "jobs.leader_none": {"en": "Nobody", "es": "Nadie"},
+    "jobs.leader_none_help": {
+        "en": "No process holds the scheduler lease, so no scheduled run happens. Start a process with "
+              "SCHEDULER_ENABLED on (the dashboard, or `python -m forecasting scheduler`).",
+        "es": "Ningún proceso tiene el turno del planificador, así que no hay ejecuciones programadas. Arranca un "
+              "proceso con SCHEDULER_ENABLED activado (el panel, o `python -m forecasting scheduler`).",
+    },
+    "jobs.lease_until": {"en": "Lease renewed until {time} ({relative}).",
+                         "es": "Turno renovado hasta las {time} ({relative})."},
+    "jobs.lease_expired": {"en": "The lease of {holder} expired {relative}.",
+                           "es": "El turno de {holder} caducó {relative}."},
+    "jobs.process": {"en": "This process: {holder}", "es": "Este proceso: {holder}"},
+    "jobs.running_now": {"en": "Running now", "es": "En curso"},
+    "jobs.running_none": {"en": "Nothing", "es": "Nada"},
+    "jobs.running_refresh": {"en": "This page refreshes every {seconds} s while a job runs.",
+                             "es": "Esta página se actualiza cada {seconds} s mientras una tarea está en curso."},
+    "jobs.idle_refresh": {"en": "This page refreshes every {seconds} s.",
+                          "es": "Esta página se actualiza cada {seconds} s."},
+    "jobs.schedule": {"en": "Runs {trigger} · next {when} ({relative})",
+                      "es": "Se ejecuta {trigger} · próxima: {when} ({relative})"},
+    "jobs.schedule_no_next": {"en": "Runs {trigger}", "es": "Se ejecuta {trigger}"},
+    "jobs.never_ran": {"en": "Not run yet", "es": "Aún no se ha ejecutado"},
+    "jobs.last_run": {"en": "{when} · {trigger} · {duration}", "es": "{when} · {trigger} · {duration}"},
+    "jobs.run_now": {"en": "Run now", "es": "Ejecutar ahora"},
+    "jobs.run_now_help": {
+        "en": "Runs the job once now, recorded as a manual run. The scheduled runs are not affected.",
+        "es": "Ejecuta la tarea una vez ahora, registrada como ejecución manual. Las programadas no cambian.",
+    },
+    "jobs.running_button": {"en": "Running…", "es": "En curso…"},
+    "jobs.started_toast": {"en": "Started: {job}", "es": "Iniciada: {job}"},
+    "jobs.already_running": {
+        "en": "Not started again: it is already running since {time} (in {holder}).",
+        "es": "No se inició otra vez: ya está en curso desde las {time} (en {holder}).",
+    },
+    "jobs.already_starting": {"en": "Not started again: it is already starting.",
+                              "es": "No se inició otra vez: ya se está iniciando."},
+    "jobs.progress": {"en": "{done} of {total} businesses done, {failed} failed · running for {duration}",
+                      "es": "{done} de {total} negocios hechos, {failed} fallidos · en curso desde hace {duration}"},
+    "jobs.progress_single": {"en": "Running for {duration}…", "es": "En curso desde hace {duration}…"},
+    "jobs.last_failed": {"en": "The last run failed ({when}): {error}",
+                         "es": "La última ejecución falló ({when}): {error}"},
+    "jobs.last_partial": {
+        "en": "The last run finished, but {failed} business(es) failed ({when}): {error}",
+        "es": "La última ejecución terminó, pero fallaron {failed} negocio(s) ({when}): {error}",
+    },
+    "jobs.last_interrupted": {"en": "The last run was interrupted ({when}): {error}",
+                              "es": "La última ejecución se interrumpió ({when}): {error}"},
+    "jobs.last_stalled": {
+        "en": "The last run stopped reporting progress at {when}: the process running it has probably stopped. "
+              "The next scheduler leader marks it interrupted; Run now is available meanwhile.",
+        "es": "La última ejecución dejó de informar a las {when}: probablemente el proceso que la ejecutaba se "
+              "detuvo. El próximo proceso al mando la marcará como interrumpida; mientras tanto puedes ejecutarla.",
+    },
+    "jobs.no_error_text": {"en": "no error text was recorded", "es": "no se registró el texto del error"},
+    "jobs.runs": {"en": "Last runs", "es": "Últimas ejecuciones"},
+    "jobs.no_runs": {"en": "No runs recorded yet.", "es": "Aún no hay ejecuciones registradas."},
+    "jobs.this_process": {"en": "this process", "es": "este proceso"},
+    "jobs.status.success": {"en": "Success", "es": "Correcta"},
+    "jobs.status.partial": {"en": "Partly failed", "es": "Falló en parte"},
+    "jobs.status.failed": {"en": "Failed", "es": "Fallida"},
+    "jobs.status.running": {"en": "Running", "es": "En curso"},
+    "jobs.status.interrupted": {"en": "Interrupted", "es": "Interrumpida"},
+    "jobs.status.stalled": {"en": "No heartbeat", "es": "Sin señal"},
+    "jobs.trigger.schedule": {"en": "scheduled", "es": "programada"},
+    "jobs.trigger.manual": {"en": "run now", "es": "manual"},
+    "job.retrain_all": {"en": "Retrain all businesses", "es": "Reentrenar todos los negocios"},
+    "job.retrain_all.help": {
+        "en": "Tests the candidate models again on each business's latest sales, keeps the best and saves fresh "
+              "forecasts.",
+        "es": "Vuelve a probar los modelos candidatos con las últimas ventas de cada negocio, se queda con el mejor "
+              "y guarda previsiones nuevas.",
+    },
+    "job.refresh_features": {"en": "Refresh sales features", "es": "Actualizar variables de ventas"},
+    "job.refresh_features.help": {
+        "en": "Rewrites recent sales features and the stock snapshot, so new sales show within the hour.",
+        "es": "Reescribe las variables recientes de ventas y la foto del stock, para que las ventas nuevas se vean "
+              "en menos de una hora.",
+    },
+    "job.daily_notifications": {"en": "Daily summaries", "es": "Resúmenes diarios"},
+    "job.daily_notifications.help": {"en": "Writes each business's summary of yesterday's sales.",
+                                     "es": "Escribe para cada negocio el resumen de las ventas de ayer."},
+    "job.check_notification_rules": {"en": "Check alert rules", "es": "Revisar reglas de aviso"},
+    "job.check_notification_rules.help": {
+        "en": "Checks low stock, expected drops, unusual days and forecast error for each business, and raises "
+              "notifications.",
+        "es": "Revisa poco stock, caídas previstas, días atípicos y error de previsión de cada negocio, y crea avisos.",
+    },
+    "job.cleanup_notifications": {"en": "Delete old notifications", "es": "Borrar avisos antiguos"},
+    "job.cleanup_notifications.help": {"en": "Deletes notifications older than 30 days.",
+                                       "es": "Borra los avisos de hace más de 30 días."},
+    "job.cleanup_predictions": {"en": "Delete old predictions", "es": "Borrar predicciones antiguas"},
+    "job.cleanup_predictions.help": {
+        "en": "Deletes predictions not rewritten for 90 days and forecast history older than 400 days.",
+        "es": "Borra las predicciones sin reescribir en 90 días y el historial de previsiones de más de 400 días.",
+    },
+    "job.health_check": {"en": "Database health check", "es": "Comprobación de la base de datos"},
+    "job.health_check.help": {"en": "Reaches the database and times a round trip.",
+                              "es": "Conecta con la base de datos y mide el tiempo de respuesta."},
+    "trigger.every_second": {"en": "every second", "es": "cada segundo"},
+    "trigger.every_seconds": {"en": "every {n} seconds", "es": "cada {n} segundos"},
+    "trigger.every_minute": {"en": "every minute", "es": "cada minuto"},
+    "trigger.every_minutes": {"en": "every {n} minutes", "es": "cada {n} minutos"},
+    "trigger.every_hour": {"en": "every hour", "es": "cada hora"},
+    "trigger.every_hours": {"en": "every {n} hours", "es": "cada {n} horas"},
+    "trigger.every_day": {"en": "every day", "es": "cada día"},
+    "trigger.every_days": {"en": "every {n} days", "es": "cada {n} días"},
+    "trigger.every_week": {"en": "every week", "es": "cada semana"},
+    "trigger.every_weeks": {"en": "every {n} weeks", "es": "cada {n} semanas"},
+    "trigger.hourly_at": {"en": "every hour at :{minute}", "es": "cada hora, en el minuto {minute}"},
+    "trigger.at": {"en": "at {times}", "es": "a las {times}"},
+    "trigger.at_one": {"en": "at {times}", "es": "a la {times}"},
+    "trigger.daily": {"en": "daily {at}", "es": "todos los días {at}"},
+    "trigger.on_days": {"en": "{days} {at}", "es": "{days} {at}"},
+    "trigger.monthly": {"en": "on day {days} of each month {at}", "es": "el día {days} de cada mes {at}"},
+    "trigger.day_range": {"en": "{first} to {last}", "es": "de {first} a {last}"},
+    "trigger.and": {"en": " and ", "es": " y "},
+    "trigger.cron": {"en": "on the cron schedule `{expression}`", "es": "según el cron `{expression}`"},
+    "weekday.mon": {"en": "Monday", "es": "lunes"},
+    "weekday.tue": {"en": "Tuesday", "es": "martes"},
+    "weekday.wed": {"en": "Wednesday", "es": "miércoles"},
+    "weekday.thu": {"en": "Thursday", "es": "jueves"},
+    "weekday.fri": {"en": "Friday", "es": "viernes"},
+    "weekday.sat": {"en": "Saturday", "es": "sábado"},
+    "weekday.sun": {"en": "Sunday", "es": "domingo"},
+    "weekday.mon.plural": {"en": "Mondays", "es": "los lunes"},
+    "weekday.tue.plural": {"en": "Tuesdays", "es": "los martes"},
+    "weekday.wed.plural": {"en": "Wednesdays", "es": "los miércoles"},
+    "weekday.thu.plural": {"en": "Thursdays", "es": "los jueves"},
+    "weekday.fri.plural": {"en": "Fridays", "es": "los viernes"},
+    "weekday.sat.plural": {"en": "Saturdays", "es": "los sábados"},
+    "weekday.sun.plural": {"en": "Sundays", "es": "los domingos"},
+
     # --- tables -----------------------------------------------------------------------------------
     "table.business": {"en": "Business", "es": "Negocio"},
     "table.currency": {"en": "Currency", "es": "Moneda"},
@@ -474,6 +705,14 @@ STRINGS: dict[str, dict[str, str]] = {
     "table.cv_mase": {"en": "CV MASE", "es": "MASE (CV)"},
     "table.cv_wape": {"en": "CV WAPE", "es": "WAPE (CV)"},
     "table.accuracy": {"en": "Accuracy", "es": "Precisión"},
+    "table.status": {"en": "Status", "es": "Estado"},
+    "table.trigger": {"en": "Started by", "es": "Origen"},
+    "table.started": {"en": "Started", "es": "Inicio"},
+    "table.duration": {"en": "Duration", "es": "Duración"},
+    "table.done": {"en": "Done", "es": "Hechos"},
+    "table.failed": {"en": "Failed", "es": "Fallidos"},
+    "table.error_text": {"en": "Error", "es": "Error"},
+    "table.process": {"en": "Process", "es": "Proceso"},
 }
 
 

@@ -158,3 +158,38 @@ def versions_table(versions: pd.DataFrame, fmt: Formatter) -> pd.DataFrame:
         t("table.accuracy", lang): [fmt.percent(v, 1) for v in versions["accuracy"]],
         t("table.version", lang): versions["model_version"].astype(str),
     })
+
+
+#: Text colour per run state in the runs table (the words carry the meaning; colour helps the eye).
+RUN_STATE_COLORS = {"success": "#15803D", "partial": "#B45309", "failed": "#DC2626", "running": "#1D4ED8",
+                    "interrupted": "#475569", "stalled": "#7C3AED"}
+
+
+def run_state_label(state: str, lang: str) -> str:
+    """ "Success", "Fallida" ...: a run's state for people."""
+    return t(f"jobs.status.{state}", lang, default=state)
+
+
+def job_runs_table(runs: pd.DataFrame, fmt: Formatter, holder: str) -> Styler:
+    """A job's runs, newest first: state, how it started, when, how long, tenants done/failed, error text.
+
+    `holder` is this process's id: its runs say "this process" instead of
+    the id. States are words coloured by outcome (emoji need a font that
+    servers and some browsers lack).
+    """
+    lang = fmt.lang
+    status = t("table.status", lang)
+    frame = pd.DataFrame({
+        status: [run_state_label(state, lang) for state in runs["state"]],
+        t("table.trigger", lang): [t(f"jobs.trigger.{trigger}", lang, default=str(trigger))
+                                   for trigger in runs["trigger"]],
+        t("table.started", lang): [fmt.moment(value) for value in runs["started_at"]],
+        t("table.duration", lang): [fmt.duration(value) for value in runs["seconds"]],
+        t("table.done", lang): runs["tenants_done"].astype(int).to_numpy(),
+        t("table.failed", lang): runs["tenants_failed"].astype(int).to_numpy(),
+        t("table.error_text", lang): [error or "" for error in runs["error"]],
+        t("table.process", lang): [t("jobs.this_process", lang) if value == holder else str(value)
+                                   for value in runs["holder"]],
+    })
+    colors = [f"color: {RUN_STATE_COLORS.get(state, '#1F2933')}; font-weight: 600" for state in runs["state"]]
+    return frame.style.apply(lambda _column: colors, subset=[status]).hide(axis="index")
