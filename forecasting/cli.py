@@ -68,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the forecast to this CSV file")
     p.set_defaults(handler=cmd_predict)
 
+    p = sub.add_parser("settings", help="show a tenant's effective settings, or change its overrides")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--set", dest="updates", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a setting for this tenant, e.g. --set ML_HORIZON_DAYS=14 (repeatable)")
+    p.add_argument("--reset", action="store_true", help="remove all of the tenant's overrides")
+    p.set_defaults(handler=cmd_settings)
+
     p = sub.add_parser("migrate", help="create or update the PostgreSQL tables at DATABASE_URL (idempotent)")
     p.set_defaults(handler=cmd_migrate)
 
@@ -199,6 +206,32 @@ def cmd_predict(args) -> int:
         print(f"{len(frame)} days written to {args.out}")
     else:
         print(frame.round(2).to_string(index=False))
+    return 0
+
+
+def cmd_settings(args) -> int:
+    from .errors import ConfigError
+    from .tenants import get_tenant, save_tenant_overrides, settings_for_tenant, tenant_overrides
+
+    storage = _storage(args)
+    tenant = get_tenant(storage, args.tenant)
+    if args.reset:
+        storage.delete("tenant_ml_settings", tenant.id)
+    if args.updates:
+        overrides = {} if args.reset else dict(tenant_overrides(storage, tenant.id))
+        for item in args.updates:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise ConfigError(f"invalid setting(s): {item!r}: expected KEY=VALUE")
+            overrides[key.strip()] = value.strip()
+        save_tenant_overrides(storage, tenant.id, overrides)  # validated as a whole; nothing saved if invalid
+    effective = settings_for_tenant(storage, tenant)
+    own = tenant_overrides(storage, tenant.id)
+    print(f"settings of tenant {tenant.id} ({tenant.nombre}); * = this tenant's override")
+    for name, value in effective.model_dump(mode="json").items():
+        mark = "*" if any(k.lower().removeprefix("ml_") == name for k in own) else " "
+        shown = ",".join(map(str, value)) if isinstance(value, list) else value
+        print(f" {mark} ML_{name.upper()} = {shown}")
     return 0
 
 

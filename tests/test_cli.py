@@ -120,3 +120,16 @@ def test_missing_file_and_binary_garbage(tmp_path):
     garbage.write_bytes(bytes(range(256)) * 20)
     proc = run("forecast", "--csv", str(garbage), "--out", str(tmp_path / "f.csv"), check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_settings_command_validates_and_names_the_field(tmp_path):
+    db = tmp_path / "s.db"
+    run("demo", "--tenants", "1", "--days", "60", db=db)
+    out = run("settings", "--tenant", "1", "--set", "ML_HORIZON_DAYS=14", db=db).stdout
+    assert "* ML_HORIZON_DAYS = 14" in out
+    for bad, field in [("ML_HORIZON_DAYS=-2", "ML_HORIZON_DAYS"), ("ML_MODEL_CANDIDATES=magic", "ML_MODEL_CANDIDATES"),
+                       ("ML_SARIMAX_ORDER=1,x", "ML_SARIMAX_ORDER"), ("COLOUR=blue", "COLOUR")]:
+        proc = run("settings", "--tenant", "1", "--set", bad, db=db, check=False)
+        assert proc.returncode == 2 and field in proc.stderr and "Traceback" not in proc.stderr
+    assert "* ML_HORIZON_DAYS = 14" in run("settings", "--tenant", "1", db=db).stdout  # nothing bad was saved
+    assert "* ML_" not in run("settings", "--tenant", "1", "--reset", db=db).stdout
