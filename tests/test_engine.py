@@ -54,8 +54,8 @@ def test_conformal_quantiles_match_hand_computation():
     steps = np.array([1, 2, 3, 4, 1])
     conformal = Conformal.from_errors(y, yhat, steps, folds=np.ones(5), levels=(50, 80), floor=10.0)
     # every step pools all four open errors (within a week either side): n = 4
-    # level 50: rank ceil(5 * 0.5) = 3 -> 0.3; level 80: rank ceil(5 * 0.8) = 4 -> 0.4
-    assert conformal.open_quantiles[50] == [0.3] * 4 and conformal.open_quantiles[80] == [0.4] * 4
+    # level 50: rank ceil(4 * 0.5) = 2 -> 0.2; level 80: rank ceil(4 * 0.8) = 4 -> 0.4
+    assert conformal.open_quantiles[50] == pytest.approx([0.2] * 4) and conformal.open_quantiles[80] == pytest.approx([0.4] * 4)
     assert conformal.closed_quantiles[80] == 5.0
     bands = conformal.bands(np.array([200.0, 0.0, 50.0, 100.0, 100.0, 100.0]), (50, 80))
     lower, upper = bands[80]
