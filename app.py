@@ -42,6 +42,7 @@ pages = [
     st.Page(shared.COMPARISON, title=t("nav.comparison", lang), icon=":material/leaderboard:",
             url_path="model-comparison"),
     st.Page(shared.MODELS, title=t("nav.models", lang), icon=":material/model_training:", url_path="retrain"),
+    st.Page(shared.JOBS, title=t("nav.jobs", lang), icon=":material/schedule:", url_path="scheduled-jobs"),
 ]
 navigation = st.navigation(pages, position="top")
 

@@ -26,7 +26,6 @@ import warnings
 from datetime import datetime, time as dtime, timedelta, timezone
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -68,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the forecast to this CSV file")
     p.set_defaults(handler=cmd_predict)
 
+    p = sub.add_parser("import-sales", help="import one tenant's sales from a CSV file: every row, or none if any is bad")
+    p.add_argument("--tenant", required=True, help="tenant id (negocios.id)")
+    p.add_argument("--csv", required=True, dest="csv_path", metavar="FILE",
+                   help="columns id, fecha, total [, producto_id, cantidad]; comma, semicolon or tab separated")
+    p.set_defaults(handler=cmd_import_sales)
+
     p = sub.add_parser("settings", help="show a tenant's effective settings, or change its overrides")
     p.add_argument("--tenant", required=True)
     p.add_argument("--set", dest="updates", action="append", default=[], metavar="KEY=VALUE",
@@ -206,6 +212,21 @@ def cmd_predict(args) -> int:
         print(f"{len(frame)} days written to {args.out}")
     else:
         print(frame.round(2).to_string(index=False))
+    return 0
+
+
+def cmd_import_sales(args) -> int:
+    from .importer import SalesImportError, import_sales
+
+    try:
+        report = import_sales(_storage(args), args.tenant, Path(args.csv_path))
+    except SalesImportError as exc:
+        # Every bad row, so the whole file can be fixed in one go; then the one-line summary.
+        for error in exc.errors:
+            print(f"{args.csv_path}: {error}", file=sys.stderr)
+        print(f"error: {exc.summary}", file=sys.stderr)
+        return 2
+    print(report.summary())
     return 0
 
 

@@ -53,11 +53,10 @@ BASELINE = "snaive"
 
 __all__ = [
     "AnomalyView", "CVView", "ForecastView", "JobStart", "JobStatus", "JobsView", "Overview", "RetrainOutcome",
-    "Scorecard", "SettingField", "WinnerReason",
-    "anomaly_view", "coverage_verdict", "cv_view", "cv_versions", "forecast_csv", "forecast_view", "freshness",
-    "jobs_view", "mark_read", "model_versions", "notifications", "overview", "overview_table", "reflag", "retrain",
-    "retrain_plan", "run_job_now", "running_job_ids", "save_settings", "scorecard_view", "settings_form",
-    "storage_label", "tenants", "unread_count", "reset_tenant_settings",
+    "Scorecard", "SettingField", "WinnerReason", "anomaly_view", "coverage_verdict", "cv_versions", "cv_view",
+    "forecast_csv", "forecast_view", "freshness", "jobs_view", "mark_read", "model_versions", "notifications",
+    "overview", "overview_table", "reflag", "reset_tenant_settings", "retrain", "retrain_plan", "run_job_now",
+    "save_settings", "scorecard_view", "settings_form", "storage_label", "tenants", "unread_count",
 ]
 
 
@@ -983,16 +982,6 @@ def _run_frame(runs: pd.DataFrame, now: datetime) -> pd.DataFrame:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(0).astype(int)
     frame["error"] = frame["error"].where(frame["error"].notna(), None)
     return frame[RUN_COLUMNS].reset_index(drop=True)
-
-
-def running_job_ids(storage: Storage, *, now: datetime | None = None) -> frozenset[str]:
-    """Ids of the jobs with a run in progress (a `running` row with a live heartbeat); one query."""
-    now = now or datetime.now(timezone.utc)
-    rows = storage.select("job_runs", None, where={"status": "running"})
-    if rows.empty:
-        return frozenset()
-    frame = _run_frame(rows, now)
-    return frozenset(frame.loc[frame["state"] == "running", "job_id"])
 
 
 def _job_total(storage: Storage, job_id: str) -> int | None:

@@ -65,11 +65,13 @@ import re
 import time
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO, Any, Union
+from typing import IO, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pandas as pd
 
 from .errors import DataError, StorageError
 from .logs import log_event
@@ -78,9 +80,9 @@ from .storage import Storage
 from .storage.sql import SQLStorage
 
 __all__ = ["COLUMN_ALIASES", "MAX_ROWS", "ImportPlan", "ImportReport", "RowError", "SalesImportError",
-           "import_sales", "parse_sales_csv"]
+           "error_table", "import_sales", "parse_sales_csv"]
 
-Source = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes], IO[str]]
+Source = str | os.PathLike | bytes | bytearray | memoryview | IO[bytes] | IO[str]
 
 MAX_ROWS = 2_000_000
 #: How many errors an exception message lists; `.errors` has them all.
@@ -197,6 +199,13 @@ class ImportReport:
         return f"{head} [{'; '.join(extras)}]"
 
 
+def error_table(errors: Sequence[RowError]) -> pd.DataFrame:
+    """Row errors as a DataFrame (`line, column, value, reason`), sorted by line, for a dashboard table."""
+    frame = pd.DataFrame([(e.line, e.column, e.value, e.reason) for e in errors],
+                         columns=["line", "column", "value", "reason"])
+    return frame.sort_values("line", kind="stable").reset_index(drop=True)
+
+
 class SalesImportError(DataError):
     """The file has bad rows, so nothing was imported; `.errors` lists every one with its line."""
 
@@ -237,10 +246,10 @@ def parse_sales_csv(
     del data
     lines = _physical_lines(text)
     header_line, delimiter, start = _find_header(name, text)
-    _refuse_too_many(name, text, lines, max_rows)
+    _refuse_too_many(name, text[start:], lines, max_rows)
 
     header = next(csv.reader([header_line], delimiter=delimiter))
-    positions, columns, ignored = _map_header(name, header, delimiter)
+    positions, columns, ignored = _map_header(name, header)
     validator = _RowValidator(positions, columns, len(header), zone, now, tenant_id)
 
     reader = csv.reader(io.StringIO(text[start:], newline=""), delimiter=delimiter)
@@ -255,8 +264,9 @@ def parse_sales_csv(
             previous = reader.line_num
             validator.add(line, fields)
     except csv.Error as exc:
-        line = offset + previous + 1
-        validator.fail(line, f"the file can't be read from here on ({exc}); is a quote (\") left open?")
+        validator.data_rows += 1  # the unreadable record is a row, and a bad one
+        validator.fail(offset + previous + 1, f"the file can't be read from here on ({exc}); "
+                                              "is a quote (\") left open?")
     rows, row_lines, errors = validator.finish()
     if validator.data_rows == 0:
         raise DataError(f"{name}: no sales below the header; the file has only the column names")
@@ -375,7 +385,7 @@ def _refuse_too_many(name: str, text: str, lines: int, max_rows: int) -> None:
     if lines - 1 <= max_rows:
         return
     rows = -1  # the header
-    records = csv.reader(io.StringIO(text, newline=""))
+    records = csv.reader(io.StringIO(text, newline=""))  # any delimiter: only quotes decide where rows end
     while True:
         try:
             fields = next(records, None)
@@ -387,7 +397,7 @@ def _refuse_too_many(name: str, text: str, lines: int, max_rows: int) -> None:
             rows += 1
             if rows > max_rows:
                 raise DataError(f"{name}: more than {max_rows:,} sales in one file (the most one import "
-                                f"accepts); nothing was read: split it into files of at most {max_rows:,} rows")
+                                f"accepts), nothing was imported: split it into files of at most {max_rows:,} rows")
 
 
 def _find_header(name: str, text: str) -> tuple[str, str, int]:
@@ -398,7 +408,7 @@ def _find_header(name: str, text: str) -> tuple[str, str, int]:
         end = _line_end(text, start)
         line = text[start:end]
         if line.strip(" \t;,|"):
-            match = re.fullmatch(r"\s*sep=(.)\s*", line, flags=re.I)
+            match = re.fullmatch(r"\s*sep=(.)\s*", line, flags=re.IGNORECASE)
             if match and forced is None:
                 forced = match.group(1)  # Excel's "sep=;" hint line
             else:
@@ -435,7 +445,7 @@ def _normalize(name: str) -> str:
     return re.sub(r"[\s\-.]+", "_", plain).strip("_")
 
 
-def _map_header(name: str, header: list[str], delimiter: str) -> tuple[dict[str, int], dict[str, str], list[str]]:
+def _map_header(name: str, header: list[str]) -> tuple[dict[str, int], dict[str, str], list[str]]:
     positions: dict[str, int] = {}
     columns: dict[str, str] = {}
     ignored: list[str] = []
@@ -467,8 +477,8 @@ def _map_header(name: str, header: list[str], delimiter: str) -> tuple[dict[str,
 
 _TIME = r"(?:(?:[Tt]|\s+)(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?"
 _OFFSET = r"\s*([Zz]|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?"
-_YMD = re.compile(r"(\d{4})([-/])(\d{1,2})\2(\d{1,2})" + _TIME + _OFFSET, re.I)
-_DMY = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4})" + _TIME + _OFFSET, re.I)
+_YMD = re.compile(r"(\d{4})([-/])(\d{1,2})\2(\d{1,2})" + _TIME + _OFFSET, re.IGNORECASE)
+_DMY = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4})" + _TIME + _OFFSET, re.IGNORECASE)
 _FORMATS = "use YYYY-MM-DD HH:MM (optionally with Z or +01:00) or DD/MM/YYYY HH:MM, day first"
 
 
@@ -516,7 +526,7 @@ def _why_not_a_date(s: str) -> str:
                 "(YYYY-MM-DD HH:MM) before saving as CSV")
     if re.fullmatch(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2}(?:\s.*)?", s):
         return "the year has two digits: write it with four (DD/MM/YYYY)"
-    if re.search(r"\b[ap]\.?m\.?\b", s, flags=re.I):
+    if re.search(r"\b[ap]\.?m\.?\b", s, flags=re.IGNORECASE):
         return f"12-hour times (AM/PM) are not accepted: {_FORMATS}"
     return f"not a date: {_FORMATS}"
 
@@ -526,7 +536,7 @@ _NUMBER = re.compile(r"[0-9" + _SEPARATORS + r"]*[0-9]")
 _PLAIN = re.compile(r"(-?)([0-9]+)(?:([.,])([0-9]{1,2}|[0-9]{4,}))?")
 _SCIENTIFIC = re.compile(r"[0-9]+(?:\.[0-9]+)?[eE][+-]?[0-9]+")
 _CURRENCY = re.compile(r"^(?:[€$£]|EUR|USD|MXN|ARS|COP|CLP|PEN|GBP)\s*|\s*(?:[€$£]|EUR|USD|MXN|ARS|COP|CLP|PEN|GBP)$",
-                       re.I)
+                       re.IGNORECASE)
 _NOT_NUMBERS = {"nan", "inf", "infinity", "null", "none", "n/a", "na", "#n/a", "#value!", "#¡valor!", "#div/0!", "-"}
 COMMA, POINT = ",", "."
 
@@ -761,11 +771,13 @@ def import_sales(storage: Storage, tenant_id: str, source: Source, *, now: datet
     ids = [row["id"] for row in plan.rows]
     mine, foreign = _stored_sales(storage, tenant.id, ids, list(plan.columns))
     if foreign:
+        # The other business is not named: whoever uploads this file may not see that tenant.
         errors = [RowError(line, plan.columns["id"], row["id"],
-                           f"this sale id is already used by another business ({foreign[row['id']]!r}); ids are "
-                           "unique across businesses, so give this sale another id")
-                  for row, line in zip(plan.rows, plan.lines) if row["id"] in foreign]
-        log_event("sales_import_refused", tenant_id=tenant.id, rows=plan.data_rows, foreign_ids=len(errors))
+                           "this sale id is already used by another business; ids are unique across "
+                           "businesses, so give this sale another id")
+                  for row, line in zip(plan.rows, plan.lines, strict=True) if row["id"] in foreign]
+        log_event("sales_import_refused", tenant_id=tenant.id, rows=plan.data_rows, foreign_ids=len(errors),
+                  owners=sorted(set(foreign.values())))
         raise SalesImportError(errors)
 
     updated = sum(1 for row in plan.rows if row["id"] in mine and _differs(row, mine[row["id"]]))

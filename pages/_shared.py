@@ -9,6 +9,7 @@ retrain, new sales or a settings change, whoever made it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,9 +28,9 @@ from forecasting.ui.i18n import LANGUAGES, model_label, t
 #: Upper bound on how long a cache entry lives even when nothing changed (the stamp catches changes).
 TTL_SECONDS = 3600
 #: Pages, by file; app.py registers them and messages link to them.
-OVERVIEW, FORECAST, COMPARISON, ANOMALIES, MODELS, NOTIFICATIONS = (
+OVERVIEW, FORECAST, COMPARISON, ANOMALIES, MODELS, NOTIFICATIONS, JOBS = (
     "pages/overview.py", "pages/forecast.py", "pages/comparison.py", "pages/anomalies.py",
-    "pages/models.py", "pages/notifications.py",
+    "pages/models.py", "pages/notifications.py", "pages/jobs.py",
 )
 
 
@@ -75,8 +76,13 @@ def _scheduler(database_url: str, db_path: str):
 
 def start_scheduler() -> bool:
     """Start the embedded scheduler once per process (unless SCHEDULER_ENABLED is off); True when running."""
+    return scheduler_runner() is not None
+
+
+def scheduler_runner():
+    """This process's `SchedulerRunner` (started on first use), or None when SCHEDULER_ENABLED is off here."""
     settings = get_app_settings()
-    return _scheduler(settings.database_url, settings.forecasting_db_path) is not None
+    return _scheduler(settings.database_url, settings.forecasting_db_path)
 
 
 def db_key() -> str:
@@ -105,6 +111,11 @@ def _tenants(db: str) -> list[Tenant]:
 @st.cache_data(ttl=TTL_SECONDS, max_entries=256, show_spinner=False)
 def _overview(db: str, tenant_id: str, key: tuple) -> dashboard.Overview:
     return dashboard.overview(storage(), tenant_id)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=256, show_spinner=False)
+def _scorecard(db: str, tenant_id: str, key: tuple) -> dashboard.Scorecard:
+    return dashboard.scorecard_view(storage(), tenant_id)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
@@ -137,6 +148,11 @@ def overview(tenant_id: str) -> dashboard.Overview:
 
 def all_overviews() -> list[dashboard.Overview]:
     return [overview(tenant.id) for tenant in tenants()]
+
+
+def scorecard(tenant_id: str) -> dashboard.Scorecard:
+    """The tenant's reliability scorecard; a retrain (new forecasts) or new sales move the stamp."""
+    return _scorecard(db_key(), tenant_id, stamp(tenant_id))
 
 
 def forecast_view(tenant_id: str) -> dashboard.ForecastView:
@@ -258,6 +274,26 @@ def on_reset_settings(tenant_id: str, prefix: str) -> None:
     for key in [key for key in st.session_state if str(key).startswith(prefix)]:
         del st.session_state[key]
     st.session_state[f"settings_flash_{tenant_id}"] = "reset"
+
+
+# --- jobs -----------------------------------------------------------------------------------
+
+
+def job_flash_key(job_id: str) -> str:
+    return f"job_flash_{job_id}"
+
+
+def on_run_now(job_id: str) -> None:
+    """Run now button callback: start the job (or find it already running) and keep the outcome for the page.
+
+    The session keeps (`JobStart` or the package error, monotonic time), so
+    the page can show it for a few seconds across its own refreshes.
+    """
+    try:
+        outcome = dashboard.run_job_now(storage(), job_id, scheduler_runner())
+    except ForecastingError as exc:
+        outcome = exc
+    st.session_state[job_flash_key(job_id)] = (outcome, time.monotonic())
 
 
 # --- messages -------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import streamlit as st
 
 from forecasting import dashboard
 from forecasting.errors import ConfigError, ForecastingError
+from forecasting.importer import SalesImportError, error_table, import_sales
 from forecasting.locks import BusyError
 from forecasting.ui import tables
 from forecasting.ui.i18n import model_label, t
@@ -79,6 +80,22 @@ if versions.empty:
 else:
     st.dataframe(tables.versions_table(versions, fmt), hide_index=True, width="stretch")
     st.caption(t("models.versions_help", lang))
+
+# --- import sales ----------------------------------------------------------------------------
+st.subheader(t("import.title", lang))
+st.caption(t("import.caption", lang))
+upload = st.file_uploader(t("import.file", lang), type=["csv", "txt"], key=f"import_csv_{tenant.id}")
+if upload is not None and st.button(t("import.go", lang), key=f"import_go_{tenant.id}", icon=":material/upload:"):
+    try:
+        report = import_sales(ctx.storage, tenant.id, upload.getvalue())
+    except SalesImportError as exc:
+        st.error(t("import.failed", lang, summary=exc.summary), icon=":material/error:")
+        st.dataframe(error_table(exc.errors), hide_index=True, width="stretch")
+    except ForecastingError as exc:
+        shared.show_error(exc, lang)
+    else:
+        st.cache_data.clear()  # the freshness stamp sees only the newest sale; an import may add older ones
+        st.success(t("import.done", lang, summary=report.summary()), icon=":material/check_circle:")
 
 # --- settings --------------------------------------------------------------------------------
 st.subheader(t("settings.title", lang))

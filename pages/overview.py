@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from forecasting.ui import tables
+from forecasting import dashboard
+from forecasting.ui import figures, tables
 from forecasting.ui.i18n import model_label, t
 from pages import _shared as shared
 
@@ -68,6 +69,39 @@ cols[2].metric(
             coverage=fmt.percent(reliability.coverage_80)) if reliability and reliability.source == "issued"
           else t("overview.reliability_backtest", lang)),
 )
+
+# --- how the issued forecasts did -----------------------------------------------------------
+st.subheader(t("overview.score", lang))
+with shared.friendly_errors(lang):
+    card = shared.scorecard(tenant.id)
+if not card.scored:
+    st.info(t("overview.score_none", lang, day=fmt.date(card.first_score_on, "long")) if card.first_score_on
+            else t("overview.score_none_never", lang), icon=":material/hourglass_top:")
+else:
+    st.caption(t("overview.score_caption", lang, lookback=dashboard.RELIABILITY_LOOKBACK_DAYS, days=card.days)
+               + ("  " + t("overview.score_early", lang, days=card.days) if not card.settled else ""))
+    cols = st.columns(4)
+    cols[0].metric(t("overview.score_error", lang), t("overview.off_by", lang, error=fmt.percent(card.wape)),
+                   border=True, height="stretch", help=t("overview.score_error_help", lang))
+    beats = card.beats_snaive
+    cols[1].metric(t("overview.score_vs_naive", lang),
+                   "—" if beats is None else t("overview.score_beats" if beats >= 0 else "overview.score_worse", lang,
+                                               pct=fmt.percent(abs(beats))),
+                   border=True, height="stretch", help=t("overview.score_vs_naive_help", lang))
+    for col, key, value, level in ((cols[2], "overview.score_cov80", card.coverage_80, 0.80),
+                                   (cols[3], "overview.score_cov95", card.coverage_95, 0.95)):
+        col.metric(t(key, lang), fmt.percent(value), delta=t("overview.score_aim", lang, pct=fmt.percent(level)),
+                   delta_color="off", delta_arrow="off", border=True, height="stretch",
+                   help=t("overview.score_cov_help", lang, level=fmt.percent(level)))
+    st.markdown(t("overview.score_coverage", lang, c80=fmt.percent(card.coverage_80), c95=fmt.percent(card.coverage_95))
+                + (" " + t(f"overview.score_verdict.{card.range_verdict}", lang) if card.range_verdict else ""))
+    left, right = st.columns(2)
+    with left:
+        st.markdown(f"**{t('overview.score_over_time', lang)}**")
+        shared.plot(figures.scorecard_time_figure(card, fmt), ctx, key="score_over_time")
+    with right:
+        st.markdown(f"**{t('overview.score_by_step', lang)}**", help=t("overview.score_by_step_help", lang))
+        shared.plot(figures.scorecard_step_figure(card, fmt), ctx, key="score_by_step")
 
 st.divider()
 st.subheader(t("overview.all", lang))

@@ -269,6 +269,9 @@ class PostgrestStandIn:
             if op == "is":
                 clauses.append(sql.SQL("{} is {}").format(column, sql.SQL({"null": "null", "true": "true",
                                                                             "false": "false"}[arg])))
+            elif op == "in":  # in.(a,b,c), PostgREST's list syntax (values here are plain ids)
+                clauses.append(sql.SQL("{}::text = any(%s)").format(column))
+                args.append([item.strip('"') for item in arg.strip("()").split(",") if item])
             else:
                 clauses.append(sql.SQL("{} " + self._OPS[op] + " %s").format(column))
                 args.append(arg)

@@ -133,3 +133,24 @@ def test_settings_command_validates_and_names_the_field(tmp_path):
         assert proc.returncode == 2 and field in proc.stderr and "Traceback" not in proc.stderr
     assert "* ML_HORIZON_DAYS = 14" in run("settings", "--tenant", "1", db=db).stdout  # nothing bad was saved
     assert "* ML_" not in run("settings", "--tenant", "1", "--reset", db=db).stdout
+
+
+def test_import_sales_all_or_nothing_and_idempotent(tmp_path):
+    db = tmp_path / "i.db"
+    run("demo", "--tenants", "1", "--days", "30", db=db)
+    good = tmp_path / "good.csv"
+    good.write_text("id;fecha;total\nx-1;2026-01-05 10:00;1.234,50\nx-2;05/01/2026;-12,00\n", encoding="utf-8")
+    first = run("import-sales", "--tenant", "1", "--csv", str(good), db=db).stdout
+    again = run("import-sales", "--tenant", "1", "--csv", str(good), db=db).stdout
+    assert "2" in first and first != again
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,fecha,total\ny-1,2026-01-05,10\ny-2,not a date,5\ny-3,2026-01-06,abc\n", encoding="utf-8")
+    proc = run("import-sales", "--tenant", "1", "--csv", str(bad), db=db, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "line 3, fecha 'not a date'" in proc.stderr and "line 4, total 'abc'" in proc.stderr
+    assert "nothing was imported" in proc.stderr
+    from forecasting.storage import SQLStorage
+
+    sales = SQLStorage.sqlite_file(db).select("ventas", "1", columns=["id", "total"])
+    assert {"x-1", "x-2"} <= set(sales["id"]) and not set(sales["id"]) & {"y-1", "y-2", "y-3"}
+    assert sales.set_index("id").loc["x-1", "total"] == 1234.5

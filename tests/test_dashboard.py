@@ -11,6 +11,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from forecasting.tenants import get_tenant, settings_for_tenant, tenant_override
 from forecasting.ui import figures, tables
 from forecasting.ui.formatting import Formatter, locale_for
 from forecasting.ui.i18n import LANGUAGES, STRINGS, model_label, t
+from forecasting.ui.schedule import describe_interval, describe_trigger
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = MLSettings(model_candidates=["naive", "snaive", "ets"], horizon_days=14, cv_folds=2)
@@ -65,6 +67,30 @@ def shared_dashboard_db(tmp_path_factory) -> Path:
     return _BUILT["db"]
 
 
+#: Cheap candidates for the extra trainings that give a tenant scored history (ETS costs seconds a fit).
+QUICK = MLSettings(model_candidates=["naive", "snaive", "theta"], horizon_days=14, cv_folds=2)
+#: Days before today of the earlier training in the scored database: its whole 14-day forecast has actuals.
+SCORED_ISSUED_DAYS_AGO = 16
+
+
+def shared_scored_db(tmp_path_factory) -> Path:
+    """The dashboard database plus a forecast tenant 1 issued 16 days ago, then a retrain today (once per session).
+
+    Tenant 1 then has 14 scored days (the scorecard's subject); tenant 2
+    was only trained today, so nothing of its is scored yet.
+    """
+    if "scored" not in _BUILT:
+        path = copy_db(shared_dashboard_db(tmp_path_factory), tmp_path_factory.mktemp("dashboard-scored") / "demo.db")
+        storage = SQLStorage.sqlite_file(path)
+        now = datetime.now(timezone.utc)
+        issued = now - timedelta(days=SCORED_ISSUED_DAYS_AGO)
+        train_and_predict_sales(TRAINED, storage=storage, settings=QUICK, now=issued)
+        train_and_predict_sales(TRAINED, storage=storage, settings=QUICK, now=now)
+        storage.close()
+        _BUILT["scored"] = path
+    return _BUILT["scored"]
+
+
 def copy_db(source: Path, target: Path) -> Path:
     """A consistent copy of a SQLite database (WAL included), for tests that write."""
     with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
@@ -84,6 +110,14 @@ def store(dashboard_db):
     storage.close()
 
 
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    """Read-only storage over the scored database (`shared_scored_db`)."""
+    storage = SQLStorage.sqlite_file(shared_scored_db(tmp_path_factory))
+    yield storage
+    storage.close()
+
+
 @pytest.fixture
 def writable(dashboard_db, tmp_path):
     storage = SQLStorage.sqlite_file(copy_db(dashboard_db, tmp_path / "copy.db"))
@@ -96,7 +130,7 @@ def writable(dashboard_db, tmp_path):
 
 def test_package_and_ui_never_import_streamlit():
     code = ("import sys, forecasting, forecasting.dashboard, forecasting.ui.figures, forecasting.ui.tables, "
-            "forecasting.ui.formatting, forecasting.ui.i18n; "
+            "forecasting.ui.formatting, forecasting.ui.i18n, forecasting.ui.schedule, forecasting.scheduler; "
             "assert 'streamlit' not in sys.modules, 'streamlit imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
@@ -135,13 +169,55 @@ def test_overview_reliability_falls_back_to_the_backtest_and_compares_with_seaso
     assert o.reliability.vs_baseline == pytest.approx(expected)
 
 
-def test_overview_reliability_uses_issued_forecasts_once_they_have_actuals(writable):
-    now = datetime.now(timezone.utc)
-    train_and_predict_sales(TRAINED, storage=writable, settings=FAST, now=now - timedelta(days=12))
-    train_and_predict_sales(TRAINED, storage=writable, settings=FAST, now=now)
-    reliability = dashboard.overview(writable, TRAINED).reliability
+def test_overview_reliability_uses_issued_forecasts_once_they_have_actuals(scored):
+    reliability = dashboard.overview(scored, TRAINED).reliability
     assert reliability.source == "issued" and reliability.days >= 7
     assert 0 <= reliability.coverage_80 <= 1 and np.isfinite(reliability.wape)
+
+
+# --- reliability scorecard -------------------------------------------------------------------------
+
+
+def test_scorecard_scores_the_issued_forecasts_that_have_actuals(scored):
+    from forecasting.monitoring import scorecard
+
+    card = dashboard.scorecard_view(scored, TRAINED)
+    assert card.scored and card.settled and card.days == QUICK.horizon_days  # the early forecast, every day past
+    tenant = get_tenant(scored, TRAINED)
+    y = daily_sales(scored, TRAINED, timezone=tenant.timezone, max_days=dashboard.RELIABILITY_LOOKBACK_DAYS + 365)
+    engine = scorecard(scored, TRAINED, y, lookback_days=dashboard.RELIABILITY_LOOKBACK_DAYS)
+    assert card.wape == pytest.approx(engine.wape) and card.coverage_80 == pytest.approx(engine.coverage_80)
+    assert 0 <= card.coverage_80 <= card.coverage_95 <= 1 and card.beats_snaive is not None
+    assert list(card.by_step["step"]) == list(range(1, QUICK.horizon_days + 1))
+    assert {"week", "wape", "snaive_wape"} <= set(card.over_time.columns) and len(card.over_time) >= 2
+    assert card.range_verdict in ("ok", "narrow", "wide") and card.first_score_on is None
+
+
+def test_scorecard_of_a_tenant_trained_today_says_when_the_first_score_comes(scored):
+    card = dashboard.scorecard_view(scored, "2")
+    assert not card.scored and card.wape is None and card.by_step.empty
+    assert card.first_score_on == card.today + timedelta(days=1)  # today's sales are still coming in
+    never = dashboard.scorecard_view(scored, NEVER_TRAINED)
+    assert not never.scored and never.first_score_on is None
+    assert not dashboard.scorecard_view(scored, EMPTY).scored  # no sales at all: no error either
+
+
+def test_coverage_verdict_allows_for_few_days():
+    assert dashboard.coverage_verdict(0.70, 0.80, days=14) == "ok"  # 2 standard errors over 14 days: ±21 points
+    assert dashboard.coverage_verdict(0.70, 0.80, days=90) == "narrow"
+    assert dashboard.coverage_verdict(0.97, 0.80, days=90) == "wide"
+    assert dashboard.coverage_verdict(None, 0.80, days=90) is None
+
+
+def test_scorecard_figures_compare_with_seasonal_naive(scored):
+    card = dashboard.scorecard_view(scored, TRAINED)
+    fmt = Formatter("es", "EUR", "ES")
+    over_time = figures.scorecard_time_figure(card, fmt)
+    assert [trace.name for trace in over_time.data] == [model_label("snaive", "es", short=True),
+                                                        t("chart.our_forecast", "es")]
+    assert over_time.layout.yaxis.tickformat == ".0%" and len(over_time.data[1].x) == len(card.over_time)
+    by_step = figures.scorecard_step_figure(card, fmt)
+    assert list(by_step.data[0].x) == list(card.by_step["step"])
 
 
 def test_never_trained_and_empty_tenants_say_what_is_missing(store):
@@ -358,6 +434,121 @@ def test_notifications_newest_first_and_mark_read(writable):
     assert dashboard.notifications(writable, TRAINED, unread_only=True).empty
 
 
+# --- scheduled jobs ---------------------------------------------------------------------------------
+
+
+def _wait_until_finished(storage, job_id: str, seconds: float = 30.0) -> pd.DataFrame:
+    """The job's runs once none is `running` any more (bounded wait for the background thread)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        runs = storage.select("job_runs", None, where={"job_id": job_id})
+        if len(runs) and (runs["status"] != "running").all():
+            return runs
+        assert time.monotonic() < deadline, f"{job_id} still running after {seconds} s"
+        time.sleep(0.05)
+
+
+def test_trigger_formatter_says_the_schedule_in_words():
+    from forecasting.scheduler import crontab_trigger, job_specs
+
+    english = {spec.id: describe_trigger(spec.trigger, "en") for spec in job_specs()}
+    assert english["health_check"] == "every 5 minutes" and english["refresh_features"] == "every hour"
+    assert english["retrain_all"] == "Mondays at 02:00" and english["daily_notifications"] == "daily at 08:00"
+    spanish = {spec.id: describe_trigger(spec.trigger, "es") for spec in job_specs()}
+    assert spanish["retrain_all"] == "los lunes a las 02:00" and spanish["health_check"] == "cada 5 minutos"
+
+    def say(expression: str, lang: str = "en") -> str:
+        return describe_trigger(crontab_trigger(expression, "Europe/Madrid"), lang)
+
+    assert say("0 2 * * 1-5") == "Monday to Friday at 02:00"
+    assert say("0 2 * * 1-5", "es") == "de lunes a viernes a las 02:00"
+    assert say("30 6 * * 1,4") == "Mondays and Thursdays at 06:30"
+    assert say("0 1 * * 0", "es") == "los domingos a la 01:00"  # "a la una", not "a las"
+    assert say("0 8,20 * * *") == "daily at 08:00 and 20:00"
+    assert say("*/15 * * * *") == "every 15 minutes" and say("5 * * * *") == "every hour at :05"
+    assert say("0 3 1 * *", "es") == "el día 1 de cada mes a las 03:00"
+    assert say("*/15 8-18 * * 1-5") == "on the cron schedule `*/15 8-18 * * mon-fri`"  # no sentence: the crontab
+    assert describe_interval(timedelta(seconds=90), "en") == "every 90 seconds"
+    assert describe_interval(timedelta(days=2), "es") == "cada 2 días"
+
+
+def test_trigger_times_are_the_scheduler_time_zone(monkeypatch):
+    from forecasting.config import reset_settings
+    from forecasting.scheduler import job_specs
+
+    monkeypatch.setenv("SCHEDULER_TIMEZONE", "America/Mexico_City")
+    reset_settings()
+    spec = next(spec for spec in job_specs() if spec.id == "daily_notifications")
+    assert describe_trigger(spec.trigger, "en") == "daily at 08:00"  # 08:00 on Mexico City's clock
+    assert spec.trigger.get_next_fire_time(None, datetime.now(timezone.utc)).utcoffset() == timedelta(hours=-6)
+
+
+def test_run_durations_and_relative_times_read_naturally():
+    fmt = Formatter("en", timezone="Europe/Madrid")
+    assert fmt.duration(0.42) == "0.4\u00a0s" and fmt.duration(75) == "1\u00a0min 15\u00a0s"
+    assert fmt.duration(3725) == "1\u00a0h 02\u00a0min" and fmt.duration(None) == "—"
+    now = datetime(2026, 5, 14, 12, 0, tzinfo=timezone.utc)
+    assert fmt.relative(now + timedelta(minutes=3), now) == "in 3 minutes"
+    assert Formatter("es").relative(now - timedelta(seconds=40), now) == "hace 40 segundos"
+    assert fmt.moment(now) == "May 14, 14:00:00"  # Madrid's clock, no year
+
+
+def test_jobs_view_lists_every_job_with_its_next_run_and_no_leader(writable):
+    from forecasting.scheduler import job_specs
+
+    view = dashboard.jobs_view(writable)
+    assert [job.job_id for job in view.jobs] == [spec.id for spec in job_specs()]
+    assert all(job.next_run > view.now and job.runs.empty and job.running is None for job in view.jobs)
+    assert view.leader is None and not view.lease_active and not view.leading and not view.running_ids
+
+
+def test_run_now_records_a_manual_run_and_the_leader_shows(writable):
+    start = dashboard.run_job_now(writable, "health_check")
+    assert start.started
+    runs = _wait_until_finished(writable, "health_check")
+    assert list(runs["trigger"]) == ["manual"] and list(runs["status"]) == ["success"]
+    writable.acquire_lease("scheduler", "another-host:42:abcdef", 30)
+    view = dashboard.jobs_view(writable)
+    job = next(job for job in view.jobs if job.job_id == "health_check")
+    assert job.last_finished["state"] == "success" and job.last_finished["seconds"] >= 0
+    assert view.leader == "another-host:42:abcdef" and view.lease_active and not view.leader_is_us
+
+
+def test_a_running_job_is_not_started_twice_and_a_dead_one_does_not_block(writable):
+    now = datetime.now(timezone.utc)
+    writable.insert_if_absent("job_runs", None, {
+        "job_id": "retrain_all", "scheduled_for": now, "trigger": "schedule", "holder": "elsewhere:1:abc",
+        "status": "running", "started_at": now, "heartbeat_at": now, "tenants_done": 1, "tenants_failed": 0})
+    start = dashboard.run_job_now(writable, "retrain_all")
+    assert not start.started and start.run["holder"] == "elsewhere:1:abc"
+    view = dashboard.jobs_view(writable)
+    job = next(job for job in view.jobs if job.job_id == "retrain_all")
+    assert view.running_ids == {"retrain_all"}
+    assert job.running["tenants_done"] == 1 and job.total == 4  # every tenant is allowed (ML_TENANT_IDS=*)
+    # A run whose process died keeps its `running` row until a leader marks it; it shows as stalled, blocks nothing.
+    later = dashboard.jobs_view(writable, now=now + timedelta(hours=1))
+    assert later.running_ids == frozenset()
+    stalled = next(job for job in later.jobs if job.job_id == "retrain_all")
+    assert stalled.running is None and stalled.last_finished["state"] == "stalled"
+
+
+def test_unknown_job_is_a_config_error(writable):
+    with pytest.raises(ConfigError, match="unknown job"):
+        dashboard.run_job_now(writable, "make_coffee")
+
+
+def test_job_runs_table_names_this_process_and_states_in_words(writable):
+    dashboard.run_job_now(writable, "health_check")
+    _wait_until_finished(writable, "health_check")
+    view = dashboard.jobs_view(writable)
+    job = next(job for job in view.jobs if job.job_id == "health_check")
+    styled = tables.job_runs_table(job.runs, Formatter("es", timezone=view.timezone), view.holder)
+    row = styled.data.iloc[0]
+    assert row["Estado"] == "Correcta" and row["Origen"] == "manual" and row["Proceso"] == "este proceso"
+    assert row["Duración"] == "<\u00a00,1\u00a0s"  # a health check takes milliseconds
+    assert tables.RUN_STATE_COLORS["success"] in styled.to_html()
+
+
 # --- formatting and strings ---------------------------------------------------------------------------
 
 
@@ -434,6 +625,18 @@ def test_dynamic_keys_exist_for_every_choice_the_engine_offers():
     for step in ("series", "cv", "final_fit", "saving", "anomalies", "done"):
         assert f"progress.{step}" in STRINGS
     assert model_label("unknown-model", "es") == "unknown-model"
+    from forecasting.jobs import JOBS
+
+    for job_id in JOBS:
+        assert {f"job.{job_id}", f"job.{job_id}.help"} <= set(STRINGS), f"no name for job {job_id}"
+    for state in tables.RUN_STATE_COLORS:
+        assert f"jobs.status.{state}" in STRINGS
+    for trigger in ("schedule", "manual"):
+        assert f"jobs.trigger.{trigger}" in STRINGS
+    from forecasting.ui.schedule import WEEKDAYS
+
+    for day in WEEKDAYS:
+        assert {f"weekday.{day}", f"weekday.{day}.plural"} <= set(STRINGS)
 
 
 def test_every_setting_is_in_the_form_or_deployment_wide():

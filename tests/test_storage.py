@@ -291,3 +291,15 @@ def test_daily_totals_sum_per_local_day_across_dst(storage, tz):
     expected = sum_by_local_day(pd.Series([m for m in moments]), pd.Series([r["total"] for r in rows]), tz)
     expected = expected.loc["2026-03-26":"2026-04-06"]
     pd.testing.assert_series_equal(got, expected, check_freq=False, check_names=False)
+
+
+def test_an_upsert_never_moves_another_tenants_sale(storage):
+    for tenant in ("a", "b"):
+        storage.upsert("negocios", tenant, [{"id": tenant, "nombre": tenant}])
+    when = datetime(2026, 1, 5, 12, tzinfo=timezone.utc)
+    storage.upsert("ventas", "a", [{"id": "sale-1", "negocio_id": "a", "fecha": when, "total": 10.0}])
+    rows = [{"id": f"sale-{i}", "negocio_id": "b", "fecha": when, "total": 99.0} for i in (2, 1, 3)]
+    with pytest.raises(StorageError, match="sale-1 already belong to another tenant"):
+        storage.upsert("ventas", "b", rows)
+    assert storage.select("ventas", "a")["total"].tolist() == [10.0]
+    assert storage.count("ventas", "b") == 0 or isinstance(storage, SupabaseRestStorage)

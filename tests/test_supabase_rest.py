@@ -81,13 +81,17 @@ def test_upsert_sends_one_post_per_chunk_with_on_conflict_and_merge(api, store):
 
 def test_timestamps_are_sent_in_utc_and_read_back_timezone_aware(api, store):
     post = api.post(f"{REST}/ventas").mock(return_value=httpx.Response(201))
+    reads = api.get(f"{REST}/ventas").mock(side_effect=[
+        httpx.Response(200, json=[]),  # ids owned by another tenant: none
+        httpx.Response(200, headers={"Content-Range": "0-0/1"}, json=[
+            {"id": "s1", "negocio_id": "t", "fecha": "2026-03-01T09:30:00+00:00", "total": 10, "producto_id": None,
+             "cantidad": None}])])
     local = datetime(2026, 3, 1, 10, 30, tzinfo=timezone(timedelta(hours=1)))
     store.upsert("ventas", "t", [{"id": "s1", "fecha": local, "total": 10}])
+    check = reads.calls[0].request.url.params
+    assert check["id"] == "in.(s1)" and check["negocio_id"] == "neq.t"  # a sale id never moves between tenants
     assert json.loads(post.calls[0].request.content) == [
         {"id": "s1", "negocio_id": "t", "fecha": "2026-03-01T09:30:00+00:00", "total": 10}]
-    api.get(f"{REST}/ventas").mock(return_value=httpx.Response(200, headers={"Content-Range": "0-0/1"}, json=[
-        {"id": "s1", "negocio_id": "t", "fecha": "2026-03-01T09:30:00+00:00", "total": 10, "producto_id": None,
-         "cantidad": None}]))
     sale = store.select("ventas", "t").iloc[0]
     assert sale["fecha"] == local and str(sale["fecha"].tzinfo) == "UTC"
     assert isinstance(sale["total"], float)

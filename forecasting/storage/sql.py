@@ -89,9 +89,15 @@ class SQLStorage(Storage):
         keys = CONFLICT_KEYS[table]
         updatable = [c for c in prepared[0] if c not in keys]
 
+        # Where the key is a global id (ventas.id, productos.id), an upsert must never move another
+        # tenant's row to this one: refuse such ids up front, and guard the update itself.
+        owner = TENANT_COLUMN.get(table)
+        foreign_check = owner is not None and owner not in keys
         stmt = self._insert(table_obj)
         if updatable:
-            stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in updatable})
+            guard = (table_obj.c[owner] == stmt.excluded[owner]) if foreign_check else None
+            stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in updatable},
+                                              where=guard)
         else:
             stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
 
@@ -99,12 +105,25 @@ class SQLStorage(Storage):
             # One transaction for every chunk: a failure in any chunk leaves nothing written.
             with self.engine.begin() as conn:
                 for chunk in self.chunks(prepared):
+                    if foreign_check:
+                        self._refuse_foreign_ids(conn, table, tenant_id, chunk)
                     conn.execute(stmt, list(chunk))
             return len(prepared)
 
         written = self._run(write, f"upsert into {table}")
         log_event("upsert", table=table, tenant_id=str(tenant_id), rows=written, backend=self.backend)
         return written
+
+    def _refuse_foreign_ids(self, conn, table: str, tenant_id: str, chunk) -> None:
+        table_obj = TABLES[table]
+        key = CONFLICT_KEYS[table][0]
+        owner = TENANT_COLUMN[table]
+        ids = [row[key] for row in chunk]
+        taken = conn.execute(select(table_obj.c[key]).where(table_obj.c[key].in_(ids),
+                                                           table_obj.c[owner] != str(tenant_id))).scalars().all()
+        if taken:
+            shown = ", ".join(map(str, taken[:10])) + (f" and {len(taken) - 10} more" if len(taken) > 10 else "")
+            raise _ForeignRows(f"{table} id(s) {shown} already belong to another tenant; nothing was written")
 
     def insert_if_absent(self, table: str, tenant_id: str | None, row: Mapping[str, Any]) -> bool:
         prepared = self.prepare_rows(table, tenant_id, [row])
@@ -278,6 +297,8 @@ class SQLStorage(Storage):
         for attempt in range(1, attempts + 1):
             try:
                 return operation()
+            except _ForeignRows as exc:
+                raise StorageError(str(exc)) from None
             except KeyError as exc:
                 raise StorageError(f"could not {what}: unknown column {exc}") from None
             except (OperationalError, DBAPIError) as exc:
@@ -294,6 +315,10 @@ class SQLStorage(Storage):
             except SQLAlchemyError as exc:
                 raise StorageError(f"could not {what}: {_short(exc)}") from None
         raise AssertionError("unreachable")
+
+
+class _ForeignRows(Exception):
+    """Raised inside a write transaction (so it rolls back) when ids belong to another tenant."""
 
 
 def _short(exc: BaseException) -> str:

@@ -107,9 +107,14 @@ class SupabaseRestStorage(Storage):
         if not prepared:
             return 0
         on_conflict = ",".join(CONFLICT_KEYS[table])
+        owner = TENANT_COLUMN.get(table)
+        foreign_check = owner is not None and owner not in CONFLICT_KEYS[table]
         written = 0
         for chunk in self.chunks(prepared):
             payload = [self._encode_row(table, row) for row in chunk]
+            if foreign_check:  # a global id must never move another tenant's row to this one
+                self._refuse_foreign_ids(table, owner, str(tenant_id), [row[CONFLICT_KEYS[table][0]] for row in chunk],
+                                         written, len(prepared))
 
             def send(payload=payload):
                 return (self._client.table(table)
@@ -126,6 +131,16 @@ class SupabaseRestStorage(Storage):
             written += len(chunk)
         log_event("upsert", table=table, tenant_id=str(tenant_id), rows=written, backend=self.backend)
         return written
+
+    def _refuse_foreign_ids(self, table: str, owner: str, tenant_id: str, ids: list, written: int, total: int) -> None:
+        key = CONFLICT_KEYS[table][0]
+        response = self._call(lambda: self._client.table(table).select(key).in_(key, ids).neq(owner, tenant_id).execute(),
+                              f"check ids of {table}")
+        taken = [row[key] for row in (response.data or [])]
+        if taken:
+            shown = ", ".join(map(str, taken[:10])) + (f" and {len(taken) - 10} more" if len(taken) > 10 else "")
+            done = f"; the first {written} of {total} rows were written" if written else "; nothing was written"
+            raise StorageError(f"{table} id(s) {shown} already belong to another tenant{done}")
 
     def insert_if_absent(self, table: str, tenant_id: str | None, row: Mapping[str, Any]) -> bool:
         prepared = self.prepare_rows(table, tenant_id, [row])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property, lru_cache
 from typing import Any
@@ -184,8 +184,9 @@ class Formatter:
         if stamp.tzinfo is None:
             stamp = stamp.tz_localize("UTC")
         local = stamp.tz_convert(self.timezone).to_pydatetime()
-        return (format_skeleton("MMMd", local, locale=self.locale) + ", "
-                + format_skeleton("Hms" if seconds else "Hm", local, locale=self.locale))
+        # Two-digit hours in every language, as the schedule is written ("daily at 08:00").
+        return format_skeleton("MMMd", local, locale=self.locale) + ", " + local.strftime(
+            "%H:%M:%S" if seconds else "%H:%M")
 
     def relative(self, value: Any, now: datetime) -> str:
         """How far `value` is from `now` in words: "in 3 minutes", "hace 40 segundos" (CLDR)."""
@@ -209,7 +210,7 @@ class Formatter:
             return f"<\u00a0{self.number(0.1, 1)}\u00a0s"
         if seconds < 10:
             return f"{self.number(seconds, 1)}\u00a0s"
-        whole = int(round(seconds))
+        whole = round(seconds)
         if whole < 60:
             return f"{whole}\u00a0s"
         minutes, secs = divmod(whole, 60)

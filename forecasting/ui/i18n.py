@@ -174,7 +174,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "overview.score_aim": {"en": "aim: {pct}", "es": "objetivo: {pct}"},
     "overview.score_cov_help": {
         "en": "Share of days whose sales fell inside the {level} range drawn around the forecast.",
-        "es": "Proporción de días cuyas ventas cayeron dentro del rango del {level} dibujado alrededor de la previsión.",
+        "es": "Proporción de días cuyas ventas cayeron dentro del rango del {level} dibujado alrededor de la "
+              "previsión.",
     },
     "overview.score_coverage": {
         "en": "The actual sales fell inside the likely range {c80} of the time (it aims at 80%) and inside the wide "
@@ -397,6 +398,20 @@ STRINGS: dict[str, dict[str, str]] = {
     "progress.detail.isolation_forest": {"en": "Isolation Forest", "es": "Isolation Forest"},
 
     # --- settings form ----------------------------------------------------------------------------
+    "import.title": {"en": "Import sales from a CSV file", "es": "Importar ventas desde un archivo CSV"},
+    "import.caption": {
+        "en": "Columns id, fecha (date and time) and total; optional producto_id and cantidad. Comma, semicolon "
+              "or tab; decimal comma or point; refunds as negative totals. Every row is imported, or none if any "
+              "is wrong; importing the same file again adds nothing.",
+        "es": "Columnas id, fecha (fecha y hora) y total; opcionales producto_id y cantidad. Separadas por coma, "
+              "punto y coma o tabulador; coma o punto decimal; devoluciones con total negativo. Se importan todas "
+              "las filas, o ninguna si alguna está mal; volver a importar el mismo archivo no añade nada.",
+    },
+    "import.file": {"en": "CSV file", "es": "Archivo CSV"},
+    "import.go": {"en": "Import", "es": "Importar"},
+    "import.done": {"en": "Imported: {summary}", "es": "Importado: {summary}"},
+    "import.failed": {"en": "Nothing was imported: {summary}. Fix these rows and upload the file again.",
+                      "es": "No se importó nada: {summary}. Corrige estas filas y vuelve a subir el archivo."},
     "settings.title": {"en": "Settings for this business", "es": "Ajustes de este negocio"},
     "settings.caption": {
         "en": "Changes apply from the next retrain. Only values that differ from the defaults are stored for this "
