@@ -267,6 +267,12 @@ class SchedulerRunner:
             log_event("scheduler_lease_failed", level=30, error=str(exc))
             leading = False
         with self._lock:
+            if leading and self._main is not None:
+                # A run whose process died (or stopped heart-beating) turns "interrupted" within a tick.
+                try:
+                    mark_interrupted_runs(self.storage)
+                except StorageError as exc:
+                    log_event("scheduler_check_failed", level=30, error=str(exc))
             if leading and self._main is None and self._control is not None:
                 self._become_leader()
             elif not leading and self._main is not None:
@@ -324,8 +330,12 @@ class SchedulerRunner:
             raise ConfigError(f"unknown job {job_id!r}; choose from {sorted(JOBS)}")
 
         def work():
-            return execute_job(self.storage, job_id, scheduled_for=datetime.now(timezone.utc), trigger="manual",
-                               holder=self.holder, settings=self.ml)
+            try:
+                return execute_job(self.storage, job_id, scheduled_for=datetime.now(timezone.utc), trigger="manual",
+                                   holder=self.holder, settings=self.ml)
+            except Exception as exc:  # noqa: BLE001 - e.g. the database is down: log it, don't kill silently
+                log_event("job_manual_failed", level=40, job=job_id, error=str(exc))
+                return None
 
         if not background:
             return work()
