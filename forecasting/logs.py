@@ -42,10 +42,25 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is at the time of the event (test runners and servers swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler assigns it; the property always answers
+        pass
+
+
 def setup_logging(level: str = "INFO") -> None:
     """Send the package's events to stderr as JSON lines (idempotent)."""
     if not any(getattr(h, "_forecasting", False) for h in _logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(JsonFormatter())
         handler._forecasting = True  # type: ignore[attr-defined]
         _logger.addHandler(handler)

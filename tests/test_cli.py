@@ -38,7 +38,9 @@ def test_demo_train_predict_round_trip(tmp_path):
     assert "2 tenants" in out
     assert "already has tenants" in run("demo", "--if-empty", db=db).stdout
     out = run("train", "--all", db=db).stdout
-    assert "2 of 2 tenants trained" in out and "winner" in out and "mase" in out
+    assert "2 of 2 tenants trained" in out and out.count("winner") == 2
+    out = run("train", "--tenant", "2", db=db).stdout
+    assert "winner" in out and "mase" in out and "snaive" in out  # one tenant: the CV table too
     out = run("predict", "--tenant", "1", "--out", str(tmp_path / "p.csv"), db=db).stdout
     forecast = pd.read_csv(tmp_path / "p.csv")
     assert len(forecast) == 14 and (forecast["yhat_lower_80"] <= forecast["yhat"]).all()
