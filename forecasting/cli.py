@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from .config import get_app_settings, get_settings
+from .config import get_app_settings, get_settings, reset_settings
 from .errors import ForecastingError
 from .logs import setup_logging
 
@@ -23,8 +24,12 @@ from .logs import setup_logging
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.quiet:
+        # Through the environment, so worker processes (train --all) log quietly too.
+        os.environ["LOG_LEVEL"] = "WARNING"
+        reset_settings()
     try:
-        setup_logging("WARNING" if args.quiet else get_app_settings().log_level)
+        setup_logging(get_app_settings().log_level)
         get_settings()  # a bad ML_* variable fails here, naming it, before any work starts
         return args.handler(args) or 0
     except ForecastingError as exc:
