@@ -2,8 +2,9 @@
 
 Both methods produce the same columns, so the dashboard can re-flag on the
 spot with another threshold without retraining: `score` is a robust z-score
-(distance from the median in units of 1.4826 x MAD) and a day is anomalous
-when `score > threshold`.
+(distance from the median in units of 1.4826 x MAD, or of the model's typical
+out-of-sample error when that is larger) and a day is anomalous when
+`score > threshold`.
 
 * `stl_resid`: residuals of the winning model's in-sample fit, decomposed by
   STL (weekly period) so that a residual pattern repeating every week is not
@@ -20,11 +21,11 @@ import pandas as pd
 COLUMNS = ["ds", "y", "expected", "residual", "score", "is_anomaly"]
 
 
-def robust_z(values: np.ndarray) -> np.ndarray:
-    """|x - median| / (1.4826 MAD), with the standard deviation when MAD is 0, and 0 for a flat input."""
+def robust_z(values: np.ndarray, min_spread: float = 0.0) -> np.ndarray:
+    """|x - median| / max(1.4826 MAD, min_spread); the standard deviation when that is 0; 0 for a flat input."""
     values = np.asarray(values, dtype=float)
     center = np.median(values)
-    spread = 1.4826 * np.median(np.abs(values - center))
+    spread = max(1.4826 * np.median(np.abs(values - center)), min_spread)
     if spread <= 1e-12:
         spread = float(np.std(values))
     if spread <= 1e-12:
@@ -38,14 +39,21 @@ def detect_anomalies(
     *,
     method: str = "stl_resid",
     period: int = 7,
-    threshold: float = 5.0,
+    threshold: float = 3.0,
+    typical_error: float = 0.0,
 ) -> pd.DataFrame:
-    """One row per day of `y`: expected value, residual, score and the flag."""
+    """One row per day of `y`: expected value, residual, score and the flag.
+
+    `typical_error` is how far off the model usually is on days it has not
+    seen (1.4826 x the median absolute CV error). A flexible model fits its
+    own history so closely that in-sample residuals alone would make
+    ordinary days look extreme; the score's spread is never taken below it.
+    """
     # Where the model has no in-sample value (its first days), the same weekday last week stands in.
     expected = fitted.reindex(y.index).fillna(y.shift(period)).fillna(y.expanding().median())
     residual = (y - expected).to_numpy()
     if method == "stl_resid":
-        score = robust_z(_stl_remainder(residual, period))
+        score = robust_z(_stl_remainder(residual, period), min_spread=typical_error)
     elif method == "isolation_forest":
         score = _isolation_scores(y, residual)
     else:

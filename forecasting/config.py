@@ -94,8 +94,8 @@ class MLSettings(BaseSettings):
     )
     stl_period: int = Field(default=7, ge=2, le=366, description="STL period in days.")
     stl_zthresh: float = Field(
-        default=5.0, gt=0,
-        description="Robust z-score of the STL remainder above which a day is flagged as anomalous.",
+        default=3.0, gt=0,
+        description="Score above which a day is flagged as anomalous: distance from the model in typical errors.",
     )
     max_train_window_days: int = Field(default=730, ge=7, description="Most recent days of history used.")
     retrain_cron: str = Field(default="0 2 * * 1", description="Cron of the weekly retrain (Monday 02:00).")

@@ -115,7 +115,8 @@ def train_and_predict_sales(
     notify("anomalies", settings.anomaly_method)
     mark = time.perf_counter()
     anomalies = detect_anomalies(y, outcome.model.fitted(), method=settings.anomaly_method,
-                                 period=settings.stl_period, threshold=settings.stl_zthresh)
+                                 period=settings.stl_period, threshold=settings.stl_zthresh,
+                                 typical_error=typical_cv_error(outcome))
     steps["anomalies"] = time.perf_counter() - mark
     rows[ANOMALY] = storage.upsert("ml_predictions", tenant_id, anomaly_rows(tenant_id, anomalies, outcome.winner, version))
 
@@ -221,6 +222,15 @@ def anomaly_rows(tenant_id: str, anomalies: pd.DataFrame, model_type: str, versi
          "model_type": model_type, "model_version": version, "created_at": now}
         for row in anomalies.itertuples()
     ]
+
+
+def typical_cv_error(outcome: ForecastOutcome) -> float:
+    """1.4826 x the median absolute out-of-sample error of the winner in CV (0 without CV)."""
+    preds = outcome.cv.predictions
+    mine = preds[preds["model"] == outcome.winner]
+    if mine.empty:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(mine["y"] - mine["yhat"])))
 
 
 def training_metrics(outcome: ForecastOutcome, settings: MLSettings) -> dict[str, Any]:
