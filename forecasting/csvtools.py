@@ -15,10 +15,8 @@ import numpy as np
 import pandas as pd
 
 from .config import MLSettings
-from .engine import forecast_series
+from .engine import forecast_series, select_candidates
 from .errors import DataError
-from .evaluation import cross_validate
-from .engine import candidate_factories
 from .models import lower_col, upper_col
 
 MAX_REPORTED = 10
@@ -98,26 +96,24 @@ def forecast_frame(frame: pd.DataFrame, settings: MLSettings, *, levels: Sequenc
 
 def backtest_frame(frame: pd.DataFrame, settings: MLSettings, *, country: str | None = None) -> dict[str, Any]:
     """Rolling-origin CV of every candidate on every series, with the winner per series."""
-    from .evaluation import select_winner
-
     series_results: dict[str, Any] = {}
     winners: dict[str, int] = {}
     all_scores = []
     for uid, y in iter_series(frame):
-        factories, unavailable = candidate_factories(settings, country)
-        cv = cross_validate(y, factories, settings.horizon_days, settings.cv_folds)
-        scores = cv.scores()
-        winner = select_winner(scores, settings.cv_primary_metric, order=list(factories)) if not scores.empty else None
+        selection = select_candidates(y, settings, country=country)
+        scores = selection.cv.scores()
+        winner = selection.winner if not scores.empty else None
         if winner:
             winners[winner] = winners.get(winner, 0) + 1
             all_scores.append(scores.assign(unique_id=uid))
         series_results[str(uid)] = {
             "days": len(y),
             "winner": winner,
-            "horizon": cv.plan.horizon,
-            "folds": cv.plan.folds,
+            "selection": selection.note,
+            "horizon": selection.cv.plan.horizon,
+            "folds": selection.cv.plan.folds,
             "scores": scores.to_dict(orient="index"),
-            "skipped": {**unavailable, **cv.skipped},
+            "skipped": selection.skipped,
         }
     mean_scores = (pd.concat(all_scores).groupby(level=0).mean(numeric_only=True).to_dict(orient="index")
                    if all_scores else {})

@@ -70,26 +70,12 @@ def forecast_series(
     """
     notify = progress or (lambda step, detail: None)
     timings: dict[str, float] = {}
-    factories, skipped = candidate_factories(settings, country)
-
     started = time.perf_counter()
-    cv = cross_validate(y, factories, settings.horizon_days, settings.cv_folds,
-                        progress=lambda name: notify("cv", name))
-    members = add_ensemble(cv, settings.cv_primary_metric, settings.ensemble_top_k) if settings.select_best else []
+    selection = select_candidates(y, settings, country=country, progress=lambda name: notify("cv", name))
     timings["cv"] = time.perf_counter() - started
-    skipped.update(cv.skipped)
-    scores = cv.scores()
-
-    if scores.empty:
-        order = ["snaive", "naive"] if len(y) >= 14 else ["naive"]
-        note = next(iter(cv.skipped.values()), "no candidate could be cross-validated")
-        note = f"{note}; using {order[0]}"
-    else:
-        winner = select_winner(scores, settings.cv_primary_metric, order=[*factories, ENSEMBLE])
-        ranked = scores[settings.cv_primary_metric].fillna(scores["mase"]).sort_values(kind="stable").index.tolist()
-        order = [winner, *[name for name in ranked if name != winner], "naive"]
-        note = f"lowest CV {settings.cv_primary_metric.upper()} of {len(scores)} candidate(s)" if settings.select_best \
-            else "fixed model (ML_SELECT_BEST is off)"
+    cv, members, skipped = selection.cv, selection.members, selection.skipped
+    order = selection.order
+    note = selection.note
 
     if order[0] == ENSEMBLE:
         note += f" (mean of {', '.join(members)})"
@@ -100,6 +86,45 @@ def forecast_series(
     if failures:
         note += "; " + "; ".join(failures)
     return ForecastOutcome(model.name, model, cv, forecast, skipped, note, timings)
+
+
+@dataclass
+class Selection:
+    """What cross-validation decided: the ranking to try, and why."""
+
+    cv: CVResult
+    members: list[str]  # of the ensemble, when it competed
+    skipped: dict[str, str]
+    order: list[str]  # winner first, then the fallbacks for the final fit
+    note: str
+
+    @property
+    def winner(self) -> str:
+        return self.order[0]
+
+
+def select_candidates(y: pd.Series, settings: MLSettings, *, country: str | None = None,
+                      progress: Callable[[str], None] | None = None) -> Selection:
+    """Cross-validate the configured candidates (and their ensemble) and rank them.
+
+    The one place selection happens: `forecast_series` and the CSV backtest
+    both use it, so a backtest reports the model a forecast would use.
+    """
+    factories, skipped = candidate_factories(settings, country)
+    cv = cross_validate(y, factories, settings.horizon_days, settings.cv_folds, progress=progress)
+    members = add_ensemble(cv, settings.cv_primary_metric, settings.ensemble_top_k) if settings.select_best else []
+    skipped.update(cv.skipped)
+    scores = cv.scores()
+    if scores.empty:
+        order = ["snaive", "naive"] if len(y) >= 14 else ["naive"]
+        note = next(iter(cv.skipped.values()), "no candidate could be cross-validated")
+        return Selection(cv, members, skipped, order, f"{note}; using {order[0]}")
+    winner = select_winner(scores, settings.cv_primary_metric, order=[*factories, ENSEMBLE])
+    ranked = scores[settings.cv_primary_metric].fillna(scores["mase"]).sort_values(kind="stable").index.tolist()
+    order = [winner, *[name for name in ranked if name != winner], "naive"]
+    note = f"lowest CV {settings.cv_primary_metric.upper()} of {len(scores)} candidate(s)" if settings.select_best \
+        else "fixed model (ML_SELECT_BEST is off)"
+    return Selection(cv, members, skipped, order, note)
 
 
 def add_ensemble(cv: CVResult, metric: str, top_k: int) -> list[str]:

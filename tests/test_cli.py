@@ -92,7 +92,7 @@ def test_backtest_csv_reports_every_candidate(tmp_path):
     report = json.loads(out_path.read_text())
     assert set(report["series"]) == {"a", "b"}
     for result in report["series"].values():
-        assert set(result["scores"]) == {"naive", "snaive", "ets"} and result["folds"] == 3
+        assert set(result["scores"]) == {"naive", "snaive", "ets", "ensemble"} and result["folds"] == 3
         assert result["winner"] in result["scores"]
     assert "winners" in stdout
 
