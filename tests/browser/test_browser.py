@@ -137,10 +137,7 @@ def open_page(page, key: str, heading: str, lang: str = "en", tenant: str = TENA
 
 def test_every_page_renders_and_retrain_now_succeeds(server, browser):
     base, db = server
-    # A tall window: Streamlit scrolls inside its own container, so the screenshot shows what the window shows.
-    page = browser.new_page(viewport={"width": 1440, "height": 2200}, locale="en-US")
-    page.goto(base)
-    settle(page, timeout_ms=120_000)
+    page = start_page(browser, base, "en-US")
     assert "Panadería La Espiga" in page.locator("h1").first.inner_text()
 
     assert page.get_by_role("link", name=t("nav.notifications", "en") + " · 1").count() == 1  # one unread
@@ -176,11 +173,17 @@ def test_every_page_renders_and_retrain_now_succeeds(server, browser):
     page.close()
 
 
-def test_jobs_page_runs_the_health_check_now(server, browser):
-    base, db = server
-    page = browser.new_page(viewport={"width": 1440, "height": 2200}, locale="en-US")
+def start_page(browser, base: str, locale: str):
+    """A tall window (Streamlit scrolls inside its own container) on the app, settled after the cold start."""
+    page = browser.new_page(viewport={"width": 1440, "height": 2200}, locale=locale)
     page.goto(base)
     settle(page, timeout_ms=120_000)
+    return page
+
+
+def test_jobs_page_runs_the_health_check_now(server, browser):
+    base, db = server
+    page = start_page(browser, base, "en-US")
     page.get_by_role("link", name=t("nav.jobs", "en"), exact=True).first.click()
     page.locator("h1", has_text=t("jobs.title", "en")).first.wait_for(timeout=60_000)
     settle(page)
@@ -212,9 +215,7 @@ def test_jobs_page_runs_the_health_check_now(server, browser):
 
 def test_spanish_pages_render(server, browser):
     base, _ = server
-    page = browser.new_page(viewport={"width": 1440, "height": 2200}, locale="es-ES")
-    page.goto(base)
-    settle(page, timeout_ms=120_000)
+    page = start_page(browser, base, "es-ES")
     page.get_by_role("radio", name="Español").or_(page.get_by_role("button", name="Español")).first.click()
     settle(page)
     assert page.get_by_text(t("overview.sales", "es"), exact=True).first.is_visible()
