@@ -1,12 +1,13 @@
 """The dashboard's entry point: `streamlit run app.py`.
 
-Navigation, language, the business picker and where the data is; every
+Sign-in, navigation, language, the business picker and where the data is; every
 page lives in `pages/` and every number comes from `forecasting.dashboard`.
 """
 
 import streamlit as st
 
 from forecasting import dashboard
+from forecasting.config import get_app_settings
 from forecasting.errors import ForecastingError
 from forecasting.ui.i18n import t
 from pages import _shared as shared
@@ -16,8 +17,9 @@ st.set_page_config(page_title=t("app.title", shared.language()), page_icon=":mat
 shared.load_secrets()
 
 lang = shared.language_switch()
+user = shared.current_user(lang)  # signed out: the sign-in form, and nothing below runs
 try:
-    tenant = shared.tenant_picker(lang)
+    tenant = shared.tenant_picker(user, lang)
     unread = dashboard.unread_count(shared.storage(), tenant.id) if tenant else 0
     label = dashboard.storage_label(shared.storage())
     shared.start_scheduler()
@@ -42,12 +44,18 @@ pages = [
     st.Page(shared.COMPARISON, title=t("nav.comparison", lang), icon=":material/leaderboard:",
             url_path="model-comparison"),
     st.Page(shared.MODELS, title=t("nav.models", lang), icon=":material/model_training:", url_path="retrain"),
-    st.Page(shared.JOBS, title=t("nav.jobs", lang), icon=":material/schedule:", url_path="scheduled-jobs"),
 ]
+if user.may_view_jobs:
+    pages.append(st.Page(shared.JOBS, title=t("nav.jobs", lang), icon=":material/schedule:",
+                         url_path="scheduled-jobs"))
 navigation = st.navigation(pages, position="top")
 
-with st.sidebar:
-    st.divider()
-    st.caption(t("sidebar.storage", lang, backend=label["backend"], location=label["location"]))
+shared.user_box(user, lang)
+if user.all_tenants:  # where the data lives is for the people who run the deployment, not a shop's owner
+    with st.sidebar:
+        st.divider()
+        st.caption(t("sidebar.storage", lang, backend=label["backend"], location=label["location"]))
+if not get_app_settings().auth_enabled:
+    st.warning(t("auth.off_banner", lang), icon=":material/lock_open:")
 
 navigation.run()

@@ -98,6 +98,23 @@ def build_parser() -> argparse.ArgumentParser:
                                "cleanup_notifications, cleanup_predictions or health_check")
     p.set_defaults(handler=cmd_run_job)
 
+    p = sub.add_parser("users", help="dashboard users for AUTH_ENABLED: add, list, passwd, disable, enable, remove")
+    users = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    q = users.add_parser("add", help="create a user; the password is asked for (or read from stdin)")
+    q.add_argument("username")
+    q.add_argument("--role", required=True, choices=["admin", "analyst", "owner"],
+                   help="admin: every business and jobs; analyst: every business; owner: --tenant only")
+    q.add_argument("--tenant", help="with --role owner: the id of the business they own")
+    q.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    users.add_parser("list", help="every user, with role, business and last sign-in")
+    q = users.add_parser("passwd", help="set a new password (unlocks the user and signs them out everywhere)")
+    q.add_argument("username")
+    q.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    for action, helptext in (("disable", "refuse sign-in and end the user's sessions"),
+                             ("enable", "allow sign-in again"), ("remove", "delete the user and their sessions")):
+        users.add_parser(action, help=helptext).add_argument("username")
+    p.set_defaults(handler=cmd_users)
+
     for name, helptext in (("backtest", "cross-validate every candidate on a long-format CSV"),
                            ("forecast", "forecast every series of a long-format CSV")):
         p = sub.add_parser(name, help=helptext)
@@ -314,6 +331,53 @@ def cmd_run_job(args) -> int:
     print(f"{args.job}: {run['status']}, {run.get('tenants_done', 0)} done, {run.get('tenants_failed', 0)} failed"
           + (f"; {run['error']}" if run.get("error") else ""))
     return 0 if run["status"] == "success" else 1
+
+
+def cmd_users(args) -> int:
+    from . import auth
+
+    storage = _storage(args)
+    if args.action == "add":
+        user = auth.add_user(storage, args.username, _new_password(args), args.role, args.tenant)
+        where = f" of business {user.tenant_id}" if user.tenant_id else ""
+        print(f"added {user.role} {user.username}{where}")
+        if not get_app_settings().auth_enabled:
+            print("note: sign-in is off; set AUTH_ENABLED=true for the dashboard to ask for it")
+    elif args.action == "list":
+        frame = auth.list_users(storage)
+        if frame.empty:
+            print("no users yet; add one with: python -m forecasting users add NAME --role admin")
+        else:
+            print(frame.to_string(index=False))
+    elif args.action == "passwd":
+        auth.set_password(storage, args.username, _new_password(args))
+        print(f"new password set for {auth.normalize_username(args.username)}; their sessions ended")
+    elif args.action in ("disable", "enable"):
+        auth.set_disabled(storage, args.username, args.action == "disable")
+        print(f"{auth.normalize_username(args.username)} {args.action}d")
+    else:
+        auth.remove_user(storage, args.username)
+        print(f"removed {auth.normalize_username(args.username)}")
+    return 0
+
+
+def _new_password(args) -> str:
+    """The new password: stdin's first line with --password-stdin, else asked twice on the terminal.
+
+    Never an argument: those end up in shell history and `ps` listings.
+    """
+    from .errors import ConfigError
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise ConfigError("password: no terminal to ask on; pipe it in with --password-stdin")
+    import getpass
+
+    first = getpass.getpass("New password: ")
+    if getpass.getpass("Same password again: ") != first:
+        raise ConfigError("password: the two entries differ; nothing was changed")
+    return first
 
 
 def _csv_settings(args):

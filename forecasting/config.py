@@ -160,6 +160,15 @@ class AppSettings(BaseSettings):
     )
     train_workers: int = Field(default=0, ge=0, description="Worker processes for the process executor (0: one per core).")
     dask_address: str = Field(default="", description="Dask scheduler address for the dask executor (tcp://host:8786).")
+    auth_enabled: bool = Field(
+        default=False,
+        description="Ask for a user name and password on the dashboard (users: `python -m forecasting users`). "
+        "Off for the local demo, which then says so on every page.",
+    )
+    auth_session_hours: float = Field(default=8.0, gt=0, description="A sign-in lasts at most this long.")
+    auth_idle_minutes: float = Field(default=30.0, gt=0, description="A sign-in ends after this long without a page view.")
+    auth_max_attempts: int = Field(default=5, ge=1, description="Wrong passwords in a row that lock a user name.")
+    auth_lockout_minutes: float = Field(default=15.0, gt=0, description="How long a locked user name stays locked.")
 
     @field_validator("scheduler_timezone")
     @classmethod

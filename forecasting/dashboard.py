@@ -41,6 +41,7 @@ from .pipeline import ANOMALY, FORECAST
 from .registry import SavedModel, active_model_info, list_models
 from .series import daily_sales, tenant_today
 from .storage import Storage
+from .storage.base import stored_moment
 from .tenants import Tenant, get_tenant, list_tenants, save_tenant_overrides, settings_for_tenant, tenant_overrides
 
 #: Windows of the overview cards, in days.
@@ -1028,17 +1029,8 @@ def jobs_view(storage: Storage, runner: Any = None, *, runs: int = JOB_RUNS_SHOW
     return JobsView(
         jobs=jobs, enabled=app.scheduler_enabled, leading=leading, timezone=app.scheduler_timezone, holder=holder,
         leader=lease.get("holder"), leader_is_us=lease.get("holder") == holder,
-        lease_expires=_utc(lease.get("expires_at")), now=now,
+        lease_expires=stored_moment(lease.get("expires_at")), now=now,
     )
-
-
-def _utc(value: Any) -> datetime | None:
-    """A stored moment as an aware UTC datetime (naive values are UTC, as the storage writes them)."""
-    if value is None or value is pd.NaT:
-        return None
-    stamp = pd.Timestamp(value)
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.to_pydatetime()
 
 
 @dataclass(frozen=True)

@@ -23,3 +23,7 @@ class StorageError(ForecastingError):
 
 class ModelError(ForecastingError):
     """A model could not be fitted, loaded or used."""
+
+
+class AccessError(ForecastingError):
+    """Sign-in failed, the session ended, or the user may not do or see this."""

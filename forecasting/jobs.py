@@ -166,7 +166,8 @@ def cleanup_old_notifications(storage: Storage, settings: MLSettings, *, now: da
 
 def cleanup_old_predictions(storage: Storage, settings: MLSettings, *, now: datetime | None = None,
                             report: Report | None = None) -> JobOutcome:
-    """Delete predictions not rewritten for 90 days, job runs older than 90 days, forecast history past 400 days."""
+    """Delete predictions not rewritten for 90 days, job runs older than 90 days, forecast history past 400 days,
+    and ended dashboard sessions."""
     now = now or datetime.now(timezone.utc)
     cutoff = now - timedelta(days=PREDICTION_RETENTION_DAYS)
     removed = storage.delete("ml_predictions", None, lt={"created_at": cutoff})
@@ -174,8 +175,11 @@ def cleanup_old_predictions(storage: Storage, settings: MLSettings, *, now: date
     history = storage.delete("forecast_history", None, lt={"target_date": history_cutoff})
     # Two 5-minute jobs add ~600 job_runs rows a day: keep the same 90 days of those.
     runs = storage.delete("job_runs", None, lt={"started_at": cutoff})
+    from .auth import purge_sessions
+
+    sessions = purge_sessions(storage, now=now)
     return JobOutcome(done=1, details={"deleted": removed, "history_deleted": history, "job_runs_deleted": runs,
-                                       "before": cutoff.isoformat()})
+                                       "sessions_deleted": sessions, "before": cutoff.isoformat()})
 
 
 def health_check(storage: Storage, settings: MLSettings, *, now: datetime | None = None,

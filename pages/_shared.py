@@ -17,9 +17,9 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
-from forecasting import dashboard
+from forecasting import auth, dashboard
 from forecasting.config import get_app_settings, reset_settings
-from forecasting.errors import ConfigError, DataError, ForecastingError, ModelError, StorageError
+from forecasting.errors import AccessError, ConfigError, DataError, ForecastingError, ModelError, StorageError
 from forecasting.storage import Storage, open_storage
 from forecasting.tenants import Tenant
 from forecasting.ui.formatting import Formatter, formatter_for
@@ -146,8 +146,9 @@ def overview(tenant_id: str) -> dashboard.Overview:
     return _overview(db_key(), tenant_id, stamp(tenant_id))
 
 
-def all_overviews() -> list[dashboard.Overview]:
-    return [overview(tenant.id) for tenant in tenants()]
+def all_overviews(user: auth.User) -> list[dashboard.Overview]:
+    """The overview of every business `user` may see."""
+    return [overview(tenant.id) for tenant in visible_tenants(user)]
 
 
 def scorecard(tenant_id: str) -> dashboard.Scorecard:
@@ -192,42 +193,131 @@ def language_switch() -> str:
     return choice or default
 
 
-def tenant_picker(lang: str) -> Tenant | None:
-    """The sidebar's searchable tenant picker; the choice lives in `st.session_state["tenant_id"]`."""
-    available = tenants()
-    if not available:
-        return None
+def visible_tenants(user: auth.User) -> list[Tenant]:
+    """The businesses `user` may see: every one for admins and analysts, their own for an owner."""
+    return user.visible(tenants())
+
+
+def chosen_tenant(user: auth.User) -> Tenant | None:
+    """The business in `st.session_state["tenant_id"]` when `user` may see it, else their first one.
+
+    The one gate between a user and a business's data: whatever put an id in
+    the session (the picker, a stale value, a crafted request), an id the
+    user may not see is replaced, never shown.
+    """
+    available = visible_tenants(user)
     by_id = {tenant.id: tenant for tenant in available}
     if st.session_state.get("tenant_id") not in by_id:
-        # A first visit, or the remembered tenant was deleted: start from the first one.
-        st.session_state["tenant_id"] = available[0].id
+        # A first visit, the remembered business was deleted, or it is not this user's.
+        st.session_state["tenant_id"] = available[0].id if available else None
+    return by_id.get(st.session_state["tenant_id"])
+
+
+def tenant_picker(user: auth.User, lang: str) -> Tenant | None:
+    """The sidebar's searchable picker over the businesses `user` may see (`st.session_state["tenant_id"]`)."""
+    if chosen_tenant(user) is None:
+        return None
+    by_id = {tenant.id: tenant for tenant in visible_tenants(user)}
     chosen = st.sidebar.selectbox(
         t("sidebar.tenant", lang), options=list(by_id), key="tenant_id",
         format_func=lambda tenant_id: by_id[tenant_id].nombre, help=t("sidebar.tenant_help", lang),
+        disabled=len(by_id) == 1,
     )
     return by_id[chosen]
 
 
 @dataclass(frozen=True)
 class PageContext:
-    """What every page needs: the storage, the tenant, the language and the tenant's formatter."""
+    """What every page needs: the storage, who is looking, the tenant, the language and the tenant's formatter."""
 
     storage: Storage
+    user: auth.User
     tenant: Tenant
     lang: str
     fmt: Formatter
 
 
 def page_context() -> PageContext:
-    """The page's context, or an explanation and a stop when there is no tenant to show."""
+    """The page's context, or an explanation and a stop when nobody is signed in or there is no tenant to show."""
     lang = language()
-    by_id = {tenant.id: tenant for tenant in tenants()}
-    tenant = by_id.get(st.session_state.get("tenant_id"))
+    user = current_user(lang)
+    tenant = chosen_tenant(user)
     if tenant is None:
         st.title(t("app.title", lang))
-        st.info(t("msg.no_tenants", lang))
+        st.info(t("msg.no_tenants" if user.all_tenants else "auth.no_business", lang))
         st.stop()
-    return PageContext(storage(), tenant, lang, formatter_for(tenant, lang))
+    return PageContext(storage(), user, tenant, lang, formatter_for(tenant, lang))
+
+
+# --- sign-in ------------------------------------------------------------------------------
+
+#: Where the browser tab keeps its session token (the database has only its hash).
+AUTH_TOKEN = "auth_token"
+
+
+def current_user(lang: str) -> auth.User:
+    """Who is looking: `auth.OPEN_ACCESS` with sign-in off; else the signed-in user.
+
+    Nobody signed in (or the session ended): the sign-in form, and the page
+    stops there. Every call checks the session against the database, so a
+    disabled user or an expired session is out at their next click.
+    """
+    if not get_app_settings().auth_enabled:
+        return auth.OPEN_ACCESS
+    token = st.session_state.get(AUTH_TOKEN)
+    with friendly_errors(lang):
+        user = auth.session_user(storage(), token) if token else None
+    if user is None:
+        if token:
+            # Signed in before, not any more: say why the form is back, and forget what they were looking at.
+            for key in (AUTH_TOKEN, "tenant_id"):
+                st.session_state.pop(key, None)
+            st.session_state["auth_ended"] = True
+        sign_in_form(lang)
+        st.stop()
+    return user
+
+
+def sign_in_form(lang: str) -> None:
+    st.title(t("auth.title", lang))
+    with friendly_errors(lang):
+        if not auth.has_users(storage()):
+            st.info(t("auth.no_users", lang), icon=":material/person_add:")
+            return
+    if st.session_state.pop("auth_ended", False):
+        st.info(t("auth.ended", lang), icon=":material/schedule:")
+    st.caption(t("auth.intro", lang))
+    with st.form("sign_in", enter_to_submit=True, width=440):
+        username = st.text_input(t("auth.username", lang), autocomplete="username", max_chars=128)
+        password = st.text_input(t("auth.password", lang), type="password", autocomplete="current-password",
+                                 max_chars=auth.MAX_PASSWORD_LENGTH)
+        submitted = st.form_submit_button(t("auth.submit", lang), type="primary", icon=":material/login:")
+    if not submitted:
+        return
+    try:
+        token, _user = auth.sign_in(storage(), username, password)
+    except AccessError:
+        st.error(t("auth.failed", lang), icon=":material/lock:")
+        return
+    except ForecastingError as exc:
+        show_error(exc, lang)
+        return
+    st.session_state[AUTH_TOKEN] = token
+    st.session_state.pop("tenant_id", None)
+    st.rerun()
+
+
+def on_sign_out() -> None:
+    auth.sign_out(storage(), st.session_state.pop(AUTH_TOKEN, None))
+    st.session_state.pop("tenant_id", None)
+
+
+def user_box(user: auth.User, lang: str) -> None:
+    """The sidebar's "signed in as" line and Sign out button (nothing when sign-in is off)."""
+    if not user.username:
+        return
+    st.sidebar.caption(t("auth.signed_in_as", lang, name=user.username, role=t(f"auth.role.{user.role}", lang)))
+    st.sidebar.button(t("auth.sign_out", lang), icon=":material/logout:", key="sign_out", on_click=on_sign_out)
 
 
 # --- settings form ------------------------------------------------------------------------
@@ -287,9 +377,12 @@ def on_run_now(job_id: str) -> None:
     """Run now button callback: start the job (or find it already running) and keep the outcome for the page.
 
     The session keeps (`JobStart` or the package error, monotonic time), so
-    the page can show it for a few seconds across its own refreshes.
+    the page can show it for a few seconds across its own refreshes. Only
+    admins may (the button is disabled for others; this checks again).
     """
     try:
+        if not current_user(language()).may_run_jobs:
+            raise AccessError(t("auth.admins_only", language()))
         outcome = dashboard.run_job_now(storage(), job_id, scheduler_runner())
     except ForecastingError as exc:
         outcome = exc

@@ -22,7 +22,11 @@ BADGES = {"success": ("green", ":material/check_circle:"), "partial": ("orange",
           "failed": ("red", ":material/error:"), "running": ("blue", ":material/progress_activity:"),
           "interrupted": ("gray", ":material/block:"), "stalled": ("violet", ":material/heart_broken:")}
 lang = shared.language()
+user = shared.current_user(lang)
 st.title(t("jobs.title", lang))
+if not user.may_view_jobs:  # deployment-wide: not for a business owner, whatever the URL
+    st.info(t("auth.jobs_forbidden", lang), icon=":material/lock:")
+    st.stop()
 
 # Whether a run was in progress when the panel last looked: it sets the refresh rate, which only a full
 # run can change, so the panel asks for one whenever that flips.
@@ -99,7 +103,8 @@ def job_card(job: dashboard.JobStatus, view: dashboard.JobsView, fmt: Formatter)
                                duration=fmt.duration(shown["seconds"])))
         action.button(t("jobs.running_button" if running else "jobs.run_now", lang), key=f"run_now_{job.job_id}",
                       icon=":material/hourglass_top:" if running else ":material/play_arrow:",
-                      disabled=running is not None, width="stretch", help=t("jobs.run_now_help", lang),
+                      disabled=running is not None or not user.may_run_jobs, width="stretch",
+                      help=t("jobs.run_now_help" if user.may_run_jobs else "auth.admins_only", lang),
                       on_click=shared.on_run_now, args=(job.job_id,))
         flash(job, view, fmt)
         if running is not None:

@@ -103,9 +103,10 @@ else:
         st.markdown(f"**{t('overview.score_by_step', lang)}**", help=t("overview.score_by_step_help", lang))
         shared.plot(figures.scorecard_step_figure(card, fmt), ctx, key="score_by_step")
 
-st.divider()
-st.subheader(t("overview.all", lang))
-st.caption(t("overview.all_caption", lang))
-with shared.friendly_errors(lang):
-    everyone = shared.all_overviews()
-st.dataframe(tables.tenants_table(everyone, lang), hide_index=True, width="stretch")
+if ctx.user.all_tenants:  # an owner sees their own business only
+    st.divider()
+    st.subheader(t("overview.all", lang))
+    st.caption(t("overview.all_caption", lang))
+    with shared.friendly_errors(lang):
+        everyone = shared.all_overviews(ctx.user)
+    st.dataframe(tables.tenants_table(everyone, lang), hide_index=True, width="stretch")

@@ -74,8 +74,14 @@ def test_cleanups_delete_only_old_rows(demo_storage):
     stale_row = {"tenant_id": "1", "prediction_date": datetime(2020, 1, 1).date(), "prediction_type": "sales_forecast",
                  "predicted_values": {"yhat": 1}, "created_at": now - timedelta(days=120)}
     demo_storage.upsert("ml_predictions", "1", [stale_row])
+    from forecasting import auth
+
+    auth.add_user(demo_storage, "ana", "correct horse battery", "admin")
+    auth.sign_in(demo_storage, "ana", "correct horse battery", now=now - timedelta(days=2))
+    live, _ = auth.sign_in(demo_storage, "ana", "correct horse battery", now=now)
     outcome = jobs.cleanup_old_predictions(demo_storage, FAST, now=now)
     assert outcome.details["deleted"] == 1 and demo_storage.count("ml_predictions", "1") == fresh
+    assert outcome.details["sessions_deleted"] == 1 and auth.session_user(demo_storage, live, now=now)
 
 
 def test_a_crashing_tenant_is_recorded_and_the_next_still_runs(demo_storage):

@@ -42,6 +42,18 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def stored_moment(value: Any) -> datetime | None:
+    """A moment read from storage as an aware UTC datetime (naive values are UTC, as every backend writes them).
+
+    None for missing values (None, NaT, NaN).
+    """
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.to_pydatetime()
+
+
 def clean_value(value: Any) -> Any:
     """A column value drivers accept: numpy scalars to Python, NaN/NaT to None."""
     if isinstance(value, np.generic):

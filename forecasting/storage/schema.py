@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     DateTime,
@@ -248,10 +249,41 @@ leases = Table(
     Column("expires_at", UTCDateTime, nullable=False),
 )
 
+# Dashboard sign-in (`forecasting.auth`). Passwords are argon2 hashes; an owner sees only `tenant_id`.
+app_users = Table(
+    "app_users",
+    metadata,
+    Column("username", String(128), primary_key=True),  # lower case
+    Column("password_hash", Text, nullable=False),
+    Column("role", String(16), nullable=False),  # admin | analyst | owner
+    Column("tenant_id", String(64)),  # the owner's business; NULL for admins and analysts
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("failed_attempts", Integer, nullable=False, default=0),
+    Column("locked_until", UTCDateTime),
+    Column("last_sign_in", UTCDateTime),
+    Column("created_at", UTCDateTime, default=_now, nullable=False),
+    Column("updated_at", UTCDateTime, default=_now, nullable=False),
+    CheckConstraint("role in ('admin', 'analyst', 'owner')", name="app_users_role_check"),
+    CheckConstraint("role <> 'owner' or tenant_id is not null", name="app_users_owner_has_tenant"),
+)
+
+# One row per signed-in browser session. Only a SHA-256 of the token is stored: a copy of the
+# table signs nobody in.
+app_sessions = Table(
+    "app_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("username", String(128), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_app_sessions_username", "username"),
+)
+
 TABLES: dict[str, Table] = {table.name: table for table in metadata.sorted_tables}
 
 #: Tables that belong to no tenant; every other table is scoped by its tenant column.
-SYSTEM_TABLES = frozenset({"job_runs", "leases"})
+SYSTEM_TABLES = frozenset({"job_runs", "leases", "app_users", "app_sessions"})
 
 # Column that scopes each table to a tenant.
 TENANT_COLUMN: dict[str, str] = {name: "tenant_id" for name in TABLES if name not in SYSTEM_TABLES}
@@ -271,6 +303,8 @@ CONFLICT_KEYS: dict[str, tuple[str, ...]] = {
     "forecast_history": ("tenant_id", "model_version", "target_date"),
     "job_runs": ("job_id", "scheduled_for"),
     "leases": ("name",),
+    "app_users": ("username",),
+    "app_sessions": ("token_hash",),
 }
 
 # Columns holding JSON documents, per table (values are made JSON-safe before writing).

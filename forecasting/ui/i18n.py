@@ -27,6 +27,42 @@ STRINGS: dict[str, dict[str, str]] = {
                             "es": "Escribe para buscar. La elección se mantiene en todas las páginas."},
     "sidebar.storage": {"en": "Data: **{backend}** · `{location}`", "es": "Datos: **{backend}** · `{location}`"},
 
+    # --- sign-in ---------------------------------------------------------------------------------
+    "auth.title": {"en": "Sign in", "es": "Iniciar sesión"},
+    "auth.intro": {"en": "Sign in to see your business's sales forecast.",
+                   "es": "Inicia sesión para ver la previsión de ventas de tu negocio."},
+    "auth.username": {"en": "User name", "es": "Usuario"},
+    "auth.password": {"en": "Password", "es": "Contraseña"},
+    "auth.submit": {"en": "Sign in", "es": "Entrar"},
+    "auth.failed": {"en": "Wrong user name or password.", "es": "Usuario o contraseña incorrectos."},
+    "auth.ended": {"en": "Your session ended. Please sign in again.",
+                   "es": "Tu sesión ha terminado. Vuelve a iniciar sesión."},
+    "auth.no_users": {
+        "en": "Sign-in is on, but there are no users yet. An administrator creates the first one on the server "
+              "with `python -m forecasting users add NAME --role admin`.",
+        "es": "El inicio de sesión está activado, pero aún no hay usuarios. Un administrador crea el primero en "
+              "el servidor con `python -m forecasting users add NOMBRE --role admin`.",
+    },
+    "auth.off_banner": {
+        "en": "Sign-in is off: anyone who can open this address sees every business. Fine on your own computer; "
+              "set `AUTH_ENABLED=true` before sharing the dashboard.",
+        "es": "El inicio de sesión está desactivado: quien abra esta dirección ve todos los negocios. Vale en tu "
+              "ordenador; activa `AUTH_ENABLED=true` antes de compartir el panel.",
+    },
+    "auth.signed_in_as": {"en": ":material/person: `{name}` · {role}", "es": ":material/person: `{name}` · {role}"},
+    "auth.sign_out": {"en": "Sign out", "es": "Cerrar sesión"},
+    "auth.role.admin": {"en": "administrator", "es": "administrador"},
+    "auth.role.analyst": {"en": "analyst", "es": "analista"},
+    "auth.role.owner": {"en": "owner", "es": "propietario"},
+    "auth.no_business": {
+        "en": "Your user is not linked to a business that exists. Ask an administrator to check it.",
+        "es": "Tu usuario no está vinculado a ningún negocio existente. Pide a un administrador que lo revise.",
+    },
+    "auth.jobs_forbidden": {"en": "Scheduled jobs are for administrators and analysts.",
+                            "es": "Las tareas programadas son para administradores y analistas."},
+    "auth.admins_only": {"en": "Only administrators run jobs by hand.",
+                         "es": "Solo los administradores ejecutan tareas a mano."},
+
     # --- messages and errors -----------------------------------------------------------------
     "msg.no_tenants": {
         "en": "There are no businesses in the database yet. Load the demo with "

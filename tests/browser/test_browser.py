@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -63,18 +64,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[tuple[str, Path]]:
-    """`streamlit run app.py` on a free loopback port over a trained demo database.
-
-    The first shop's earlier forecasts have actuals, so the overview shows its reliability scorecard.
-    """
-    db = copy_db(shared_scored_db(tmp_path_factory), tmp_path_factory.mktemp("browser") / "demo.db")
-    add_notifications(db)
+@contextmanager
+def streamlit_server(db: Path, log_path: Path, **env: str) -> Iterator[str]:
+    """`streamlit run app.py` on a free loopback port over `db`, with `env` added; yields its base URL."""
     port = free_port()
     env = {**os.environ, "FORECASTING_DB_PATH": str(db), "ML_MODEL_CANDIDATES": "naive,snaive,ets",
-           "ML_HORIZON_DAYS": "14", "ML_CV_FOLDS": "2"}
-    log = (tmp_path_factory.getbasetemp() / "streamlit.log").open("w")
+           "ML_HORIZON_DAYS": "14", "ML_CV_FOLDS": "2", **env}
+    log = log_path.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
@@ -90,10 +86,10 @@ def server(tmp_path_factory) -> Iterator[tuple[str, Path]]:
                         break
             except OSError:
                 pass
-            assert process.poll() is None, "streamlit exited at start-up; see streamlit.log in the pytest temp dir"
+            assert process.poll() is None, f"streamlit exited at start-up; see {log_path}"
             assert time.monotonic() < deadline, "streamlit did not answer its health check within 60 s"
             time.sleep(0.3)
-        yield base, db
+        yield base
     finally:
         process.terminate()
         try:
@@ -102,6 +98,18 @@ def server(tmp_path_factory) -> Iterator[tuple[str, Path]]:
             process.kill()
             process.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[tuple[str, Path]]:
+    """The dashboard over a trained demo database, sign-in off (the local default).
+
+    The first shop's earlier forecasts have actuals, so the overview shows its reliability scorecard.
+    """
+    db = copy_db(shared_scored_db(tmp_path_factory), tmp_path_factory.mktemp("browser") / "demo.db")
+    add_notifications(db)
+    with streamlit_server(db, tmp_path_factory.getbasetemp() / "streamlit.log") as base:
+        yield base, db
 
 
 @pytest.fixture(scope="module")
@@ -226,3 +234,51 @@ def test_spanish_pages_render(server, browser):
         assert page.locator(EXCEPTION).count() == 0
         shoot(page, f"es_{name}")
     page.close()
+
+
+def test_sign_in_keeps_an_owner_to_their_business(tmp_path_factory, browser):
+    """With AUTH_ENABLED: the form, the same words for any failure, then one business and no Jobs page."""
+    from forecasting import auth
+
+    db = copy_db(shared_scored_db(tmp_path_factory), tmp_path_factory.mktemp("signin") / "demo.db")
+    storage = SQLStorage.sqlite_file(db)
+    try:
+        auth.add_user(storage, "ana@ferreteria.es", "correct horse battery", "owner", "2")
+        others = [name for tenant, name in zip(storage.tenants()["id"], storage.tenants()["nombre"], strict=True)
+                  if tenant != "2"]
+    finally:
+        storage.close()
+    log = tmp_path_factory.getbasetemp() / "streamlit-signin.log"
+    with streamlit_server(db, log, AUTH_ENABLED="true", SCHEDULER_ENABLED="false") as base:
+        page = start_page(browser, base, "en-US")
+        assert page.locator("h1").first.inner_text().strip() == t("auth.title", "en")
+        assert page.get_by_text(t("auth.off_banner", "en")).count() == 0
+        page.get_by_label(t("auth.username", "en")).wait_for()
+        page.wait_for_timeout(500)
+        shoot(page, "sign_in")
+
+        def submit(username: str, password: str) -> None:
+            page.get_by_label(t("auth.username", "en")).fill(username)
+            page.get_by_label(t("auth.password", "en"), exact=True).fill(password)
+            page.get_by_role("button", name=t("auth.submit", "en")).click()
+            settle(page)
+
+        failures = []
+        for username, password in (("ana@ferreteria.es", "wrong password"), ("nobody@nowhere", "wrong password")):
+            submit(username, password)
+            failures.append(page.locator('[data-testid="stAlert"]').last.inner_text().strip().splitlines()[-1])  # after the icon
+        assert failures == [t("auth.failed", "en")] * 2
+        submit("ana@ferreteria.es", "correct horse battery")
+        page.locator("h1", has_text="Ferretería El Tornillo").first.wait_for(timeout=60_000)
+        settle(page)
+        body = page.locator("body").inner_text()
+        assert not any(name in body for name in others)
+        assert page.get_by_role("link", name=t("nav.jobs", "en")).count() == 0
+        assert page.locator(EXCEPTION).count() == 0
+        shoot(page, "signed_in_owner")
+
+        # The Jobs page's address leads nowhere for an owner; a new tab must sign in again.
+        page.goto(f"{base}/scheduled-jobs")
+        settle(page)
+        assert page.locator("h1").first.inner_text().strip() == t("auth.title", "en")
+        page.close()
