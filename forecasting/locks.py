@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
-from .errors import ForecastingError
+from .errors import ForecastingError, StorageError
 from .logs import log_event
 from .storage import Storage
 
@@ -22,6 +23,11 @@ from .storage import Storage
 TENANT_LOCK_SECONDS = 15 * 60
 
 _PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+# Holders of the tenant locks whose `with` block is running in this process. A lease naming this
+# process but none of these was left behind: its release failed (the database was down then).
+_RUNNING: set[str] = set()
+_RUNNING_GUARD = threading.Lock()
 
 
 class BusyError(ForecastingError):
@@ -52,6 +58,15 @@ def holder_is_dead(holder: str) -> bool:
     return False
 
 
+def _left_behind(holder: str) -> bool:
+    """True when no one can be working under `holder` any more: its process is gone, or it is
+    this process and the block that took the lock has ended (its release failed)."""
+    if holder_is_dead(holder):
+        return True
+    with _RUNNING_GUARD:
+        return holder.startswith(f"{_PROCESS_ID}:") and holder not in _RUNNING
+
+
 def tenant_lock_name(tenant_id: str) -> str:
     return f"retrain:{tenant_id}"
 
@@ -62,23 +77,35 @@ def tenant_lock(storage: Storage, tenant_id: str, *, holder: str | None = None,
     """Hold the tenant's retrain lock for the duration of the block, or raise BusyError."""
     holder = holder or f"{process_holder()}:{uuid.uuid4().hex[:6]}"
     name = tenant_lock_name(tenant_id)
-    acquired = storage.acquire_lease(name, holder, ttl_seconds)
-    if not acquired:
-        current = storage.lease(name) or {}
-        if current.get("holder") and holder_is_dead(current["holder"]):
-            # The holder crashed mid-retrain: its lock would block the tenant until it expires.
-            log_event("lock_taken_over", lock=name, dead_holder=current["holder"])
-            storage.release_lease(name, current["holder"])
-            acquired = storage.acquire_lease(name, holder, ttl_seconds)
-    if not acquired:
-        current = storage.lease(name) or {}
-        since = current.get("acquired_at")
-        when = f" since {since:%H:%M:%S} UTC" if isinstance(since, datetime) else ""
-        raise BusyError(f"tenant {tenant_id} is already being retrained{when} (by {current.get('holder', 'another process')}); "
-                        "wait for it to finish and try again")
-    log_event("lock_acquired", lock=name, holder=holder)
+    with _RUNNING_GUARD:  # before the lease exists, so no other thread takes it for left behind
+        _RUNNING.add(holder)
+    acquired = False
     try:
+        acquired = storage.acquire_lease(name, holder, ttl_seconds)
+        if not acquired:
+            current = storage.lease(name) or {}
+            if current.get("holder") and _left_behind(current["holder"]):
+                # The holder crashed mid-retrain, or could not release the lock (the database was
+                # down): it would block the tenant until the lease expires.
+                log_event("lock_taken_over", lock=name, dead_holder=current["holder"])
+                storage.release_lease(name, current["holder"])
+                acquired = storage.acquire_lease(name, holder, ttl_seconds)
+        if not acquired:
+            current = storage.lease(name) or {}
+            since = current.get("acquired_at")
+            when = f" since {since:%H:%M:%S} UTC" if isinstance(since, datetime) else ""
+            raise BusyError(f"tenant {tenant_id} is already being retrained{when} (by "
+                            f"{current.get('holder', 'another process')}); wait for it to finish and try again")
+        log_event("lock_acquired", lock=name, holder=holder)
         yield holder
     finally:
-        storage.release_lease(name, holder)
-        log_event("lock_released", lock=name, holder=holder, at=datetime.now(timezone.utc))
+        with _RUNNING_GUARD:
+            _RUNNING.discard(holder)
+        if acquired:
+            try:
+                storage.release_lease(name, holder)
+                log_event("lock_released", lock=name, holder=holder, at=datetime.now(timezone.utc))
+            except StorageError as exc:
+                # Typically the database went down mid-retrain: raising here would hide the block's
+                # own error. The lease expires, and this process takes it over at its next attempt.
+                log_event("lock_release_failed", level=30, lock=name, holder=holder, error=str(exc))

@@ -46,6 +46,12 @@ ANCHOR = datetime(2026, 1, 1, tzinfo=timezone.utc)
 #: A run whose heartbeat is older than this belonged to a process that stopped.
 STALE_RUN_SECONDS = 15 * 60
 
+# Outcomes of runs that ended while the database could not be written, by (database, job, due
+# time): written as soon as it answers again (next run, next lease tick), so the run doesn't
+# stay `running` with nobody running it.
+_UNRECORDED: dict[tuple[str, str, datetime], dict[str, Any]] = {}
+_UNRECORDED_GUARD = threading.Lock()
+
 
 @dataclass(frozen=True)
 class JobSpec:
@@ -139,6 +145,7 @@ def execute_job(storage: Storage, job_id: str, *, scheduled_for: datetime, trigg
     holder = holder or process_holder()
     settings = settings or get_settings()
     key = {"job_id": job_id, "scheduled_for": scheduled_for}
+    record_unrecorded_runs(storage)
     started = datetime.now(timezone.utc)
     claimed = storage.insert_if_absent("job_runs", None, {
         **key, "trigger": trigger, "holder": holder, "status": "running", "started_at": started,
@@ -168,9 +175,32 @@ def execute_job(storage: Storage, job_id: str, *, scheduled_for: datetime, trigg
         storage.update("job_runs", None, record, where=key)
     except StorageError as exc:
         log_event("job_record_failed", level=40, job=job_id, error=str(exc))
+        with _UNRECORDED_GUARD:
+            _UNRECORDED[(storage.describe(), job_id, scheduled_for)] = record
     log_event("job_end", job=job_id, scheduled_for=scheduled_for, status=record["status"],
               done=record.get("tenants_done"), failed=record.get("tenants_failed"), error=record.get("error"))
     return {**key, **record}
+
+
+def record_unrecorded_runs(storage: Storage) -> int:
+    """Write the outcomes of this process's runs that ended while the database was down.
+
+    Returns how many were written; those the database still refuses stay for the next call.
+    """
+    where = storage.describe()
+    with _UNRECORDED_GUARD:
+        pending = [(k, record) for k, record in _UNRECORDED.items() if k[0] == where]
+    written = 0
+    for (_, job_id, scheduled_for), record in pending:
+        try:
+            storage.update("job_runs", None, record, where={"job_id": job_id, "scheduled_for": scheduled_for})
+        except StorageError:
+            break  # still unreachable
+        with _UNRECORDED_GUARD:
+            _UNRECORDED.pop((where, job_id, scheduled_for), None)
+        written += 1
+        log_event("job_recorded_late", job=job_id, scheduled_for=scheduled_for, status=record["status"])
+    return written
 
 
 def _errors_text(outcome: JobOutcome) -> str | None:
@@ -266,6 +296,8 @@ class SchedulerRunner:
         except StorageError as exc:
             log_event("scheduler_lease_failed", level=30, error=str(exc))
             leading = False
+        else:  # the database answers again: runs that ended while it was down get their outcome
+            record_unrecorded_runs(self.storage)
         with self._lock:
             if leading and self._main is not None:
                 # A run whose process died (or stopped heart-beating) turns "interrupted" within a tick.

@@ -12,6 +12,11 @@ Fixtures (imported into `tests/conftest.py`, so any test can ask for them):
   test, so no rows leak between tests. Open it with `SQLStorage(url)`.
 * `rest_stand_in` (function): a `PostgrestStandIn` over such a fresh database,
   for testing the Supabase REST backend against real PostgreSQL semantics.
+* `private_postgres_server` (module) and `private_postgres_url` (function):
+  the same, but a cluster of the test module's own, which its tests may take
+  down and bring back (`server.stop("fast" | "immediate")`, `server.start()`)
+  without breaking every other test; `private_postgres_url` starts it again
+  if a test left it down.
 
 Example (the scheduler's exactly-once test)::
 
@@ -38,8 +43,10 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import psycopg
 import pytest
@@ -108,11 +115,18 @@ def _free_port() -> int:
 
 @dataclass
 class PostgresServer:
-    """A running throwaway cluster; `url(db)` gives a SQLAlchemy URL for a database."""
+    """A running throwaway cluster; `url(db)` gives a SQLAlchemy URL for a database.
+
+    `stop(mode)` and `start()` take the server down and bring it back (same
+    port, same data), for tests of outages; `running` tells which it is.
+    """
 
     port: int
     socket_dir: Path
-    _counter: Iterator[int] = itertools.count(1)
+    data_dir: Path | None = None
+    bin_dir: Path | None = None
+    options: str = ""
+    _counter: ClassVar[Iterator[int]] = itertools.count(1)
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
@@ -125,14 +139,35 @@ class PostgresServer:
         with psycopg.connect(self.dsn(database), autocommit=True) as conn:
             conn.execute(sql)
 
-    def create_database(self, *, template: str | None = TEMPLATE) -> str:
+    def create_database(self, *, template: str | None = TEMPLATE, name: str | None = None) -> str:
         """A new database (a copy of the migrated template by default); returns its name."""
-        name = f"test_{os.getpid()}_{next(self._counter)}"
+        name = name or f"test_{os.getpid()}_{next(self._counter)}"
         self.admin(f'create database "{name}"' + (f' template "{template}"' if template else ""))
         return name
 
     def drop_database(self, name: str) -> None:
         self.admin(f'drop database if exists "{name}" with (force)')
+
+    # --- outages ------------------------------------------------------------------
+
+    def _pg_ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        command = [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        return subprocess.run(command, check=check, capture_output=True, text=True)
+
+    def start(self) -> None:
+        """Start the (stopped) server on its port and wait until it accepts connections."""
+        self._pg_ctl("-o", self.options, "-l", str(self.data_dir.parent / "server.log"), "-w", "-t", "30", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server and wait until it is down: `fast` rolls back and closes every session
+        (a clean shutdown), `immediate` kills them all at once, as a crash or power cut would."""
+        self._pg_ctl("-m", mode, "-w", "-t", "30", "stop")
+
+    @property
+    def running(self) -> bool:
+        return self._pg_ctl("status", check=False).returncode == 0
 
 
 def _run_as_postgres(args: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -141,9 +176,15 @@ def _run_as_postgres(args: list[str], **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(args, check=True, capture_output=True, text=True, **kwargs)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """Start a PostgreSQL cluster for the session; stop and delete it afterwards."""
+@contextmanager
+def throwaway_cluster(*, crash_safe: bool = False) -> Iterator[PostgresServer]:
+    """A new cluster in a temporary folder, with Supabase's roles and the migrated template.
+
+    Stopped and deleted on exit, whatever state the test left it in. With
+    `crash_safe`, a commit is acknowledged only once it is in the write-ahead
+    log, so it survives `stop("immediate")` (without, the last commits may be
+    lost then, as on any server with `synchronous_commit=off`).
+    """
     bin_dir = find_pg_bin()
     root = Path(tempfile.mkdtemp(prefix="forecasting-pg-"))
     data, sockets = root / "data", root / "sock"
@@ -157,20 +198,20 @@ def postgres_server() -> Iterator[PostgresServer]:
         for path in (root, sockets):
             os.chown(path, owner.pw_uid, owner.pw_gid)
     port = _free_port()
+    # fsync off and a small footprint: a test cluster trades durability for speed. (fsync off still
+    # survives a server crash: only the operating system's, which these tests never cause, loses data.)
+    options = (f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={sockets} "
+               f"-c fsync=off -c synchronous_commit={'on' if crash_safe else 'off'} -c full_page_writes=off "
+               "-c max_connections=60 -c shared_buffers=32MB")
+    server = PostgresServer(port=port, socket_dir=sockets, data_dir=data, bin_dir=bin_dir, options=options)
     try:
         _run_as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
                           "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"])
-        # fsync off and a small footprint: a test cluster trades durability for speed.
-        options = (f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={sockets} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=60 "
-                   "-c shared_buffers=32MB")
-        _run_as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "server.log"),
-                          "-w", "-t", "30", "start"])
+        server.start()
     except subprocess.CalledProcessError as exc:
         log = (root / "server.log").read_text() if (root / "server.log").exists() else ""
         shutil.rmtree(root, ignore_errors=True)
         pytest.fail(f"could not start PostgreSQL: {exc.stderr or exc.stdout}\n{log}", pytrace=False)
-    server = PostgresServer(port=port, socket_dir=sockets)
     try:
         server.admin(SUPABASE_ROLES)
         server.admin(f'create database "{TEMPLATE}"')
@@ -184,10 +225,39 @@ def postgres_server() -> Iterator[PostgresServer]:
         engine.dispose()
         yield server
     finally:
-        subprocess.run((["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else [])
-                       + [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-                       capture_output=True)
+        server._pg_ctl("-m", "immediate", "-w", "stop", check=False)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """Start a PostgreSQL cluster for the session; stop and delete it afterwards."""
+    with throwaway_cluster() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def private_postgres_server() -> Iterator[PostgresServer]:
+    """A cluster of the test module's own, which its tests may stop and start (`stop()`, `start()`).
+
+    The session's `postgres_server` is shared by every test and must stay up;
+    tests of outages take this one down instead.
+    """
+    with throwaway_cluster(crash_safe=True) as server:
+        yield server
+
+
+@pytest.fixture
+def private_postgres_url(private_postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh, migrated database on `private_postgres_server`, which is running when the test
+    starts; started again (if the test left it down) and the database dropped afterwards."""
+    if not private_postgres_server.running:
+        private_postgres_server.start()
+    name = private_postgres_server.create_database()
+    yield private_postgres_server.url(name)
+    if not private_postgres_server.running:
+        private_postgres_server.start()
+    private_postgres_server.drop_database(name)
 
 
 @pytest.fixture

@@ -1,4 +1,10 @@
-"""Faults: corrupt models, concurrent retrains, a scheduler killed mid-run."""
+"""Faults: corrupt models, concurrent retrains, a scheduler killed mid-run.
+
+Each runs against the embedded SQLite file and a real PostgreSQL server
+(tests/pg.py); the command-line processes reach PostgreSQL through
+`DATABASE_URL`, as in a deployment. (The database itself going down mid-run:
+test_outage.py.)
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -23,6 +30,66 @@ from ..conftest import FAST, NOW
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST_ENV = {"ML_MODEL_CANDIDATES": "naive,snaive,theta", "ML_HORIZON_DAYS": "14", "ML_CV_FOLDS": "2"}
+BACKENDS = ["sqlite", "postgres"]
+
+
+@dataclass
+class Database:
+    """Where a test's data lives: an embedded file, or a fresh database on the PostgreSQL server."""
+
+    backend: str
+    location: str  # the file's path, or the SQLAlchemy URL
+
+    def open(self) -> SQLStorage:
+        return SQLStorage.sqlite_file(self.location) if self.backend == "sqlite" else SQLStorage(self.location)
+
+    def cli(self) -> tuple[list[str], dict[str, str]]:
+        """How a command-line process is pointed at it: `--db FILE`, or DATABASE_URL."""
+        if self.backend == "sqlite":
+            return ["--db", self.location], {}
+        return [], {"DATABASE_URL": self.location}
+
+
+@pytest.fixture(params=BACKENDS)
+def database(request, tmp_path) -> Database:
+    if request.param == "sqlite":
+        return Database("sqlite", str(tmp_path / "shared.db"))
+    return Database("postgresql", request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(scope="module")
+def postgres_demo_template(postgres_server, demo_data):
+    """conftest's demo tenants written once into a database that each test copies."""
+    from forecasting.demo import write_demo
+
+    name = postgres_server.create_database()
+    store = SQLStorage(postgres_server.url(name))
+    write_demo(store, demo_data)
+    store.close()  # a template must have no connections
+    yield name
+    postgres_server.drop_database(name)
+
+
+@pytest.fixture(params=BACKENDS)
+def any_demo_storage(request):
+    """conftest's `demo_storage` (SQLite) or the same tenants on the PostgreSQL server."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("demo_storage")
+    server = request.getfixturevalue("postgres_server")
+    name = server.create_database(template=request.getfixturevalue("postgres_demo_template"))
+    store = SQLStorage(server.url(name))
+    request.addfinalizer(lambda: (store.close(), server.drop_database(name)))
+    return store
+
+
+def batches_are_whole(storage, tenant) -> dict[str, set]:
+    """The model versions of the tenant's forecast and anomaly rows: one per kind (each kind is
+    written by one upsert, which is all or nothing), and no day twice."""
+    predictions = storage.select("ml_predictions", tenant)
+    assert not predictions.duplicated(["prediction_date", "prediction_type"]).any()
+    versions = {kind: set(rows["model_version"]) for kind, rows in predictions.groupby("prediction_type")}
+    assert all(len(v) == 1 for v in versions.values()), f"tenant {tenant}: rows from several runs {versions}"
+    return versions
 
 
 def corrupt_active_model(storage, tenant, **values):
@@ -30,7 +97,8 @@ def corrupt_active_model(storage, tenant, **values):
     storage.update("ml_models", tenant, values, where={"model_type": info.model_type, "model_version": info.model_version})
 
 
-def test_a_corrupt_model_is_detected_and_the_tenant_retrained(demo_storage):
+def test_a_corrupt_model_is_detected_and_the_tenant_retrained(any_demo_storage):
+    demo_storage = any_demo_storage
     train_and_predict_sales("1", storage=demo_storage, settings=FAST, now=NOW)
     corrupt_active_model(demo_storage, "1", model_data="this is not base64!!")
     with pytest.raises(ModelError, match="corrupt"):
@@ -41,7 +109,8 @@ def test_a_corrupt_model_is_detected_and_the_tenant_retrained(demo_storage):
     assert load_active_model(demo_storage, "1") is not None
 
 
-def test_a_model_from_other_library_versions_is_refused_then_replaced(demo_storage):
+def test_a_model_from_other_library_versions_is_refused_then_replaced(any_demo_storage):
+    demo_storage = any_demo_storage
     train_and_predict_sales("1", storage=demo_storage, settings=FAST, now=NOW)
     info = list_models(demo_storage, "1").iloc[0]
     old = {**info.hyperparameters, "library_versions": {**info.hyperparameters["library_versions"], "pandas": "0.25.3"}}
@@ -52,19 +121,19 @@ def test_a_model_from_other_library_versions_is_refused_then_replaced(demo_stora
     assert len(forecast) > 0 and (forecast["model_version"] != info.model_version).all()
 
 
-def run_cli(db, *args, env=None):
-    return subprocess.Popen([sys.executable, "-m", "forecasting", "--quiet", "--db", str(db), *args], cwd=ROOT,
-                            env={**os.environ, **FAST_ENV, **(env or {})}, stdout=subprocess.PIPE,
+def run_cli(database: Database, *args, env=None):
+    where, database_env = database.cli()
+    return subprocess.Popen([sys.executable, "-m", "forecasting", "--quiet", *where, *args], cwd=ROOT,
+                            env={**os.environ, **FAST_ENV, **database_env, **(env or {})}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 
-def test_two_processes_retraining_one_tenant(tmp_path):
-    db = tmp_path / "shared.db"
-    assert run_cli(db, "demo", "--tenants", "1", "--days", "300").wait(timeout=120) == 0
-    procs = [run_cli(db, "train", "--tenant", "1") for _ in range(2)]
+def test_two_processes_retraining_one_tenant(database):
+    assert run_cli(database, "demo", "--tenants", "1", "--days", "300").wait(timeout=120) == 0
+    procs = [run_cli(database, "train", "--tenant", "1") for _ in range(2)]
     outcomes = [(p.wait(timeout=300), *p.communicate()) for p in procs]
     codes = sorted(code for code, _, _ in outcomes)
-    storage = SQLStorage.sqlite_file(db)
+    storage = database.open()
     models = list_models(storage, "1")
     # either they ran one after the other (both 0) or the second was refused with a message (2)
     if codes == [0, 2]:
@@ -77,13 +146,15 @@ def test_two_processes_retraining_one_tenant(tmp_path):
     forecasts = storage.select("ml_predictions", "1", where={"prediction_type": "sales_forecast"})
     assert not forecasts["prediction_date"].duplicated().any()
     assert set(forecasts["model_version"]) <= set(models["model_version"])
+    assert batches_are_whole(storage, "1")["sales_anomaly"] <= set(models["model_version"])
+    assert storage.lease("retrain:1") is None  # released by whoever held it
+    storage.close()
 
 
-def test_scheduler_killed_during_retrain_all_is_marked_and_the_next_run_completes(tmp_path):
-    db = tmp_path / "shared.db"
-    assert run_cli(db, "demo", "--tenants", "4", "--days", "300").wait(timeout=120) == 0
-    proc = run_cli(db, "run-job", "retrain_all", env={"TRAIN_EXECUTOR": "serial"})
-    storage = SQLStorage.sqlite_file(db)
+def test_scheduler_killed_during_retrain_all_is_marked_and_the_next_run_completes(database):
+    assert run_cli(database, "demo", "--tenants", "4", "--days", "150").wait(timeout=120) == 0
+    proc = run_cli(database, "run-job", "retrain_all", env={"TRAIN_EXECUTOR": "serial"})
+    storage = database.open()
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # wait until it is mid-run: one tenant done, not all
         runs = recent_runs(storage, "retrain_all")
@@ -94,9 +165,17 @@ def test_scheduler_killed_during_retrain_all_is_marked_and_the_next_run_complete
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert recent_runs(storage, "retrain_all").iloc[0]["status"] == "running"  # what a crash leaves behind
+    for tenant in ("1", "2", "3", "4"):  # whatever the kill cut short, no batch is half-written
+        batches_are_whole(storage, tenant)
     assert mark_interrupted_runs(storage) == 1  # its process is gone: no need to wait for the heartbeat
     interrupted = recent_runs(storage, "retrain_all").iloc[0]
     assert interrupted["status"] == "interrupted" and "stopped before it finished" in interrupted["error"]
     run = execute_job(storage, "retrain_all", scheduled_for=datetime.now(timezone.utc), trigger="manual",
                       settings=FAST)
     assert run["status"] == "success" and run["tenants_done"] == 4
+    for tenant in ("1", "2", "3", "4"):  # every tenant's rows now come from its one active model
+        models = list_models(storage, tenant)
+        active = set(models[models["is_active"]]["model_version"])
+        assert len(active) == 1
+        assert batches_are_whole(storage, tenant) == {"sales_forecast": active, "sales_anomaly": active}
+    storage.close()
