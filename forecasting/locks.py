@@ -72,11 +72,17 @@ def tenant_lock_name(tenant_id: str) -> str:
 
 
 @contextmanager
-def tenant_lock(storage: Storage, tenant_id: str, *, holder: str | None = None,
-                ttl_seconds: float = TENANT_LOCK_SECONDS) -> Iterator[str]:
-    """Hold the tenant's retrain lock for the duration of the block, or raise BusyError."""
+def lease_lock(storage: Storage, name: str, busy: str, *, holder: str | None = None,
+               ttl_seconds: float = TENANT_LOCK_SECONDS) -> Iterator[str]:
+    """Hold the lease `name` for the duration of the block, or raise BusyError.
+
+    `busy` says what is going on in words ("tenant 1 is already being
+    retrained"); the message adds since when and by whom. A lease left by a
+    process that died, or by a block of this process whose release failed,
+    is taken over. Renew a long block's lease with
+    `storage.acquire_lease(name, holder, ttl_seconds)`.
+    """
     holder = holder or f"{process_holder()}:{uuid.uuid4().hex[:6]}"
-    name = tenant_lock_name(tenant_id)
     with _RUNNING_GUARD:  # before the lease exists, so no other thread takes it for left behind
         _RUNNING.add(holder)
     acquired = False
@@ -85,8 +91,8 @@ def tenant_lock(storage: Storage, tenant_id: str, *, holder: str | None = None,
         if not acquired:
             current = storage.lease(name) or {}
             if current.get("holder") and _left_behind(current["holder"]):
-                # The holder crashed mid-retrain, or could not release the lock (the database was
-                # down): it would block the tenant until the lease expires.
+                # The holder crashed mid-block, or could not release the lock (the database was
+                # down): it would block everyone until the lease expires.
                 log_event("lock_taken_over", lock=name, dead_holder=current["holder"])
                 storage.release_lease(name, current["holder"])
                 acquired = storage.acquire_lease(name, holder, ttl_seconds)
@@ -94,8 +100,8 @@ def tenant_lock(storage: Storage, tenant_id: str, *, holder: str | None = None,
             current = storage.lease(name) or {}
             since = current.get("acquired_at")
             when = f" since {since:%H:%M:%S} UTC" if isinstance(since, datetime) else ""
-            raise BusyError(f"tenant {tenant_id} is already being retrained{when} (by "
-                            f"{current.get('holder', 'another process')}); wait for it to finish and try again")
+            raise BusyError(f"{busy}{when} (by {current.get('holder', 'another process')}); "
+                            "wait for it to finish and try again")
         log_event("lock_acquired", lock=name, holder=holder)
         yield holder
     finally:
@@ -106,6 +112,15 @@ def tenant_lock(storage: Storage, tenant_id: str, *, holder: str | None = None,
                 storage.release_lease(name, holder)
                 log_event("lock_released", lock=name, holder=holder, at=datetime.now(timezone.utc))
             except StorageError as exc:
-                # Typically the database went down mid-retrain: raising here would hide the block's
+                # Typically the database went down mid-block: raising here would hide the block's
                 # own error. The lease expires, and this process takes it over at its next attempt.
                 log_event("lock_release_failed", level=30, lock=name, holder=holder, error=str(exc))
+
+
+@contextmanager
+def tenant_lock(storage: Storage, tenant_id: str, *, holder: str | None = None,
+                ttl_seconds: float = TENANT_LOCK_SECONDS) -> Iterator[str]:
+    """Hold the tenant's retrain lock for the duration of the block, or raise BusyError."""
+    with lease_lock(storage, tenant_lock_name(tenant_id), f"tenant {tenant_id} is already being retrained",
+                    holder=holder, ttl_seconds=ttl_seconds) as held:
+        yield held

@@ -36,7 +36,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from .config import AppSettings, MLSettings, get_app_settings, get_settings
 from .errors import ConfigError, StorageError
 from .jobs import JOBS, JobOutcome
-from .locks import holder_is_dead, process_holder
+from .locks import BusyError, holder_is_dead, lease_lock, process_holder
 from .logs import log_event
 from .storage import Storage
 
@@ -134,18 +134,38 @@ def last_due(trigger, now: datetime) -> datetime:
 # --- recording runs --------------------------------------------------------------------
 
 
+def job_lock_name(job_id: str) -> str:
+    return f"job:{job_id}"
+
+
 def execute_job(storage: Storage, job_id: str, *, scheduled_for: datetime, trigger: str = "schedule",
                 holder: str | None = None, settings: MLSettings | None = None,
                 now: datetime | None = None) -> dict[str, Any] | None:
     """Claim the due time, run the job, record the outcome in `job_runs`.
 
-    Returns the recorded run, or None when another process already claimed
-    this due time (the job then does not run here).
+    One run of a job at a time in the whole deployment: the run holds the
+    lease `job:<id>` (renewed by its heartbeats). Returns the recorded run,
+    or None when another process already claimed this due time or is
+    running the job; a manual run (`trigger="manual"`) raises BusyError
+    then instead, saying since when and by whom.
     """
     holder = holder or process_holder()
-    settings = settings or get_settings()
-    key = {"job_id": job_id, "scheduled_for": scheduled_for}
     record_unrecorded_runs(storage)
+    try:
+        with lease_lock(storage, job_lock_name(job_id), f"job {job_id} is already running",
+                        ttl_seconds=STALE_RUN_SECONDS) as lock:
+            return _claim_and_run(storage, job_id, scheduled_for, trigger, holder, settings or get_settings(),
+                                  now, lock)
+    except BusyError as exc:
+        log_event("job_skipped", job=job_id, scheduled_for=scheduled_for, reason=str(exc))
+        if trigger == "manual":
+            raise
+        return None
+
+
+def _claim_and_run(storage: Storage, job_id: str, scheduled_for: datetime, trigger: str, holder: str,
+                   settings: MLSettings, now: datetime | None, lock: str) -> dict[str, Any] | None:
+    key = {"job_id": job_id, "scheduled_for": scheduled_for}
     started = datetime.now(timezone.utc)
     claimed = storage.insert_if_absent("job_runs", None, {
         **key, "trigger": trigger, "holder": holder, "status": "running", "started_at": started,
@@ -159,6 +179,7 @@ def execute_job(storage: Storage, job_id: str, *, scheduled_for: datetime, trigg
         try:
             storage.update("job_runs", None, {"tenants_done": done, "tenants_failed": failed,
                                                "heartbeat_at": datetime.now(timezone.utc)}, where=key)
+            storage.acquire_lease(job_lock_name(job_id), lock, STALE_RUN_SECONDS)
         except StorageError as exc:  # progress is best effort; the final record is what counts
             log_event("job_heartbeat_failed", job=job_id, error=str(exc))
 

@@ -172,3 +172,41 @@ def test_invalid_cron_names_the_setting():
 
     with pytest.raises(ConfigError, match="ML_RETRAIN_CRON"):
         job_specs(AppSettings(), MLSettings(retrain_cron="every monday"))
+
+
+def test_a_job_runs_once_at_a_time_across_processes(storage, tmp_path, capsys):
+    """Another process's run in progress (its live `job:<id>` lease): no second run, scheduled or manual."""
+    from forecasting.cli import main
+    from forecasting.locks import BusyError
+
+    elsewhere = "otherhost:4242:abcdef"  # a process on another host: nothing here can tell it died
+    assert storage.acquire_lease("job:health_check", elsewhere, ttl_seconds=600)
+    due = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
+    assert execute_job(storage, "health_check", scheduled_for=due) is None
+    with pytest.raises(BusyError, match=r"job health_check is already running since .* \(by otherhost:4242"):
+        execute_job(storage, "health_check", scheduled_for=due + timedelta(minutes=1), trigger="manual")
+    assert storage.select("job_runs", None).empty  # neither was even claimed
+
+    db = tmp_path / "cli.db"
+    other = SQLStorage.sqlite_file(db)
+    other.acquire_lease("job:health_check", elsewhere, ttl_seconds=600)
+    assert main(["--db", str(db), "-q", "run-job", "health_check"]) == 2
+    assert "already running" in capsys.readouterr().err
+    other.release_lease("job:health_check", elsewhere)
+    assert main(["--db", str(db), "-q", "run-job", "health_check"]) == 0
+    assert other.lease("job:health_check") is None  # released after the run
+    other.close()
+
+    storage.release_lease("job:health_check", elsewhere)
+    run = execute_job(storage, "health_check", scheduled_for=due)
+    assert run["status"] == "success"
+
+
+def test_a_job_lease_left_by_a_dead_process_is_taken_over(storage):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    import socket
+
+    holder = f"{socket.gethostname()}:{dead.stdout.strip()}:abcdef"
+    assert storage.acquire_lease("job:health_check", holder, ttl_seconds=600)
+    run = execute_job(storage, "health_check", scheduled_for=datetime(2026, 11, 26, 10, tzinfo=timezone.utc))
+    assert run["status"] == "success"
