@@ -76,3 +76,12 @@ def test_a_degraded_tenant_gets_one_drift_notification(storage):
     storage.delete("notifications", "t")
     assert not check_drift(storage, "t", healthy, threshold=0.3)["drift"]
     assert storage.count("notifications", "t") == 0
+
+
+def test_before_any_forecast_meets_its_sales_a_high_backtest_error_says_hard_to_forecast(storage):
+    y = history_with_actuals([100] * 10)  # no issued forecast: cross-validation stands in
+    error = check_drift(storage, "t", y, threshold=0.3, cv_scores={"mape": 0.45, "wape": 0.4})
+    assert error["drift"] and error["source"] == "cross-validation"
+    note = storage.select("notifications", "t").iloc[0]
+    assert note["title"] == "Sales are hard to forecast for now"
+    assert "back-tests" in note["message"] and "changed pattern" not in note["message"]
