@@ -62,19 +62,7 @@ def test_secrets_never_appear_in_cli_output_or_logs(tmp_path):
     assert secret_key not in text and password not in text
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_sql_store(request, tmp_path):
-    from forecasting.storage import SQLStorage
-
-    if request.param == "sqlite":
-        store = SQLStorage.sqlite_file(tmp_path / "hostile.db")
-    else:
-        store = SQLStorage(request.getfixturevalue("postgres_url"))
-    yield store
-    store.close()
-
-
-def test_user_values_travel_as_parameters_never_as_sql_text(any_sql_store):
+def test_user_values_travel_as_parameters_never_as_sql_text(sql_storage):
     """Every statement sent while a hostile tenant is written, trained, shown and signed in to, read off the wire."""
     import numpy as np
     import pandas as pd
@@ -86,25 +74,25 @@ def test_user_values_travel_as_parameters_never_as_sql_text(any_sql_store):
     marker = "Zq9"  # in every hostile value, in no SQL we write
     tenant = f"{marker}'); DROP TABLE ventas; --"
     statements: list[str] = []
-    event.listen(any_sql_store.engine, "before_cursor_execute",
+    event.listen(sql_storage.engine, "before_cursor_execute",
                  lambda conn, cursor, statement, *args: statements.append(statement))
 
-    any_sql_store.upsert("negocios", tenant, [{"id": tenant, "nombre": f"{marker} Robert'); --",
+    sql_storage.upsert("negocios", tenant, [{"id": tenant, "nombre": f"{marker} Robert'); --",
                                                "timezone": "Europe/Madrid"}])
     days = pd.date_range(NOW - pd.Timedelta(days=150), periods=150, freq="D")
     totals = 100 + 20 * np.sin(np.arange(150) * 2 * np.pi / 7)
-    any_sql_store.upsert("ventas", tenant, [{"id": f"{marker}-{i}' OR '1'='1", "fecha": day, "total": float(total)}
+    sql_storage.upsert("ventas", tenant, [{"id": f"{marker}-{i}' OR '1'='1", "fecha": day, "total": float(total)}
                                             for i, (day, total) in enumerate(zip(days, totals, strict=True))])
-    any_sql_store.upsert("tenant_ml_settings", tenant, [{"tenant_id": tenant,
+    sql_storage.upsert("tenant_ml_settings", tenant, [{"tenant_id": tenant,
                                                          "settings": {"ML_HORIZON_DAYS": 14}}])
-    train_and_predict_sales(tenant, storage=any_sql_store, settings=FAST, now=NOW)
-    dashboard.overview(any_sql_store, tenant, now=NOW)
-    dashboard.forecast_view(any_sql_store, tenant)
+    train_and_predict_sales(tenant, storage=sql_storage, settings=FAST, now=NOW)
+    dashboard.overview(sql_storage, tenant, now=NOW)
+    dashboard.forecast_view(sql_storage, tenant)
     with pytest.raises(AccessError):
-        auth.sign_in(any_sql_store, f"{marker}' or '1'='1", f"{marker}' or '1'='1")
-    auth.add_user(any_sql_store, f"{marker.lower()}@x", f"{marker}'; drop table app_users; --", "owner", tenant)
-    auth.sign_in(any_sql_store, f"{marker.lower()}@x", f"{marker}'; drop table app_users; --")
+        auth.sign_in(sql_storage, f"{marker}' or '1'='1", f"{marker}' or '1'='1")
+    auth.add_user(sql_storage, f"{marker.lower()}@x", f"{marker}'; drop table app_users; --", "owner", tenant)
+    auth.sign_in(sql_storage, f"{marker.lower()}@x", f"{marker}'; drop table app_users; --")
 
     assert len(statements) > 20  # the recorder saw the work
     assert not [s for s in statements if marker in s or marker.lower() in s]
-    assert any_sql_store.count("ventas", tenant) == 150 and not any_sql_store.select("ml_models", tenant).empty
+    assert sql_storage.count("ventas", tenant) == 150 and not sql_storage.select("ml_models", tenant).empty

@@ -22,16 +22,12 @@ SETTINGS = AppSettings(auth_enabled=True, auth_session_hours=8, auth_idle_minute
                        auth_lockout_minutes=15)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        storage = SQLStorage.sqlite_file(tmp_path / "auth.db")
-    else:
-        storage = SQLStorage(request.getfixturevalue("postgres_url"))
-    storage.upsert("negocios", "1", [{"id": "1", "nombre": "Panadería"}])
-    storage.upsert("negocios", "2", [{"id": "2", "nombre": "Ferretería"}])
-    yield storage
-    storage.close()
+@pytest.fixture
+def store(sql_storage):
+    """Two businesses, on the embedded database and on real PostgreSQL."""
+    sql_storage.upsert("negocios", "1", [{"id": "1", "nombre": "Panadería"}])
+    sql_storage.upsert("negocios", "2", [{"id": "2", "nombre": "Ferretería"}])
+    return sql_storage
 
 
 def sign_in(store, username, password=PASSWORD, at=T0):
