@@ -491,31 +491,14 @@ def test_blank_lines_before_the_header_keep_line_numbers():
 # --- every backend --------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "supabase"])
-def any_backend(request, tmp_path):
+@pytest.fixture
+def any_backend(any_storage):
     """The same two tenants on each backend; tenant `a` already has sale `x1`."""
-    if request.param == "sqlite":
-        from forecasting.storage import SQLStorage
-
-        store = SQLStorage.sqlite_file(tmp_path / "db.sqlite")
-    elif request.param == "postgresql":
-        from forecasting.storage import SQLStorage
-
-        store = SQLStorage(request.getfixturevalue("postgres_url"))
-    else:
-        import httpx
-
-        from forecasting.storage.supabase_rest import SupabaseRestStorage
-
-        stand_in = request.getfixturevalue("rest_stand_in")
-        store = SupabaseRestStorage("https://xyz.supabase.co", "service-role-key",
-                                    http_client=httpx.Client(transport=httpx.MockTransport(stand_in)))
     for tenant in ("a", "b"):
-        store.upsert("negocios", tenant, [{"id": tenant, "nombre": tenant.upper(), "timezone": MADRID}])
-    store.upsert("ventas", "a", [{"id": "x1", "negocio_id": "a", "fecha": datetime(2026, 1, 1, tzinfo=UTC),
-                                  "total": 10.0}])
-    yield store
-    store.close()
+        any_storage.upsert("negocios", tenant, [{"id": tenant, "nombre": tenant.upper(), "timezone": MADRID}])
+    any_storage.upsert("ventas", "a", [{"id": "x1", "negocio_id": "a", "fecha": datetime(2026, 1, 1, tzinfo=UTC),
+                                        "total": 10.0}])
+    return any_storage
 
 
 def test_every_backend_refuses_foreign_ids_and_counts_what_is_already_there(any_backend):

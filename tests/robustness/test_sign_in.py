@@ -1,4 +1,4 @@
-"""Sign-in: users, password hashes, lockout and sessions, on the embedded database and real PostgreSQL.
+"""Sign-in: users, password hashes, lockout and sessions, on the embedded database, real PostgreSQL and Supabase REST.
 
 The dashboard side (what a signed-out visitor, an owner and an analyst see)
 is in `test_sign_in_pages.py`.
@@ -23,11 +23,11 @@ SETTINGS = AppSettings(auth_enabled=True, auth_session_hours=8, auth_idle_minute
 
 
 @pytest.fixture
-def store(sql_storage):
-    """Two businesses, on the embedded database and on real PostgreSQL."""
-    sql_storage.upsert("negocios", "1", [{"id": "1", "nombre": "Panadería"}])
-    sql_storage.upsert("negocios", "2", [{"id": "2", "nombre": "Ferretería"}])
-    return sql_storage
+def store(any_storage):
+    """Two businesses, on each backend (SQLite, PostgreSQL, Supabase REST)."""
+    any_storage.upsert("negocios", "1", [{"id": "1", "nombre": "Panadería"}])
+    any_storage.upsert("negocios", "2", [{"id": "2", "nombre": "Ferretería"}])
+    return any_storage
 
 
 def sign_in(store, username, password=PASSWORD, at=T0):

@@ -18,7 +18,7 @@ from forecasting.storage import SQLStorage
 from forecasting.ui.i18n import t
 
 from ..test_dashboard import copy_db
-from ..test_dashboard_app import APP, JOBS, PAGES, TIMEOUT, _use, demo_db, open_page  # noqa: F401 - fixture
+from ..test_dashboard_app import APP, JOBS, PAGES, TIMEOUT, _use, open_page
 
 PASSWORD = "correct horse battery"
 OWN, OTHER = "2", "1"  # the owner's business, and one that is not theirs
