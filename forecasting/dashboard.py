@@ -875,9 +875,15 @@ def reset_tenant_settings(storage: Storage, tenant_id: str) -> None:
 
 
 def notifications(storage: Storage, tenant_id: str, *, unread_only: bool = False) -> pd.DataFrame:
-    """The tenant's notifications, newest first (id, kind, severity, title, message, is_read, created_at)."""
+    """The tenant's notifications, newest first (id, kind, severity, title, message, details, is_read, created_at).
+
+    `details` is the message as i18n parts (`forecasting.ui.messages.say` says it in a language), or
+    None for rows written without them (by older versions or other applications): show `title` and
+    `message` then.
+    """
     frame = list_notifications(storage, str(tenant_id), unread_only=unread_only)
-    return frame[["id", "kind", "severity", "title", "message", "is_read", "created_at"]].reset_index(drop=True)
+    return frame[["id", "kind", "severity", "title", "message", "details", "is_read",
+                  "created_at"]].reset_index(drop=True)
 
 
 def unread_count(storage: Storage, tenant_id: str) -> int:

@@ -15,18 +15,35 @@ import pandas as pd
 
 from .logs import log_event
 from .storage import Storage
+from .ui.formatting import Formatter, formatter_for
+from .ui.messages import Part, message, say
 
 def notify(storage: Storage, tenant_id: str, *, kind: str, title: str, message: str,
-           event_key: str, severity: str = "info") -> int:
-    """Write one notification unless the same event was already notified; returns rows written."""
+           event_key: str, severity: str = "info", details: dict[str, Any] | None = None) -> int:
+    """Write one notification unless the same event was already notified; returns rows written.
+
+    `details` is the message as i18n keys and values (`forecasting.ui.messages`),
+    for the dashboard to say in the reader's language; `notify_parts` builds both.
+    """
     existing = storage.select("notifications", str(tenant_id), columns=["id"], where={"event_key": event_key})
     if not existing.empty:
         return 0
     row = {"tenant_id": str(tenant_id), "kind": kind, "severity": severity, "title": title, "message": message,
-           "event_key": event_key, "is_read": False, "created_at": datetime.now(timezone.utc)}
+           "event_key": event_key, "details": details, "is_read": False, "created_at": datetime.now(timezone.utc)}
     written = storage.upsert("notifications", str(tenant_id), [row])
     log_event("notification", tenant_id=str(tenant_id), kind=kind, event_key=event_key)
     return written
+
+
+def notify_parts(storage: Storage, tenant_id: str, fmt: Formatter, *, kind: str, event_key: str, title: Part,
+                 parts: list[Part], severity: str = "info") -> int:
+    """`notify` with the message as i18n parts: stored in English (formatted by `fmt`) and as parts."""
+    details = message(title, parts)
+    english = say(details, "en", fmt)
+    if english is None:  # a key missing from forecasting/ui/i18n.py: a bug, caught by the tests
+        raise KeyError(f"unknown message key in {details}")
+    return notify(storage, tenant_id, kind=kind, severity=severity, title=english[0], message=english[1],
+                  event_key=event_key, details=details)
 
 
 def list_notifications(storage: Storage, tenant_id: str, *, unread_only: bool = False, limit: int = 200) -> pd.DataFrame:
@@ -66,19 +83,12 @@ def check_drift(storage: Storage, tenant_id: str, y: pd.Series, threshold: float
     if error["drift"]:
         last = y.index[-1].date().isoformat()
         log_event("drift", tenant_id=str(tenant_id), **{k: v for k, v in error.items() if k != "drift"})
-        if error["source"] == "cross-validation":
-            # No forecast has met its sales yet: nothing "changed", the shop is simply hard to forecast.
-            title = "Sales are hard to forecast for now"
-            message = (f"In back-tests on past sales the forecast was off by {value:.0%} ({metric}), above the "
-                       f"alert threshold of {threshold:.0%}. Use the 80% and 95% ranges rather than the single "
-                       f"line; the error is checked again against real sales as days go by.")
-        else:
-            title = "Forecast error is higher than usual"
-            message = (f"Recent forecast error ({metric} {value:.0%} over {error['source']}) is above the "
-                       f"alert threshold of {threshold:.0%}. Sales may have changed pattern; check the "
-                       f"Unusual days page and consider retraining.")
-        notify(storage, tenant_id, kind="drift", severity="warning", title=title, message=message,
-               event_key=f"drift:{last}")
+        # Before any forecast met its sales, nothing "changed": the shop is simply hard to forecast.
+        key = "notif.drift_cv" if error["source"] == "cross-validation" else "notif.drift"
+        values = {"value_pct": float(value), "threshold_pct": float(threshold), "metric": metric,
+                  "days_num": error.get("days")}
+        notify_parts(storage, tenant_id, Formatter(), kind="drift", severity="warning", event_key=f"drift:{last}",
+                     title=(f"{key}.title", {}), parts=[(f"{key}.message", values)])
     return error
 
 
@@ -112,9 +122,10 @@ def check_rules(storage: Storage, tenant, settings, y: pd.Series | None, *, toda
     """
     rules = rules_for(storage, tenant.id)
     written: list[str] = []
+    fmt = formatter_for(tenant, "en")
 
     def send(**kwargs) -> None:
-        if notify(storage, tenant.id, **kwargs):
+        if notify_parts(storage, tenant.id, fmt, **kwargs):
             written.append(kwargs["event_key"])
 
     if "low_stock" in rules:
@@ -122,17 +133,18 @@ def check_rules(storage: Storage, tenant, settings, y: pd.Series | None, *, toda
         products = storage.select("productos", tenant.id)
         week = f"{today.isocalendar()[0]}-W{today.isocalendar()[1]:02d}"
         for row in products[pd.to_numeric(products["stock"], errors="coerce") <= threshold].itertuples():
-            send(kind="low_stock", severity="warning", title=f"Low stock: {row.nombre}",
-                 message=f"{row.nombre} has {row.stock:g} units left (alert at {threshold:g}).",
+            send(kind="low_stock", severity="warning", title=("notif.low_stock.title", {"product": row.nombre}),
+                 parts=[("notif.low_stock.message", {"product": row.nombre, "stock_num": float(row.stock),
+                                                     "threshold_num": float(threshold)})],
                  event_key=f"low_stock:{row.id}:{week}")
 
     if y is not None and "forecast_drop" in rules:
         threshold = rules["forecast_drop"] if rules["forecast_drop"] is not None else DEFAULT_RULES["forecast_drop"]
         drop = forecast_drop(storage, tenant.id, y, today)
         if drop and drop["change"] < -threshold:
-            send(kind="forecast_drop", severity="warning", title="Sales expected to fall next week",
-                 message=(f"The forecast for the next 7 days ({drop['next7']:,.0f}) is {-drop['change']:.0%} below "
-                          f"the last 7 days ({drop['last7']:,.0f})."),
+            send(kind="forecast_drop", severity="warning", title=("notif.forecast_drop.title", {}),
+                 parts=[("notif.forecast_drop.message", {"next_money": drop["next7"], "last_money": drop["last7"],
+                                                         "drop_pct": -drop["change"]})],
                  event_key=f"forecast_drop:{drop['model_version']}")
 
     if "new_anomaly" in rules:
@@ -144,9 +156,11 @@ def check_rules(storage: Storage, tenant, settings, y: pd.Series | None, *, toda
             values = row.predicted_values or {}
             if (values.get("score") or 0) > threshold:
                 direction = "higher" if values.get("y", 0) > values.get("expected", 0) else "lower"
-                send(kind="anomaly", severity="info", title=f"Unusual sales on {row.prediction_date}",
-                     message=(f"Sales of {values.get('y', 0):,.0f} were much {direction} than the expected "
-                              f"{values.get('expected', 0):,.0f} (score {values['score']:.1f})."),
+                day = pd.Timestamp(row.prediction_date).date().isoformat()
+                send(kind="anomaly", severity="info", title=("notif.anomaly.title", {"day_date": day}),
+                     parts=[(f"notif.anomaly.{direction}", {"actual_money": float(values.get("y", 0)),
+                                                             "expected_money": float(values.get("expected", 0)),
+                                                             "score_num": round(float(values["score"]), 1)})],
                      event_key=f"anomaly:{row.prediction_date}")
 
     if y is not None and "forecast_drift" in rules:
@@ -172,24 +186,28 @@ def forecast_drop(storage: Storage, tenant_id: str, y: pd.Series, today) -> dict
 
 def daily_summary(storage: Storage, tenant, y: pd.Series | None, *, today) -> bool:
     """One summary per tenant and day: yesterday's sales, next 7 days, unusual days, low stock."""
-    lines = []
+    parts: list[Part] = []
     if y is not None and len(y) >= 8:
         yesterday, week_before = float(y.iloc[-1]), float(y.iloc[-8])
-        change = f" ({yesterday / week_before - 1:+.0%} vs the same day last week)" if week_before > 0 else ""
-        lines.append(f"Yesterday's sales: {yesterday:,.0f}{change}.")
+        if week_before > 0:
+            parts.append(("notif.daily.yesterday_change", {"sales_money": yesterday,
+                                                           "change_spct": yesterday / week_before - 1}))
+        else:
+            parts.append(("notif.daily.yesterday", {"sales_money": yesterday}))
         drop = forecast_drop(storage, tenant.id, y, today)
         if drop:
-            lines.append(f"Expected next 7 days: {drop['next7']:,.0f} (last 7 days: {drop['last7']:,.0f}).")
+            parts.append(("notif.daily.next7", {"next_money": drop["next7"], "last_money": drop["last7"]}))
     elif y is None:
-        lines.append("No sales recorded yet.")
+        parts.append(("notif.daily.no_sales", {}))
     anomalies = storage.select("ml_predictions", tenant.id, where={"prediction_type": "sales_anomaly"},
                                gte={"prediction_date": today - pd.Timedelta(days=ANOMALY_LOOKBACK_DAYS)})
     unusual = sum(1 for v in anomalies["predicted_values"] if (v or {}).get("is_anomaly"))
     if unusual:
-        lines.append(f"{unusual} unusual day(s) in the last week.")
+        parts.append(("notif.daily.unusual", {"count_num": unusual}))
     low = storage.select("ml_features", tenant.id, where={"feature_type": "low_stock_products"},
                          order_by="feature_date", descending=True, limit=1)
     if not low.empty and low["value"].iloc[0]:
-        lines.append(f"{low['value'].iloc[0]:.0f} product(s) low on stock.")
-    return bool(notify(storage, tenant.id, kind="daily_summary", title=f"Daily summary for {today}",
-                       message=" ".join(lines) or "Nothing to report.", event_key=f"daily:{today}"))
+        parts.append(("notif.daily.low_stock", {"count_num": float(low["value"].iloc[0])}))
+    return bool(notify_parts(storage, tenant.id, formatter_for(tenant, "en"), kind="daily_summary",
+                             title=("notif.daily.title", {"day_date": pd.Timestamp(today).date().isoformat()}),
+                             parts=parts or [("notif.daily.nothing", {})], event_key=f"daily:{today}"))

@@ -4,6 +4,7 @@ import streamlit as st
 
 from forecasting import dashboard
 from forecasting.ui.i18n import t
+from forecasting.ui.messages import say
 from pages import _shared as shared
 
 ctx = shared.page_context()
@@ -32,8 +33,9 @@ for item in items.itertuples():
         body, action = st.columns([5, 1], vertical_alignment="center")
         icon = ICONS.get(item.severity, ICONS["info"])
         badge = "" if item.is_read else f"  :blue-badge[{t('notifications.new', lang)}]"
-        body.markdown(f"{icon} **{item.title}**{badge}")
-        body.write(item.message)
+        title, message = say(item.details, lang, fmt) or (item.title, item.message)
+        body.markdown(f"{icon} **{title}**{badge}")
+        body.write(message)
         body.caption(t("notifications.meta", lang, when=fmt.datetime(item.created_at, "medium"),
                        kind=t(f"notifications.kind.{item.kind}", lang, default=item.kind),
                        severity=t(f"notifications.severity.{item.severity}", lang, default=item.severity)))

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from forecasting.config import reset_settings
+from forecasting.config import MLSettings, reset_settings
 from forecasting.notifications import notify
 from forecasting.registry import list_models
 from forecasting.storage import SQLStorage
@@ -310,6 +310,21 @@ def test_notifications_newest_first_and_marked_read(own_app):
     assert bool(states[first_id]) and states.sum() == 1
     at.button(key="notifications_mark_all").click().run()
     assert storage.select("notifications", TRAINED)["is_read"].all()
+
+
+def test_notifications_are_said_in_the_readers_language(monkeypatch, own_db):
+    from forecasting.jobs import send_daily_notifications
+
+    _use(monkeypatch, own_db)
+    storage = SQLStorage.sqlite_file(own_db)
+    send_daily_notifications(storage, MLSettings(), now=datetime.now(timezone.utc))
+    notify(storage, TRAINED, kind="info", title="Written by the shop's own app", message="Plain text.",
+           event_key="test:plain")  # no i18n parts: shown as stored
+    at = start("es")
+    open_page(at, NOTIFICATIONS, tenant=TRAINED)
+    shown = texts(at.markdown)
+    assert "Resumen del" in shown and "Daily summary" not in shown
+    assert "Written by the shop's own app" in shown and "Plain text." in shown
 
 
 # --- reliability scorecard on the overview -------------------------------------------------------------

@@ -175,6 +175,9 @@ notifications = Table(
     Column("message", Text, nullable=False),
     # Identifies the event a message is about, so the same alert is never written twice.
     Column("event_key", String(200)),
+    # The message as i18n keys and values ({"title": [key, values], "message": [[key, values], ...]}), so
+    # the dashboard can say it in the reader's language; title/message hold the English text.
+    Column("details", JsonType),
     Column("is_read", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime, default=_now, nullable=False),
     UniqueConstraint("tenant_id", "event_key", name="uq_notifications_event"),

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Date, case, cast, create_engine, delete, event, func, or_, select, text, update
+from sqlalchemy import Date, case, cast, create_engine, delete, event, func, inspect, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
@@ -78,6 +78,24 @@ class SQLStorage(Storage):
             self._run(lambda: ensure_schema(self.engine), "create tables")
             return
         self._run(lambda: metadata.create_all(self.engine), "create tables")
+        self._run(self._add_new_columns, "add new columns")
+
+    def _add_new_columns(self) -> None:
+        """Add the nullable columns a newer schema.py declares to tables an older version created (SQLite).
+
+        `create_all` creates missing tables only; this is the embedded file's
+        counterpart of an `add column if not exists` migration.
+        """
+        inspector = inspect(self.engine)
+        with self.engine.begin() as conn:
+            for name, table in TABLES.items():
+                present = {column["name"] for column in inspector.get_columns(name)}
+                for column in table.columns:
+                    if column.name not in present and column.nullable:
+                        kind = column.type.compile(dialect=self.engine.dialect)
+                        # Names from schema.py, never from users: the one piece of SQL text built here.
+                        conn.execute(text(f'ALTER TABLE "{name}" ADD COLUMN "{column.name}" {kind}'))
+                        log_event("column_added", table=name, column=column.name)
 
     # --- writes -----------------------------------------------------------
 

@@ -63,6 +63,61 @@ STRINGS: dict[str, dict[str, str]] = {
     "auth.admins_only": {"en": "Only administrators run jobs by hand.",
                          "es": "Solo los administradores ejecutan tareas a mano."},
 
+    # --- notifications, as stored (forecasting.notifications; values named by forecasting.ui.messages) ----
+    "notif.drift.title": {"en": "Forecast error is higher than usual", "es": "El error de la previsión es mayor de lo normal"},
+    "notif.drift.message": {
+        "en": "Over the last {days_num} days the forecast was off by {value_pct} ({metric}), above the alert "
+              "threshold of {threshold_pct}. Sales may have changed pattern; check the Unusual days page and "
+              "consider retraining.",
+        "es": "En los últimos {days_num} días la previsión se desvió un {value_pct} ({metric}), por encima del "
+              "umbral de aviso del {threshold_pct}. Puede que las ventas hayan cambiado; revisa la página Días "
+              "atípicos y plantéate reentrenar.",
+    },
+    "notif.drift_cv.title": {"en": "Sales are hard to forecast for now", "es": "Por ahora las ventas son difíciles de prever"},
+    "notif.drift_cv.message": {
+        "en": "In back-tests on past sales the forecast was off by {value_pct} ({metric}), above the alert threshold "
+              "of {threshold_pct}. Use the 80% and 95% ranges rather than the single line; the error is checked "
+              "again against real sales as days go by.",
+        "es": "En pruebas sobre ventas pasadas la previsión se desvió un {value_pct} ({metric}), por encima del "
+              "umbral de aviso del {threshold_pct}. Usa los rangos del 80% y el 95% más que la línea central; el "
+              "error se vuelve a comprobar con las ventas reales según pasen los días.",
+    },
+    "notif.low_stock.title": {"en": "Low stock: {product}", "es": "Poco stock: {product}"},
+    "notif.low_stock.message": {"en": "{product} has {stock_num} units left (alert at {threshold_num}).",
+                                "es": "A {product} le quedan {stock_num} unidades (aviso a partir de {threshold_num})."},
+    "notif.forecast_drop.title": {"en": "Sales expected to fall next week",
+                                  "es": "Se espera que las ventas bajen la próxima semana"},
+    "notif.forecast_drop.message": {
+        "en": "The forecast for the next 7 days ({next_money}) is {drop_pct} below the last 7 days ({last_money}).",
+        "es": "La previsión de los próximos 7 días ({next_money}) está un {drop_pct} por debajo de los últimos "
+              "7 días ({last_money}).",
+    },
+    "notif.anomaly.title": {"en": "Unusual sales on {day_date}", "es": "Ventas atípicas el {day_date}"},
+    "notif.anomaly.higher": {
+        "en": "Sales of {actual_money} were much higher than the expected {expected_money} (score {score_num}).",
+        "es": "Las ventas, {actual_money}, fueron muy superiores a las esperadas, {expected_money} "
+              "(puntuación {score_num}).",
+    },
+    "notif.anomaly.lower": {
+        "en": "Sales of {actual_money} were much lower than the expected {expected_money} (score {score_num}).",
+        "es": "Las ventas, {actual_money}, fueron muy inferiores a las esperadas, {expected_money} "
+              "(puntuación {score_num}).",
+    },
+    "notif.daily.title": {"en": "Daily summary for {day_date}", "es": "Resumen del {day_date}"},
+    "notif.daily.yesterday": {"en": "Yesterday's sales: {sales_money}.", "es": "Ventas de ayer: {sales_money}."},
+    "notif.daily.yesterday_change": {
+        "en": "Yesterday's sales: {sales_money} ({change_spct} vs the same day last week).",
+        "es": "Ventas de ayer: {sales_money} ({change_spct} frente al mismo día de la semana pasada).",
+    },
+    "notif.daily.next7": {"en": "Expected next 7 days: {next_money} (last 7 days: {last_money}).",
+                          "es": "Previsión próximos 7 días: {next_money} (últimos 7 días: {last_money})."},
+    "notif.daily.no_sales": {"en": "No sales recorded yet.", "es": "Todavía no hay ventas registradas."},
+    "notif.daily.unusual": {"en": "Unusual days in the last week: {count_num}.",
+                            "es": "Días atípicos en la última semana: {count_num}."},
+    "notif.daily.low_stock": {"en": "Products low on stock: {count_num}.",
+                              "es": "Productos con poco stock: {count_num}."},
+    "notif.daily.nothing": {"en": "Nothing to report.", "es": "Nada que destacar."},
+
     # --- messages and errors -----------------------------------------------------------------
     "msg.no_tenants": {
         "en": "There are no businesses in the database yet. Load the demo with "

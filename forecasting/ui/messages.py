@@ -1,0 +1,55 @@
+"""Messages kept as i18n keys and values (notifications), said in any language with its formatting.
+
+A message is `{"title": [key, values], "message": [[key, values], ...]}`;
+the parts of `message` are joined by a space. Values are plain JSON and
+formatted by the suffix of their name: `_pct` a fraction as a percentage,
+`_spct` the same with a sign, `_money` an amount in the business's
+currency, `_date` an ISO date, `_num` a number; anything else is text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .formatting import Formatter
+from .i18n import STRINGS, t
+
+Part = tuple[str, Mapping[str, Any]]
+
+
+def message(title: Part, parts: Sequence[Part]) -> dict[str, Any]:
+    """The stored form of a message (JSON-safe)."""
+    return {"title": [title[0], dict(title[1])], "message": [[key, dict(values)] for key, values in parts]}
+
+
+def say(details: Any, lang: str, fmt: Formatter) -> tuple[str, str] | None:
+    """(title, message) in `lang`, or None when `details` is not a message this version knows
+    (absent, malformed, or written by a newer version with keys unknown here)."""
+    try:
+        title = details["title"]
+        parts = [title, *details["message"]]
+        if not all(isinstance(key, str) and key in STRINGS and isinstance(values, Mapping) for key, values in parts):
+            return None
+        texts = [t(key, lang, **{name: _format(name, value, fmt) for name, value in values.items()})
+                 for key, values in parts]
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
+    return texts[0], " ".join(texts[1:])
+
+
+def _format(name: str, value: Any, fmt: Formatter) -> str:
+    if value is None:
+        return ""
+    if name.endswith("_spct"):
+        return fmt.percent(float(value), signed=True)
+    if name.endswith("_pct"):
+        return fmt.percent(float(value))
+    if name.endswith("_money"):
+        return fmt.money(float(value), whole=True)
+    if name.endswith("_date"):
+        return fmt.date(value)
+    if name.endswith("_num"):
+        number = float(value)
+        return fmt.number(number, 0 if number.is_integer() else 1)
+    return str(value)
