@@ -17,12 +17,12 @@ st.set_page_config(page_title=t("app.title", shared.language()), page_icon=":mat
 shared.load_secrets()
 
 lang = shared.language_switch()
-user = shared.current_user(lang)  # signed out: the sign-in form, and nothing below runs
 try:
+    shared.start_scheduler()  # first: the schedule runs whether or not anyone signs in
+    user = shared.current_user(lang)  # signed out: the sign-in form, and nothing below runs
     tenant = shared.tenant_picker(user, lang)
     unread = dashboard.unread_count(shared.storage(), tenant.id) if tenant else 0
     label = dashboard.storage_label(shared.storage())
-    shared.start_scheduler()
 except ForecastingError as exc:
     # The database can't be read: say so once, here, instead of on every page.
     st.title(t("app.title", lang))

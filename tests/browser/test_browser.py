@@ -249,9 +249,18 @@ def test_sign_in_keeps_an_owner_to_their_business(tmp_path_factory, browser):
     finally:
         storage.close()
     log = tmp_path_factory.getbasetemp() / "streamlit-signin.log"
-    with streamlit_server(db, log, AUTH_ENABLED="true", SCHEDULER_ENABLED="false") as base:
+    with streamlit_server(db, log, AUTH_ENABLED="true", SCHEDULER_LEASE_SECONDS="5") as base:
         page = start_page(browser, base, "en-US")
         assert page.locator("h1").first.inner_text().strip() == t("auth.title", "en")
+        # Nobody has signed in, yet the embedded scheduler runs: it takes the leader lease.
+        storage = SQLStorage.sqlite_file(db)
+        try:
+            deadline = time.monotonic() + 30
+            while (storage.lease("scheduler") or {}).get("holder") is None:
+                assert time.monotonic() < deadline, "the scheduler did not start before anyone signed in"
+                time.sleep(0.3)
+        finally:
+            storage.close()
         assert page.get_by_text(t("auth.off_banner", "en")).count() == 0
         page.get_by_label(t("auth.username", "en")).wait_for()
         page.wait_for_timeout(500)
