@@ -267,11 +267,13 @@ def _refuse(reason: str, username: str | None = None):
 
 
 def session_user(storage: Storage, token: str | None, *, settings: AppSettings | None = None,
-                 now: datetime | None = None) -> User | None:
+                 now: datetime | None = None, touch: bool = True) -> User | None:
     """The signed-in user of `token`, or None when there is none or it ended (the row is then deleted).
 
     A session ends when it is older than AUTH_SESSION_HOURS, idle for longer
-    than AUTH_IDLE_MINUTES, or its user is disabled or gone.
+    than AUTH_IDLE_MINUTES, or its user is disabled or gone. `touch=False`
+    checks without counting as activity (a page refreshing itself is not
+    someone looking at it).
     """
     if not token or not isinstance(token, str):
         return None
@@ -293,7 +295,7 @@ def session_user(storage: Storage, token: str | None, *, settings: AppSettings |
     if user.empty or bool(user.iloc[0]["disabled"]):
         storage.delete("app_sessions", None, where={"token_hash": key})
         return None
-    if now - last_seen >= LAST_SEEN_EVERY:
+    if touch and now - last_seen >= LAST_SEEN_EVERY:
         storage.update("app_sessions", None, {"last_seen": now}, where={"token_hash": key})
     row = user.iloc[0]
     return User(str(row["username"]), str(row["role"]), _text(row["tenant_id"]))

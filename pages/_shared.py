@@ -278,6 +278,14 @@ def current_user(lang: str) -> auth.User:
     return user
 
 
+def still_signed_in() -> bool:
+    """For parts of a page that redraw themselves: is the session still on? (Not counted as activity.)"""
+    if not get_app_settings().auth_enabled:
+        return True
+    token = st.session_state.get(AUTH_TOKEN)
+    return bool(token) and auth.session_user(storage(), token, touch=False) is not None
+
+
 def sign_in_form(lang: str) -> None:
     st.title(t("auth.title", lang))
     with friendly_errors(lang):

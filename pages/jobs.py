@@ -126,6 +126,8 @@ def job_card(job: dashboard.JobStatus, view: dashboard.JobsView, fmt: Formatter)
 @st.fragment(run_every=dashboard.JOBS_REFRESH_RUNNING if busy else dashboard.JOBS_REFRESH_IDLE)
 def jobs_panel() -> None:
     with shared.friendly_errors(lang):
+        if not shared.still_signed_in():
+            st.rerun(scope="app")  # the whole page, which asks for sign-in again
         view = dashboard.jobs_view(shared.storage(), shared.scheduler_runner())
     if bool(view.running_ids) != busy:
         st.session_state["jobs_busy"] = bool(view.running_ids)

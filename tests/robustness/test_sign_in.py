@@ -275,3 +275,12 @@ def test_the_users_command_manages_users_without_echoing_passwords(tmp_path, mon
     code, out = cli("remove", "ana")
     assert code == 2 and "no user 'ana'" in out
     store.close()
+
+
+def test_a_check_without_activity_lets_an_idle_session_end(store):
+    """A page redrawing itself (the Jobs panel) checks the session without keeping it alive."""
+    auth.add_user(store, "ana", PASSWORD, "admin")
+    token, _ = sign_in(store, "ana")
+    for minutes in (10, 20, 29):
+        assert auth.session_user(store, token, settings=SETTINGS, now=T0 + timedelta(minutes=minutes), touch=False)
+    assert auth.session_user(store, token, settings=SETTINGS, now=T0 + timedelta(minutes=31), touch=False) is None

@@ -199,3 +199,4 @@ def test_a_disabled_user_is_out_at_the_next_click(signed_db):
     auth.set_disabled(signed_db, "analyst", True)
     at.run()
     assert at.title[0].value == t("auth.title", "en")
+
