@@ -27,6 +27,22 @@ END = NOW.date() - pd.Timedelta(days=1)
 FAST = MLSettings(model_candidates=["naive", "snaive", "ets"], horizon_days=14, cv_folds=2)
 
 
+def open_backend(request, tmp_path, backend: str):
+    """An empty database on `backend`: "sqlite" (a file), "postgres" (a fresh database on the real
+    server) or "supabase" (the REST backend over a PostgREST stand-in on that server)."""
+    if backend == "sqlite":
+        return SQLStorage.sqlite_file(tmp_path / "test.db")
+    if backend == "postgres":
+        return SQLStorage(request.getfixturevalue("postgres_url"))
+    import httpx
+
+    from forecasting.storage.supabase_rest import SupabaseRestStorage
+
+    stand_in = request.getfixturevalue("rest_stand_in")
+    return SupabaseRestStorage("https://contract.supabase.co", "service-role-key",
+                               http_client=httpx.Client(transport=httpx.MockTransport(stand_in)))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch):
     """Tests never see the developer's ML_* environment."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-import httpx
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -23,15 +22,7 @@ from forecasting.errors import StorageError
 from forecasting.storage import CHUNK_SIZE, CONFLICT_KEYS, TABLES, SQLStorage, open_storage
 from forecasting.storage.supabase_rest import SupabaseRestStorage
 
-
-def open_backend(request, tmp_path, backend: str):
-    if backend == "sqlite":
-        return SQLStorage.sqlite_file(tmp_path / "test.db")
-    if backend == "postgres":
-        return SQLStorage(request.getfixturevalue("postgres_url"))
-    stand_in = request.getfixturevalue("rest_stand_in")
-    return SupabaseRestStorage("https://contract.supabase.co", "service-role-key",
-                               http_client=httpx.Client(transport=httpx.MockTransport(stand_in)))
+from .conftest import open_backend
 
 
 @pytest.fixture(params=["sqlite", "postgres", "supabase"])
