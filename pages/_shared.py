@@ -255,6 +255,14 @@ def page_context() -> PageContext:
 AUTH_TOKEN = "auth_token"
 
 
+def _session_user(*, touch: bool = True) -> auth.User | None:
+    """`auth.OPEN_ACCESS` with sign-in off; else the user of this tab's session, or None."""
+    if not get_app_settings().auth_enabled:
+        return auth.OPEN_ACCESS
+    token = st.session_state.get(AUTH_TOKEN)
+    return auth.session_user(storage(), token, touch=touch) if token else None
+
+
 def current_user(lang: str) -> auth.User:
     """Who is looking: `auth.OPEN_ACCESS` with sign-in off; else the signed-in user.
 
@@ -262,13 +270,10 @@ def current_user(lang: str) -> auth.User:
     stops there. Every call checks the session against the database, so a
     disabled user or an expired session is out at their next click.
     """
-    if not get_app_settings().auth_enabled:
-        return auth.OPEN_ACCESS
-    token = st.session_state.get(AUTH_TOKEN)
     with friendly_errors(lang):
-        user = auth.session_user(storage(), token) if token else None
+        user = _session_user()
     if user is None:
-        if token:
+        if st.session_state.get(AUTH_TOKEN):
             # Signed in before, not any more: say why the form is back, and forget what they were looking at.
             for key in (AUTH_TOKEN, "tenant_id"):
                 st.session_state.pop(key, None)
@@ -280,10 +285,7 @@ def current_user(lang: str) -> auth.User:
 
 def still_signed_in() -> bool:
     """For parts of a page that redraw themselves: is the session still on? (Not counted as activity.)"""
-    if not get_app_settings().auth_enabled:
-        return True
-    token = st.session_state.get(AUTH_TOKEN)
-    return bool(token) and auth.session_user(storage(), token, touch=False) is not None
+    return _session_user(touch=False) is not None
 
 
 def sign_in_form(lang: str) -> None:
