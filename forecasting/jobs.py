@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from .auth import purge_sessions
 from .config import MLSettings
 from .errors import DataError, ForecastingError
 from .features import DEFAULT_LOW_STOCK, refresh_features
@@ -175,8 +176,6 @@ def cleanup_old_predictions(storage: Storage, settings: MLSettings, *, now: date
     history = storage.delete("forecast_history", None, lt={"target_date": history_cutoff})
     # Two 5-minute jobs add ~600 job_runs rows a day: keep the same 90 days of those.
     runs = storage.delete("job_runs", None, lt={"started_at": cutoff})
-    from .auth import purge_sessions
-
     sessions = purge_sessions(storage, now=now)
     return JobOutcome(done=1, details={"deleted": removed, "history_deleted": history, "job_runs_deleted": runs,
                                        "sessions_deleted": sessions, "before": cutoff.isoformat()})
