@@ -32,6 +32,7 @@ import forecasting.storage.sql as sql_module
 from forecasting.config import AppSettings, reset_settings
 from forecasting.demo import generate_demo, write_demo
 from forecasting.errors import StorageError
+from forecasting.importer import import_sales
 from forecasting.logs import LOGGER_NAME
 from forecasting.registry import list_models
 from forecasting.scheduler import SchedulerRunner, execute_job, recent_runs
@@ -217,6 +218,35 @@ def test_an_upsert_with_the_database_left_down_fails_clearly_and_keeps_nothing(o
     outage.up()
     # Chunk 1 (updates of existing rows) and chunk 2 had been sent: none of it was kept.
     assert values_by_date(store) == {date(2026, 1, 1) + timedelta(days=i): 1.0 for i in range(old)}
+    store.close()
+
+
+@pytest.mark.parametrize("at", ["statement", "commit"], ids=["mid-batch", "at-commit"])
+def test_an_import_cut_off_by_the_database_keeps_nothing_and_can_be_repeated(outage, at, tmp_path):
+    """A sales import of three chunks, the database going down after the first was sent (or at
+    its COMMIT) and staying down: the import fails in words and no sale of the file is kept."""
+    store = SQLStorage(outage.url)
+    store.upsert("negocios", "t", [{"id": "t", "nombre": "T", "timezone": "Europe/Madrid"}])
+    store.upsert("ventas", "t", [{"id": f"old-{i}", "negocio_id": "t", "fecha": datetime(2025, 6, 1, 10, tzinfo=timezone.utc),
+                                  "total": 5.0} for i in range(10)])
+    rows = 2 * CHUNK_SIZE + 50
+    path = tmp_path / "ventas.csv"
+    path.write_text("id,fecha,total\n" + "".join(f"new-{i},2025-07-{i % 28 + 1:02d} 12:00,{i % 50 + 1}\n"
+                                                  for i in range(rows)), encoding="utf-8")
+    outage.arm("INSERT INTO ventas ", nth=2 if at == "statement" else 3, at=at)
+
+    with pytest.raises(StorageError) as err:
+        import_sales(store, "t", path, now=NOW)
+
+    message = str(err.value)
+    assert message.startswith("could not upsert into ventas: ") and message.endswith("; no partial write was kept")
+    assert "\n" not in message and PASSWORD not in message
+    outage.up()
+    kept = store.select("ventas", "t")
+    assert sorted(kept["id"]) == sorted(f"old-{i}" for i in range(10)) and kept["total"].sum() == 50.0
+    report = import_sales(store, "t", path, now=NOW)  # once the database is back, the same file goes in whole
+    assert (report.inserted, report.already_present) == (rows, 0)
+    assert store.count("ventas", "t") == rows + 10
     store.close()
 
 
