@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import random
-import time
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
@@ -442,10 +441,10 @@ def test_a_million_row_file_is_refused_above_max_rows_before_parsing(tmp_path):
         # Every row after the limit is garbage: a parser that read them would report errors, not refuse.
         out.write("".join(f"s{i},2026-03-01 10:00,{i % 97}\n" for i in range(500_000)))
         out.write("".join(f"s{i},never,x\n" for i in range(500_000, 1_000_000)))
-    started = time.perf_counter()
+    # Refused, not reported row by row: the garbage after the limit was never parsed. (How fast:
+    # bench/operations.py.)
     with pytest.raises(DataError, match=r"more than 500,000 sales in one file.*split it"):
         parse_sales_csv(path, tenant_timezone=MADRID, now=NOW, max_rows=500_000)
-    assert time.perf_counter() - started < 5
 
 
 def test_quoted_newlines_do_not_count_as_rows_for_the_limit():
@@ -464,15 +463,14 @@ def test_a_100k_row_file_imports_and_reimports(shop, tmp_path):
         writer.writerow(["id", "fecha", "total", "producto_id", "cantidad"])
         writer.writerows((f"v{i}", stamps[i // 100], f"{i % 997},{i % 100:02d}", f"P{i % 40}", i % 5 + 1)
                          for i in range(100_000))
-    started = time.perf_counter()
-    report = import_sales(shop, "t", path, now=NOW)
-    seconds = time.perf_counter() - started
+    report = import_sales(shop, "t", path, now=NOW)  # how fast: bench/operations.py
     assert (report.inserted, report.already_present) == (100_000, 0)
     assert shop.count("ventas", "t") == 100_000
+    stored_total = shop.select("ventas", "t")["total"].sum()
+    assert stored_total == pytest.approx(sum(i % 997 + (i % 100) / 100 for i in range(100_000)))
     again = import_sales(shop, "t", path, now=NOW)
     assert (again.inserted, again.already_present, again.updated) == (0, 100_000, 0)
-    print(f"100k rows: import {seconds:.1f}s, re-import {again.seconds:.1f}s")
-    assert seconds < 30
+    assert shop.count("ventas", "t") == 100_000
 
 
 def test_an_oversized_field_is_reported_at_its_line():
