@@ -9,7 +9,7 @@ import streamlit as st
 from forecasting import dashboard
 from forecasting.config import get_app_settings
 from forecasting.errors import ForecastingError
-from forecasting.ui.i18n import t
+from forecasting.ui.i18n import md, t
 from pages import _shared as shared
 
 st.set_page_config(page_title=t("app.title", shared.language()), page_icon=":material/insights:", layout="wide",
@@ -25,11 +25,11 @@ try:
     label = dashboard.storage_label(shared.storage())
 except ForecastingError as exc:
     # The database can't be read: say so once, here, instead of on every page.
-    st.title(t("app.title", lang))
+    st.title(md("app.title", lang))
     shared.show_error(exc, lang)
     st.stop()
 
-notifications_title = t("nav.notifications", lang) + (f" · {unread}" if unread else "")
+notifications_title = md("nav.notifications", lang) + (f" · {unread}" if unread else "")
 # URL paths differ from the file names on purpose: until st.navigation first runs in a server
 # process (and on every AppTest run), Streamlit treats `pages/` as a v1 multipage folder, and a URL
 # equal to a file name would run that file alone: no sidebar, no tenant. The v1 menu it would draw
@@ -54,8 +54,8 @@ shared.user_box(user, lang)
 if user.all_tenants:  # where the data lives is for the people who run the deployment, not a shop's owner
     with st.sidebar:
         st.divider()
-        st.caption(t("sidebar.storage", lang, backend=label["backend"], location=label["location"]))
+        st.caption(md("sidebar.storage", lang, backend=label["backend"], location=label["location"]))
 if not get_app_settings().auth_enabled:
-    st.warning(t("auth.off_banner", lang), icon=":material/lock_open:")
+    st.warning(md("auth.off_banner", lang), icon=":material/lock_open:")
 
 navigation.run()

@@ -23,7 +23,7 @@ from forecasting.errors import AccessError, ConfigError, DataError, ForecastingE
 from forecasting.storage import Storage, open_storage
 from forecasting.tenants import Tenant
 from forecasting.ui.formatting import Formatter, formatter_for
-from forecasting.ui.i18n import LANGUAGES, model_label, t
+from forecasting.ui.i18n import LANGUAGES, model_label, md, t
 
 #: Upper bound on how long a cache entry lives even when nothing changed (the stamp catches changes).
 TTL_SECONDS = 3600
@@ -219,8 +219,8 @@ def tenant_picker(user: auth.User, lang: str) -> Tenant | None:
         return None
     by_id = {tenant.id: tenant for tenant in visible_tenants(user)}
     chosen = st.sidebar.selectbox(
-        t("sidebar.tenant", lang), options=list(by_id), key="tenant_id",
-        format_func=lambda tenant_id: by_id[tenant_id].nombre, help=t("sidebar.tenant_help", lang),
+        md("sidebar.tenant", lang), options=list(by_id), key="tenant_id",
+        format_func=lambda tenant_id: by_id[tenant_id].nombre, help=md("sidebar.tenant_help", lang),
         disabled=len(by_id) == 1,
     )
     return by_id[chosen]
@@ -243,8 +243,8 @@ def page_context() -> PageContext:
     user = current_user(lang)
     tenant = chosen_tenant(user)
     if tenant is None:
-        st.title(t("app.title", lang))
-        st.info(t("msg.no_tenants" if user.all_tenants else "auth.no_business", lang))
+        st.title(md("app.title", lang))
+        st.info(md("msg.no_tenants" if user.all_tenants else "auth.no_business", lang))
         st.stop()
     return PageContext(storage(), user, tenant, lang, formatter_for(tenant, lang))
 
@@ -289,25 +289,25 @@ def still_signed_in() -> bool:
 
 
 def sign_in_form(lang: str) -> None:
-    st.title(t("auth.title", lang))
+    st.title(md("auth.title", lang))
     with friendly_errors(lang):
         if not auth.has_users(storage()):
-            st.info(t("auth.no_users", lang), icon=":material/person_add:")
+            st.info(md("auth.no_users", lang), icon=":material/person_add:")
             return
     if st.session_state.pop("auth_ended", False):
-        st.info(t("auth.ended", lang), icon=":material/schedule:")
-    st.caption(t("auth.intro", lang))
+        st.info(md("auth.ended", lang), icon=":material/schedule:")
+    st.caption(md("auth.intro", lang))
     with st.form("sign_in", enter_to_submit=True, width=440):
-        username = st.text_input(t("auth.username", lang), autocomplete="username", max_chars=128)
-        password = st.text_input(t("auth.password", lang), type="password", autocomplete="current-password",
+        username = st.text_input(md("auth.username", lang), autocomplete="username", max_chars=128)
+        password = st.text_input(md("auth.password", lang), type="password", autocomplete="current-password",
                                  max_chars=auth.MAX_PASSWORD_LENGTH)
-        submitted = st.form_submit_button(t("auth.submit", lang), type="primary", icon=":material/login:")
+        submitted = st.form_submit_button(md("auth.submit", lang), type="primary", icon=":material/login:")
     if not submitted:
         return
     try:
         token, _user = auth.sign_in(storage(), username, password)
     except AccessError:
-        st.error(t("auth.failed", lang), icon=":material/lock:")
+        st.error(md("auth.failed", lang), icon=":material/lock:")
         return
     except ForecastingError as exc:
         show_error(exc, lang)
@@ -326,8 +326,8 @@ def user_box(user: auth.User, lang: str) -> None:
     """The sidebar's "signed in as" line and Sign out button (nothing when sign-in is off)."""
     if not user.username:
         return
-    st.sidebar.caption(t("auth.signed_in_as", lang, name=user.username, role=t(f"auth.role.{user.role}", lang)))
-    st.sidebar.button(t("auth.sign_out", lang), icon=":material/logout:", key="sign_out", on_click=on_sign_out)
+    st.sidebar.caption(md("auth.signed_in_as", lang, name=user.username, role=t(f"auth.role.{user.role}", lang)))
+    st.sidebar.button(md("auth.sign_out", lang), icon=":material/logout:", key="sign_out", on_click=on_sign_out)
 
 
 # --- settings form ------------------------------------------------------------------------
@@ -335,8 +335,8 @@ def user_box(user: auth.User, lang: str) -> None:
 
 def setting_widget(field: dashboard.SettingField, lang: str, key: str):
     """The input for one tenant setting; the label says when the tenant overrides the default."""
-    label = t(f"settings.{field.name}", lang) + ("  ✎" if field.overridden else "")
-    help_text = t(f"settings.{field.name}.help", lang, default=field.description) + "  \n" + t(
+    label = md(f"settings.{field.name}", lang) + ("  ✎" if field.overridden else "")
+    help_text = md(f"settings.{field.name}.help", lang, default=field.description) + "  \n" + md(
         "settings.env_hint", lang, env=field.env_name, default_value=_plain(field.inherited))
     if field.kind == "candidates":
         return st.multiselect(label, options=list(field.choices), default=list(field.value), key=key, help=help_text,
@@ -392,7 +392,7 @@ def on_run_now(job_id: str) -> None:
     """
     try:
         if not current_user(language()).may_run_jobs:
-            raise AccessError(t("auth.admins_only", language()))
+            raise AccessError(md("auth.admins_only", language()))
         outcome = dashboard.run_job_now(storage(), job_id, scheduler_runner())
     except ForecastingError as exc:
         outcome = exc
@@ -405,17 +405,17 @@ def on_run_now(job_id: str) -> None:
 def show_error(exc: ForecastingError, lang: str) -> None:
     """One clear line for a package error and what to do about it; never a traceback."""
     if isinstance(exc, DataError):
-        st.warning(t("error.data", lang, detail=str(exc)), icon=":material/info:")
+        st.warning(md("error.data", lang, detail=str(exc)), icon=":material/info:")
     elif isinstance(exc, ConfigError):
-        st.error(t("error.config", lang, detail=str(exc)), icon=":material/tune:")
-        st.page_link(MODELS, label=t("link.settings", lang), icon=":material/tune:")
+        st.error(md("error.config", lang, detail=str(exc)), icon=":material/tune:")
+        st.page_link(MODELS, label=md("link.settings", lang), icon=":material/tune:")
     elif isinstance(exc, StorageError):
-        st.error(t("error.storage", lang, detail=str(exc)), icon=":material/database:")
+        st.error(md("error.storage", lang, detail=str(exc)), icon=":material/database:")
     elif isinstance(exc, ModelError):
-        st.error(t("error.model", lang, detail=str(exc)), icon=":material/model_training:")
-        st.page_link(MODELS, label=t("link.retrain", lang), icon=":material/model_training:")
+        st.error(md("error.model", lang, detail=str(exc)), icon=":material/model_training:")
+        st.page_link(MODELS, label=md("link.retrain", lang), icon=":material/model_training:")
     else:
-        st.error(t("error.other", lang, detail=str(exc)))
+        st.error(md("error.other", lang, detail=str(exc)))
 
 
 @contextmanager
@@ -430,20 +430,20 @@ def friendly_errors(lang: str) -> Iterator[None]:
 
 def require_sales(ctx: PageContext, has_sales: bool) -> None:
     if not has_sales:
-        st.info(t("msg.no_sales", ctx.lang, name=ctx.tenant.nombre), icon=":material/inventory_2:")
+        st.info(md("msg.no_sales", ctx.lang, name=ctx.tenant.nombre), icon=":material/inventory_2:")
         st.stop()
 
 
 def require_trained(ctx: PageContext, trained: bool) -> None:
     """Stop with "No forecast yet — press Retrain now" and a link when the tenant was never trained."""
     if not trained:
-        st.info(t("msg.not_trained", ctx.lang, name=ctx.tenant.nombre), icon=":material/hourglass_empty:")
-        st.page_link(MODELS, label=t("link.retrain", ctx.lang), icon=":material/model_training:")
+        st.info(md("msg.not_trained", ctx.lang, name=ctx.tenant.nombre), icon=":material/hourglass_empty:")
+        st.page_link(MODELS, label=md("link.retrain", ctx.lang), icon=":material/model_training:")
         st.stop()
 
 
 def page_header(ctx: PageContext, title_key: str, caption: str | None = None) -> None:
-    st.title(t(title_key, ctx.lang, name=ctx.tenant.nombre))
+    st.title(md(title_key, ctx.lang, name=ctx.tenant.nombre))
     if caption:
         st.caption(caption)
 

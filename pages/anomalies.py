@@ -4,7 +4,7 @@ import streamlit as st
 
 from forecasting import dashboard
 from forecasting.ui import figures, tables
-from forecasting.ui.i18n import t
+from forecasting.ui.i18n import md, t
 from pages import _shared as shared
 
 ctx = shared.page_context()
@@ -22,26 +22,26 @@ if view is None or view.frame.empty:
 
 controls, count, method, used = st.columns([3, 2, 3, 2], vertical_alignment="center")
 # The slider is keyed by model version: a retrain (possibly with a new threshold) starts from its own value.
-threshold = controls.slider(t("anomalies.threshold", lang), min_value=min(1.0, view.threshold),
+threshold = controls.slider(md("anomalies.threshold", lang), min_value=min(1.0, view.threshold),
                       max_value=max(10.0, view.threshold), value=float(view.threshold),
                       step=0.1, key=f"anomaly_threshold_{tenant.id}_{view.model_version}",
-                      help=t("anomalies.threshold_help", lang, default=fmt.number(view.threshold, 1)))
+                      help=md("anomalies.threshold_help", lang, default=fmt.number(view.threshold, 1)))
 frame = dashboard.reflag(view, threshold)
 flagged = int(frame["is_anomaly"].sum())
 
-count.metric(t("anomalies.count", lang), fmt.number(flagged), border=True, height="stretch",
+count.metric(md("anomalies.count", lang), fmt.number(flagged), border=True, height="stretch",
              delta=t("anomalies.of_days", lang, days=fmt.number(len(frame))), delta_color="off", delta_arrow="off")
-method.metric(t("anomalies.method", lang), t(f"anomalies.method.{view.method}", lang), border=True, height="stretch",
-              help=t(f"anomalies.method.{view.method}.help", lang))
-used.metric(t("anomalies.threshold_used", lang), fmt.number(view.threshold, 1), border=True, height="stretch",
+method.metric(md("anomalies.method", lang), md(f"anomalies.method.{view.method}", lang), border=True, height="stretch",
+              help=md(f"anomalies.method.{view.method}.help", lang))
+used.metric(md("anomalies.threshold_used", lang), fmt.number(view.threshold, 1), border=True, height="stretch",
                delta=(t("anomalies.preview", lang, value=fmt.number(threshold, 1)) if threshold != view.threshold
                       else None), delta_color="blue", delta_arrow="off")
 
 shared.plot(figures.anomaly_figure(frame, fmt), ctx, key="anomaly_chart")
 
-st.subheader(t("anomalies.table", lang))
+st.subheader(md("anomalies.table", lang))
 if flagged:
     st.dataframe(tables.anomaly_table(frame, fmt), hide_index=True, width="stretch",
                  height=min(35 * (flagged + 1) + 3, 460))
 else:
-    st.info(t("anomalies.none", lang), icon=":material/check_circle:")
+    st.info(md("anomalies.none", lang), icon=":material/check_circle:")

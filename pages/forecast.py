@@ -4,7 +4,7 @@ import streamlit as st
 
 from forecasting import dashboard
 from forecasting.ui import figures, tables
-from forecasting.ui.i18n import model_label, t
+from forecasting.ui.i18n import model_label, md
 from pages import _shared as shared
 
 ctx = shared.page_context()
@@ -15,24 +15,24 @@ shared.require_sales(ctx, has_sales)
 with shared.friendly_errors(lang):
     view = shared.forecast_view(tenant.id)
 
-caption = (t("forecast.caption", lang, model=model_label(view.model_type, lang), day=fmt.date(view.last_trained))
+caption = (md("forecast.caption", lang, model=model_label(view.model_type, lang), day=fmt.date(view.last_trained))
            if view.model_type else None)
 shared.page_header(ctx, "forecast.title", caption)
 shared.require_trained(ctx, trained)
 
 shared.plot(figures.forecast_figure(view, fmt), ctx, key="forecast_chart")
-st.caption(t("forecast.legend", lang))
+st.caption(md("forecast.legend", lang))
 
 future = view.future
 if future.empty:
-    st.warning(t("forecast.stale", lang), icon=":material/update:")
-    st.page_link(shared.MODELS, label=t("link.retrain", lang), icon=":material/model_training:")
+    st.warning(md("forecast.stale", lang), icon=":material/update:")
+    st.page_link(shared.MODELS, label=md("link.retrain", lang), icon=":material/model_training:")
     st.stop()
 
 left, right = st.columns([3, 1], vertical_alignment="bottom")
-left.subheader(t("forecast.next_days", lang, days=len(future)))
+left.subheader(md("forecast.next_days", lang, days=len(future)))
 right.download_button(
-    t("forecast.download", lang), data=dashboard.forecast_csv(view),
+    md("forecast.download", lang), data=dashboard.forecast_csv(view),
     file_name=f"forecast_{tenant.id}_{view.today.isoformat()}.csv", mime="text/csv",
     icon=":material/download:", width="stretch", key="forecast_download",
 )

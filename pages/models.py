@@ -7,7 +7,7 @@ from forecasting.errors import ConfigError, ForecastingError
 from forecasting.importer import SalesImportError, error_table, import_sales
 from forecasting.locks import BusyError
 from forecasting.ui import tables
-from forecasting.ui.i18n import model_label, t
+from forecasting.ui.i18n import model_label, md, t
 from pages import _shared as shared
 
 ctx = shared.page_context()
@@ -18,16 +18,16 @@ shared.page_header(ctx, "models.title")
 # --- retrain --------------------------------------------------------------------------------
 result_key = f"retrain_result_{tenant.id}"
 left, right = st.columns([3, 1], vertical_alignment="center")
-left.subheader(t("models.retrain", lang))
-left.caption(t("models.retrain_help", lang))
-clicked = right.button(t("models.retrain_now", lang), type="primary", icon=":material/model_training:",
+left.subheader(md("models.retrain", lang))
+left.caption(md("models.retrain_help", lang))
+clicked = right.button(md("models.retrain_now", lang), type="primary", icon=":material/model_training:",
                        key="retrain_now", width="stretch", disabled=not has_sales)
 if not has_sales:
-    st.info(t("msg.no_sales", lang, name=tenant.nombre), icon=":material/inventory_2:")
+    st.info(md("msg.no_sales", lang, name=tenant.nombre), icon=":material/inventory_2:")
 
 if clicked:
     plan = dashboard.retrain_plan(ctx.storage, tenant.id)
-    with st.status(t("models.retraining", lang, name=tenant.nombre), expanded=True) as box:
+    with st.status(md("models.retraining", lang, name=tenant.nombre), expanded=True) as box:
         bar = st.progress(0.0)
         seen: list[str] = []
 
@@ -35,7 +35,7 @@ if clicked:
             seen.append(step)
             detail_label = model_label(detail, lang) if step in ("cv", "final_fit", "done") else t(
                 f"progress.detail.{detail}", lang, default=detail)
-            message = t(f"progress.{step}", lang, detail=detail_label)
+            message = md(f"progress.{step}", lang, detail=detail_label)
             box.update(label=message)
             st.write(("✅ " if step == "done" else "• ") + message)
             bar.progress(min(len(seen) / len(plan), 1.0))
@@ -43,73 +43,73 @@ if clicked:
         try:
             outcome = dashboard.retrain(ctx.storage, tenant.id, progress=report)
         except ForecastingError as exc:
-            box.update(label=t("models.retrain_failed", lang), state="error", expanded=True)
+            box.update(label=md("models.retrain_failed", lang), state="error", expanded=True)
             st.session_state[result_key] = {"error": str(exc), "config": isinstance(exc, ConfigError),
                                             "busy": isinstance(exc, BusyError)}
         except Exception as exc:  # noqa: BLE001 - an owner gets a sentence and a way forward, not a traceback
-            box.update(label=t("models.retrain_failed", lang), state="error", expanded=True)
+            box.update(label=md("models.retrain_failed", lang), state="error", expanded=True)
             st.session_state[result_key] = {"error": f"{type(exc).__name__}: {exc}", "unexpected": True}
         else:
-            box.update(label=t("models.retrain_done", lang, model=model_label(outcome.summary["winner"], lang),
+            box.update(label=md("models.retrain_done", lang, model=model_label(outcome.summary["winner"], lang),
                                seconds=fmt.number(outcome.summary["seconds"], 1)), state="complete", expanded=False)
             st.session_state[result_key] = {**outcome.summary, "candidates": len(outcome.scores)}
     has_sales, trained = shared.status(tenant.id)
 
 last = st.session_state.get(result_key)
 if last and "error" in last:
-    st.error(t("models.retrain_error", lang, detail=last["error"]), icon=":material/error:")
+    st.error(md("models.retrain_error", lang, detail=last["error"]), icon=":material/error:")
     hint = ("models.retrain_error_busy" if last.get("busy") else "models.retrain_error_config" if last.get("config")
             else "models.retrain_error_hint")
-    st.caption(t(hint, lang))
+    st.caption(md(hint, lang))
 elif last:
-    st.success(t("models.retrain_summary", lang, model=model_label(last["winner"], lang), candidates=last["candidates"],
+    st.success(md("models.retrain_summary", lang, model=model_label(last["winner"], lang), candidates=last["candidates"],
                  days=fmt.number(last["forecast_days"]), history=fmt.number(last["history_days"]),
                  anomalies=fmt.number(last["anomalies"]), seconds=fmt.number(last["seconds"], 1)),
                icon=":material/check_circle:")
     if last.get("skipped"):
-        st.caption(t("models.retrain_skipped", lang, models=", ".join(
+        st.caption(md("models.retrain_skipped", lang, models=", ".join(
             f"{model_label(name, lang)} ({reason})" for name, reason in last["skipped"].items())))
     if last.get("drift"):
-        st.warning(t("models.retrain_drift", lang), icon=":material/notifications_active:")
+        st.warning(md("models.retrain_drift", lang), icon=":material/notifications_active:")
 
 # --- versions --------------------------------------------------------------------------------
-st.subheader(t("models.versions", lang))
+st.subheader(md("models.versions", lang))
 versions = shared.model_versions(tenant.id)
 if versions.empty:
-    st.info(t("models.no_versions", lang), icon=":material/hourglass_empty:")
+    st.info(md("models.no_versions", lang), icon=":material/hourglass_empty:")
 else:
     st.dataframe(tables.versions_table(versions, fmt), hide_index=True, width="stretch")
-    st.caption(t("models.versions_help", lang))
+    st.caption(md("models.versions_help", lang))
 
 # --- import sales ----------------------------------------------------------------------------
-st.subheader(t("import.title", lang))
-st.caption(t("import.caption", lang))
-upload = st.file_uploader(t("import.file", lang), type=["csv", "txt"], key=f"import_csv_{tenant.id}")
-if upload is not None and st.button(t("import.go", lang), key=f"import_go_{tenant.id}", icon=":material/upload:"):
+st.subheader(md("import.title", lang))
+st.caption(md("import.caption", lang))
+upload = st.file_uploader(md("import.file", lang), type=["csv", "txt"], key=f"import_csv_{tenant.id}")
+if upload is not None and st.button(md("import.go", lang), key=f"import_go_{tenant.id}", icon=":material/upload:"):
     try:
         report = import_sales(ctx.storage, tenant.id, upload.getvalue())
     except SalesImportError as exc:
-        st.error(t("import.failed", lang, summary=exc.summary), icon=":material/error:")
+        st.error(md("import.failed", lang, summary=exc.summary), icon=":material/error:")
         st.dataframe(error_table(exc.errors), hide_index=True, width="stretch")
     except ForecastingError as exc:
         shared.show_error(exc, lang)
     else:
         st.cache_data.clear()  # the freshness stamp sees only the newest sale; an import may add older ones
-        st.success(t("import.done", lang, summary=report.summary()), icon=":material/check_circle:")
+        st.success(md("import.done", lang, summary=report.summary()), icon=":material/check_circle:")
 
 # --- settings --------------------------------------------------------------------------------
-st.subheader(t("settings.title", lang))
-st.caption(t("settings.caption", lang))
+st.subheader(md("settings.title", lang))
+st.caption(md("settings.caption", lang))
 with shared.friendly_errors(lang):
     fields, stored_error = dashboard.settings_form(ctx.storage, tenant.id)
 if stored_error:
-    st.error(t("settings.stored_invalid", lang, detail=stored_error), icon=":material/tune:")
+    st.error(md("settings.stored_invalid", lang, detail=stored_error), icon=":material/tune:")
 
 prefix = f"setting_{tenant.id}_"
 with st.form(f"settings_form_{tenant.id}", border=True):
     values = {}
     for group in dashboard.SETTING_GROUPS:
-        st.markdown(f"**{t(f'settings.group.{group}', lang)}**")
+        st.markdown(f"**{md(f'settings.group.{group}', lang)}**")
         in_group = [field for field in fields if field.group == group]
         # The candidate list needs the full width to show its chips; the rest sit three to a row.
         for field in [field for field in in_group if field.kind == "candidates"]:
@@ -118,19 +118,19 @@ with st.form(f"settings_form_{tenant.id}", border=True):
         for i, field in enumerate(field for field in in_group if field.kind != "candidates"):
             with columns[i % 3]:
                 values[field.name] = shared.setting_widget(field, lang, key=prefix + field.name)
-    saved = st.form_submit_button(t("settings.save", lang), type="primary", icon=":material/save:")
+    saved = st.form_submit_button(md("settings.save", lang), type="primary", icon=":material/save:")
 
 if saved:
     try:
         overrides = dashboard.save_settings(ctx.storage, tenant.id, values)
     except ConfigError as exc:
-        st.error(t("settings.invalid", lang, detail=str(exc)), icon=":material/error:")
+        st.error(md("settings.invalid", lang, detail=str(exc)), icon=":material/error:")
     else:
-        st.success(t("settings.saved", lang, count=len(overrides)) if overrides else t("settings.saved_none", lang),
+        st.success(md("settings.saved", lang, count=len(overrides)) if overrides else md("settings.saved_none", lang),
                    icon=":material/check_circle:")
 
-st.button(t("settings.reset", lang), icon=":material/restart_alt:", key=f"settings_reset_{tenant.id}",
+st.button(md("settings.reset", lang), icon=":material/restart_alt:", key=f"settings_reset_{tenant.id}",
           on_click=shared.on_reset_settings, args=(tenant.id, prefix),
-          help=t("settings.reset_help", lang))
+          help=md("settings.reset_help", lang))
 if st.session_state.pop(f"settings_flash_{tenant.id}", None) == "reset":
-    st.success(t("settings.reset_done", lang), icon=":material/check_circle:")
+    st.success(md("settings.reset_done", lang), icon=":material/check_circle:")

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from forecasting import dashboard
-from forecasting.ui.i18n import t
+from forecasting.ui.i18n import escape_markdown, md, t
 from forecasting.ui.messages import say
 from pages import _shared as shared
 
@@ -14,32 +14,33 @@ shared.page_header(ctx, "notifications.title")
 ICONS = {"warning": ":material/warning:", "error": ":material/error:", "info": ":material/info:"}
 
 left, right = st.columns([3, 1], vertical_alignment="bottom")
-unread_only = left.toggle(t("notifications.unread_only", lang), key="notifications_unread_only")
+unread_only = left.toggle(md("notifications.unread_only", lang), key="notifications_unread_only")
 # Not cached: a notification marked read must disappear from the list at once.
 with shared.friendly_errors(lang):
     items = dashboard.notifications(ctx.storage, tenant.id, unread_only=unread_only)
 unread = int((~items["is_read"].astype(bool)).sum())
-right.button(t("notifications.mark_all", lang), icon=":material/done_all:", key="notifications_mark_all",
+right.button(md("notifications.mark_all", lang), icon=":material/done_all:", key="notifications_mark_all",
              disabled=unread == 0, width="stretch",
              on_click=dashboard.mark_read, args=(ctx.storage, tenant.id, None))
 
-st.caption(t("notifications.count", lang, total=len(items), unread=unread))
+st.caption(md("notifications.count", lang, total=len(items), unread=unread))
 if items.empty:
-    st.info(t("notifications.empty_unread" if unread_only else "notifications.empty", lang),
+    st.info(md("notifications.empty_unread" if unread_only else "notifications.empty", lang),
             icon=":material/notifications_off:")
 
 for item in items.itertuples():
     with st.container(border=True):
         body, action = st.columns([5, 1], vertical_alignment="center")
         icon = ICONS.get(item.severity, ICONS["info"])
-        badge = "" if item.is_read else f"  :blue-badge[{t('notifications.new', lang)}]"
-        title, message = say(item.details, lang, fmt) or (item.title, item.message)
+        badge = "" if item.is_read else f"  :blue-badge[{md('notifications.new', lang)}]"
+        title, message = say(item.details, lang, fmt, markdown=True) or (
+            escape_markdown(item.title), escape_markdown(item.message))  # written by others: shown as stored
         body.markdown(f"{icon} **{title}**{badge}")
         body.write(message)
-        body.caption(t("notifications.meta", lang, when=fmt.datetime(item.created_at, "medium"),
+        body.caption(md("notifications.meta", lang, when=fmt.datetime(item.created_at, "medium"),
                        kind=t(f"notifications.kind.{item.kind}", lang, default=item.kind),
                        severity=t(f"notifications.severity.{item.severity}", lang, default=item.severity)))
         if not item.is_read:
-            action.button(t("notifications.mark_read", lang), key=f"notification_read_{item.id}",
+            action.button(md("notifications.mark_read", lang), key=f"notification_read_{item.id}",
                           icon=":material/check:",
                           on_click=dashboard.mark_read, args=(ctx.storage, tenant.id, int(item.id)))

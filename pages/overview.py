@@ -4,7 +4,7 @@ import streamlit as st
 
 from forecasting import dashboard
 from forecasting.ui import figures, tables
-from forecasting.ui.i18n import model_label, t
+from forecasting.ui.i18n import model_label, md, t
 from pages import _shared as shared
 
 ctx = shared.page_context()
@@ -14,99 +14,99 @@ with shared.friendly_errors(lang):
     data = shared.overview(tenant.id)
 
 city = tenant.timezone.split("/")[-1].replace("_", " ")
-shared.page_header(ctx, "overview.title", t("overview.caption", lang, city=city, currency=tenant.currency,
+shared.page_header(ctx, "overview.title", md("overview.caption", lang, city=city, currency=tenant.currency,
                                             day=fmt.date(data.today, "full")))
 shared.require_sales(ctx, data.has_sales)
 
-st.subheader(t("overview.sales", lang))
+st.subheader(md("overview.sales", lang))
 cols = st.columns(4)
 for col, days in zip(cols[:2], (7, 30), strict=True):
     change = data.change(days)
-    col.metric(t("overview.sales_last", lang, days=days), fmt.money(data.sales[days], whole=True),
+    col.metric(md("overview.sales_last", lang, days=days), fmt.money(data.sales[days], whole=True),
                delta=fmt.percent(change, signed=True) if change is not None else None,
-               delta_description=t("overview.vs_before", lang, days=days) if change is not None else None,
+               delta_description=md("overview.vs_before", lang, days=days) if change is not None else None,
                # Two weeks of bars for the 7-day card: this week next to the one it is compared with.
                chart_data=list(data.recent.iloc[-(2 * days if days == 7 else days):].round(2)),
                chart_type="bar" if days == 7 else "area", border=True, height="stretch",
-               help=t("overview.sales_help", lang, days=days))
+               help=md("overview.sales_help", lang, days=days))
 for col, days in zip(cols[2:], (7, 30), strict=True):
     total = data.forecast.get(days)
     versus = (total / data.sales[days] - 1) if total is not None and data.sales.get(days) else None
-    col.metric(t("overview.forecast_next", lang, days=days), fmt.money(total, whole=True),
+    col.metric(md("overview.forecast_next", lang, days=days), fmt.money(total, whole=True),
                delta=fmt.percent(versus, signed=True) if versus is not None else None,
-               delta_description=t("overview.vs_last", lang, days=days) if versus is not None else None,
-               border=True, height="stretch", help=t("overview.forecast_help", lang, days=days))
+               delta_description=md("overview.vs_last", lang, days=days) if versus is not None else None,
+               border=True, height="stretch", help=md("overview.forecast_help", lang, days=days))
 
 if not data.trained:
     shared.require_trained(ctx, False)
 
-st.subheader(t("overview.model", lang))
+st.subheader(md("overview.model", lang))
 cols = st.columns(3)
-cols[0].metric(t("overview.model_in_use", lang), model_label(data.model_type, lang, short=True), border=True,
+cols[0].metric(md("overview.model_in_use", lang), model_label(data.model_type, lang, short=True), border=True,
                height="stretch", help=model_label(data.model_type, lang) + " · "
-               + t("overview.version", lang, version=data.model_version))
+               + md("overview.version", lang, version=data.model_version))
 age = fmt.days_ago(data.last_trained, data.today)
-cols[1].metric(t("overview.last_trained", lang), fmt.date(data.last_trained),
-               delta=(None if age is None else t("overview.trained_today", lang) if age <= 0
-                      else t("overview.trained_yesterday", lang) if age == 1
-                      else t("overview.trained_ago", lang, days=age)),
+cols[1].metric(md("overview.last_trained", lang), fmt.date(data.last_trained),
+               delta=(None if age is None else md("overview.trained_today", lang) if age <= 0
+                      else md("overview.trained_yesterday", lang) if age == 1
+                      else md("overview.trained_ago", lang, days=age)),
                delta_color="off", delta_arrow="off", border=True, height="stretch",
-               help=t("overview.trained_until", lang, day=fmt.date(data.trained_until)))
+               help=md("overview.trained_until", lang, day=fmt.date(data.trained_until)))
 reliability = data.reliability
 edge = reliability.vs_baseline if reliability else None
 if edge is None:
     edge_text, edge_color = None, "off"
 elif edge >= 0:
-    edge_text, edge_color = t("overview.beats", lang, pct=fmt.percent(edge)), "green"
+    edge_text, edge_color = md("overview.beats", lang, pct=fmt.percent(edge)), "green"
 else:
-    edge_text, edge_color = t("overview.worse", lang, pct=fmt.percent(-edge)), "red"
+    edge_text, edge_color = md("overview.worse", lang, pct=fmt.percent(-edge)), "red"
 cols[2].metric(
-    t("overview.reliability", lang),
-    t("overview.off_by", lang, error=fmt.percent(reliability.wape)) if reliability else t("overview.unknown", lang),
+    md("overview.reliability", lang),
+    md("overview.off_by", lang, error=fmt.percent(reliability.wape)) if reliability else md("overview.unknown", lang),
     delta=edge_text, delta_color=edge_color, delta_arrow="up" if edge is not None and edge >= 0 else "down",
     border=True, height="stretch",
-    help=(t("overview.reliability_issued", lang, days=reliability.days,
+    help=(md("overview.reliability_issued", lang, days=reliability.days,
             coverage=fmt.percent(reliability.coverage_80)) if reliability and reliability.source == "issued"
-          else t("overview.reliability_backtest", lang)),
+          else md("overview.reliability_backtest", lang)),
 )
 
 # --- how the issued forecasts did -----------------------------------------------------------
-st.subheader(t("overview.score", lang))
+st.subheader(md("overview.score", lang))
 with shared.friendly_errors(lang):
     card = shared.scorecard(tenant.id)
 if not card.scored:
-    st.info(t("overview.score_none", lang, day=fmt.date(card.first_score_on, "long")) if card.first_score_on
-            else t("overview.score_none_never", lang), icon=":material/hourglass_top:")
+    st.info(md("overview.score_none", lang, day=fmt.date(card.first_score_on, "long")) if card.first_score_on
+            else md("overview.score_none_never", lang), icon=":material/hourglass_top:")
 else:
-    st.caption(t("overview.score_caption", lang, lookback=dashboard.RELIABILITY_LOOKBACK_DAYS, days=card.days)
-               + ("  " + t("overview.score_early", lang, days=card.days) if not card.settled else ""))
+    st.caption(md("overview.score_caption", lang, lookback=dashboard.RELIABILITY_LOOKBACK_DAYS, days=card.days)
+               + ("  " + md("overview.score_early", lang, days=card.days) if not card.settled else ""))
     cols = st.columns(4)
-    cols[0].metric(t("overview.score_error", lang), t("overview.off_by", lang, error=fmt.percent(card.wape)),
-                   border=True, height="stretch", help=t("overview.score_error_help", lang))
+    cols[0].metric(md("overview.score_error", lang), md("overview.off_by", lang, error=fmt.percent(card.wape)),
+                   border=True, height="stretch", help=md("overview.score_error_help", lang))
     beats = card.beats_snaive
-    cols[1].metric(t("overview.score_vs_naive", lang),
-                   "—" if beats is None else t("overview.score_beats" if beats >= 0 else "overview.score_worse", lang,
+    cols[1].metric(md("overview.score_vs_naive", lang),
+                   "—" if beats is None else md("overview.score_beats" if beats >= 0 else "overview.score_worse", lang,
                                                pct=fmt.percent(abs(beats))),
-                   border=True, height="stretch", help=t("overview.score_vs_naive_help", lang))
+                   border=True, height="stretch", help=md("overview.score_vs_naive_help", lang))
     for col, key, value, level in ((cols[2], "overview.score_cov80", card.coverage_80, 0.80),
                                    (cols[3], "overview.score_cov95", card.coverage_95, 0.95)):
-        col.metric(t(key, lang), fmt.percent(value), delta=t("overview.score_aim", lang, pct=fmt.percent(level)),
+        col.metric(md(key, lang), fmt.percent(value), delta=t("overview.score_aim", lang, pct=fmt.percent(level)),
                    delta_color="off", delta_arrow="off", border=True, height="stretch",
-                   help=t("overview.score_cov_help", lang, level=fmt.percent(level)))
-    st.markdown(t("overview.score_coverage", lang, c80=fmt.percent(card.coverage_80), c95=fmt.percent(card.coverage_95))
-                + (" " + t(f"overview.score_verdict.{card.range_verdict}", lang) if card.range_verdict else ""))
+                   help=md("overview.score_cov_help", lang, level=fmt.percent(level)))
+    st.markdown(md("overview.score_coverage", lang, c80=fmt.percent(card.coverage_80), c95=fmt.percent(card.coverage_95))
+                + (" " + md(f"overview.score_verdict.{card.range_verdict}", lang) if card.range_verdict else ""))
     left, right = st.columns(2)
     with left:
-        st.markdown(f"**{t('overview.score_over_time', lang)}**")
+        st.markdown(f"**{md('overview.score_over_time', lang)}**")
         shared.plot(figures.scorecard_time_figure(card, fmt), ctx, key="score_over_time")
     with right:
-        st.markdown(f"**{t('overview.score_by_step', lang)}**", help=t("overview.score_by_step_help", lang))
+        st.markdown(f"**{md('overview.score_by_step', lang)}**", help=md("overview.score_by_step_help", lang))
         shared.plot(figures.scorecard_step_figure(card, fmt), ctx, key="score_by_step")
 
 if ctx.user.all_tenants:  # an owner sees their own business only
     st.divider()
-    st.subheader(t("overview.all", lang))
-    st.caption(t("overview.all_caption", lang))
+    st.subheader(md("overview.all", lang))
+    st.caption(md("overview.all_caption", lang))
     with shared.friendly_errors(lang):
         everyone = shared.all_overviews(ctx.user)
     st.dataframe(tables.tenants_table(everyone, lang), hide_index=True, width="stretch")

@@ -9,6 +9,7 @@ checks that every key used by the pages exists in both languages).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 LANGUAGES = {"en": "English", "es": "Español"}
@@ -830,6 +831,30 @@ def t(key: str, lang: str, default: str | None = None, **values: Any) -> str:
         return default if default is not None else key
     text = entry.get(lang) or entry.get("en") or key
     return text.format(**values) if values else text
+
+
+# What Streamlit's Markdown gives meaning to: CommonMark and GitHub's punctuation, `$` (LaTeX), `:`
+# (emoji, icons and `:red[...]` colours) and `<` (HTML, off here anyway). A backslash before ASCII
+# punctuation always shows the character itself.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-!|~$:])")
+
+
+def escape_markdown(value: Any) -> str:
+    """`value` as text that Markdown shows literally: no link, image, emphasis, formula or heading.
+
+    Line breaks become spaces (a line starting with `#` or `-` would be a heading or a list).
+    """
+    text = " ".join(str(value).splitlines())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def md(key: str, lang: str, default: str | None = None, **values: Any) -> str:
+    """`t` for Streamlit elements, which render Markdown: the template's own Markdown stays, every
+    value filled in (a business's name, an error detail, an amount with `$`) and a fallback
+    `default` are shown literally."""
+    if key not in STRINGS:
+        return t(key, lang, default=None if default is None else escape_markdown(default))
+    return t(key, lang, **{name: escape_markdown(value) for name, value in values.items()})
 
 
 def model_label(name: str | None, lang: str, *, short: bool = False) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .formatting import Formatter
-from .i18n import STRINGS, t
+from .i18n import STRINGS, md, t
 
 Part = tuple[str, Mapping[str, Any]]
 
@@ -23,15 +23,17 @@ def message(title: Part, parts: Sequence[Part]) -> dict[str, Any]:
     return {"title": [title[0], dict(title[1])], "message": [[key, dict(values)] for key, values in parts]}
 
 
-def say(details: Any, lang: str, fmt: Formatter) -> tuple[str, str] | None:
+def say(details: Any, lang: str, fmt: Formatter, *, markdown: bool = False) -> tuple[str, str] | None:
     """(title, message) in `lang`, or None when `details` is not a message this version knows
-    (absent, malformed, or written by a newer version with keys unknown here)."""
+    (absent, malformed, or written by a newer version with keys unknown here). With `markdown`, the
+    values (a product's name, say) are escaped for a Markdown element."""
     try:
         title = details["title"]
         parts = [title, *details["message"]]
         if not all(isinstance(key, str) and key in STRINGS and isinstance(values, Mapping) for key, values in parts):
             return None
-        texts = [t(key, lang, **{name: _format(name, value, fmt) for name, value in values.items()})
+        say_one = md if markdown else t
+        texts = [say_one(key, lang, **{name: _format(name, value, fmt) for name, value in values.items()})
                  for key, values in parts]
     except (KeyError, TypeError, ValueError, IndexError):
         return None
