@@ -225,12 +225,13 @@ def _print_result(result) -> None:
 
 def cmd_predict(args) -> int:
     from .pipeline import predict_from_active
+    from .ui.export import write_csv
 
     forecast = predict_from_active(args.tenant, storage=_storage(args), horizon=args.horizon)
     frame = forecast.reset_index()
     frame["ds"] = frame["ds"].dt.date
     if args.out:
-        frame.to_csv(args.out, index=False)
+        write_csv(frame, args.out)
         print(f"{len(frame)} days written to {args.out}")
     else:
         print(frame.round(2).to_string(index=False))
@@ -417,12 +418,13 @@ def cmd_backtest(args) -> int:
 
 def cmd_forecast(args) -> int:
     from .csvtools import forecast_frame, read_long_csv
+    from .ui.export import write_csv
 
     settings, country = _csv_settings(args)
     frame = read_long_csv(args.csv, id_col=args.id_col, date_col=args.date_col, value_col=args.value_col)
     forecast = forecast_frame(frame, settings, levels=args.level, country=country)
     forecast["ds"] = forecast["ds"].dt.date
-    forecast.to_csv(args.out, index=False, float_format="%.4f")
+    write_csv(forecast, args.out, float_format="%.4f")
     models = forecast.groupby("unique_id")["model"].first().value_counts().to_dict()
     print(f"{forecast['unique_id'].nunique()} series, {len(forecast)} rows written to {args.out}; models: {models}")
     return 0

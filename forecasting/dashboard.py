@@ -15,7 +15,6 @@ the last day with actuals is yesterday, as in the pipeline.
 
 from __future__ import annotations
 
-import io
 import math
 import threading
 import time
@@ -43,6 +42,7 @@ from .series import daily_sales, tenant_today
 from .storage import Storage
 from .storage.base import stored_moment
 from .tenants import Tenant, get_tenant, list_tenants, save_tenant_overrides, settings_for_tenant, tenant_overrides
+from .ui.export import write_csv
 
 #: Windows of the overview cards, in days.
 PERIODS = (7, 30)
@@ -482,9 +482,7 @@ def forecast_csv(view: ForecastView) -> bytes:
         "model": view.model_type or "",
         "model_version": view.model_version or "",
     })
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False)
-    return buffer.getvalue().encode("utf-8")
+    return write_csv(frame)
 
 
 # --- model comparison -----------------------------------------------------------------------
