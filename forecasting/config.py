@@ -169,6 +169,12 @@ class AppSettings(BaseSettings):
     auth_idle_minutes: float = Field(default=30.0, gt=0, description="A sign-in ends after this long without a page view.")
     auth_max_attempts: int = Field(default=5, ge=1, description="Wrong passwords in a row that lock a user name.")
     auth_lockout_minutes: float = Field(default=15.0, gt=0, description="How long a locked user name stays locked.")
+    model_signing_key: str = Field(
+        default="", repr=False,
+        description="Secret that signs stored models (HMAC-SHA256); a model whose signature doesn't match is never "
+        "loaded, the business is retrained instead. Empty: a random key kept in `model_signing.key` beside the "
+        "embedded database file, created on first use (set it on every host of a multi-host deployment).",
+    )
 
     @field_validator("scheduler_timezone")
     @classmethod

@@ -5,21 +5,34 @@ most, Prophet's JSON for Prophet). The versions of the libraries that wrote
 it are stored in `hyperparameters.library_versions`; loading refuses a model
 written by a different major.minor of its libraries and asks for a retrain
 instead of failing later in some obscure way.
+
+Unpickling runs code, so a blob is deserialized only when it carries this
+installation's signature: HMAC-SHA256 over the tenant, the model type and
+version, and the bytes, with `MODEL_SIGNING_KEY` (or a random key kept in a
+file beside the embedded database, made on first use). A row written or
+changed by anyone without the key (a crafted payload, a model copied from
+another business) is refused before it is read, and the business retrained.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
+import os
 import platform
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from .errors import ModelError
+from .config import AppSettings, get_app_settings
+from .errors import ConfigError, ModelError
 from .logs import log_event
 from .models import Forecaster, load_model
 from .storage import Storage
@@ -41,6 +54,55 @@ class SavedModel:
 def new_version(now: datetime | None = None) -> str:
     """A sortable, unique-enough version id: the UTC training time to the microsecond."""
     return (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+KEY_FILE = "model_signing.key"
+_KEYS: dict[str, bytes] = {}
+
+
+def signing_key(storage: Storage | None = None, settings: AppSettings | None = None) -> bytes:
+    """The key that signs the models stored in `storage`: MODEL_SIGNING_KEY, else the key file beside
+    the embedded database (the storage's own file; for a server database, FORECASTING_DB_PATH's folder)."""
+    settings = settings or (storage.reopen_settings() if storage is not None else get_app_settings())
+    if settings.model_signing_key:
+        return settings.model_signing_key.encode("utf-8")
+    path = Path(settings.forecasting_db_path).resolve().parent / KEY_FILE
+    key = _KEYS.get(str(path))
+    if key is None:
+        key = _KEYS[str(path)] = _read_or_create_key(path)
+    return key
+
+
+def _read_or_create_key(path: Path) -> bytes:
+    """Read the key file, or create it (readable by its owner only) if none exists yet. Two processes
+    creating it at once agree: the file appears whole, with one key, or not at all (a hard link)."""
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            draft = path.with_name(f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+            descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as out:
+                out.write(secrets.token_hex(32))
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                pass  # another process made it first: use theirs
+            finally:
+                draft.unlink()
+            log_event("model_signing_key_created", path=str(path))
+        key = path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"could not read or create the model signing key {str(path)!r}: {exc.strerror or exc}; "
+                          "set MODEL_SIGNING_KEY instead") from None
+    if len(key) < 32:
+        raise ConfigError(f"the model signing key in {str(path)!r} is too short; delete the file to make a new one")
+    return key.encode("utf-8")
+
+
+def signature(key: bytes, tenant_id: str, model_type: str, model_version: str, data: bytes) -> str:
+    """HMAC-SHA256 of a stored model, bound to its tenant, type and version (a copy elsewhere doesn't verify)."""
+    message = f"{tenant_id}\n{model_type}\n{model_version}\n".encode() + data
+    return "hmac-sha256:" + hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def library_versions() -> dict[str, str]:
@@ -70,18 +132,20 @@ def save_model(
     a reader always finds at least one active model.
     """
     trained_at = trained_at or datetime.now(timezone.utc)
+    data = model.to_bytes()
     hyperparameters = {
         "params": model.get_params(),
         "library_versions": library_versions(),
         "trained_until": model.y_.index[-1].date().isoformat(),
         "train_days": len(model.y_),
         **(extra or {}),
+        "signature": signature(signing_key(storage), str(tenant_id), model.name, version, data),
     }
     row = {
         "tenant_id": str(tenant_id),
         "model_type": model.name,
         "model_version": version,
-        "model_data": model.to_base64(),
+        "model_data": base64.b64encode(data).decode("ascii"),
         "hyperparameters": hyperparameters,
         "training_metrics": training_metrics,
         "accuracy": accuracy,
@@ -131,6 +195,14 @@ def load_active_model(storage: Storage, tenant_id: str) -> tuple[SavedModel, For
         data = base64.b64decode(frame.iloc[0]["model_data"], validate=True)
     except (binascii.Error, ValueError, TypeError):
         raise ModelError(f"stored model {info.model_type} {info.model_version} is corrupt (bad base64); retrain the tenant") from None
+    stored = str(info.hyperparameters.get("signature") or "")
+    expected = signature(signing_key(storage), str(tenant_id), info.model_type, info.model_version, data)
+    if not hmac.compare_digest(stored, expected):
+        log_event("model_signature_refused", level=30, tenant_id=str(tenant_id), model_type=info.model_type,
+                  model_version=info.model_version, signed=bool(stored))
+        raise ModelError(f"stored model {info.model_type} {info.model_version} is {'not' if not stored else 'no longer'} "
+                         "signed by this installation (written or changed elsewhere), so it is not loaded; "
+                         "retrain the tenant")
     model = load_model(info.model_type, data)
     return info, model
 

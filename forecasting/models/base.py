@@ -14,7 +14,6 @@ higher levels, nothing below zero (sales).
 
 from __future__ import annotations
 
-import base64
 import io
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -127,9 +126,6 @@ class Forecaster(ABC):
         if not isinstance(model, Forecaster):
             raise ModelError("stored data is not a forecasting model")
         return model
-
-    def to_base64(self) -> str:
-        return base64.b64encode(self.to_bytes()).decode("ascii")
 
     # --- to implement ---------------------------------------------------------
 

@@ -8,6 +8,8 @@ test_outage.py.)
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 import re
 import signal
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pytest
 
@@ -110,6 +113,46 @@ def test_a_corrupt_model_is_detected_and_the_tenant_retrained(any_demo_storage):
     assert len(forecast) > 0 and np.isfinite(forecast["yhat"]).all()
     assert len(list_models(demo_storage, "1")) == 2  # a new version was trained
     assert load_active_model(demo_storage, "1") is not None
+
+
+class _Payload:
+    """What an attacker with write access to `ml_models` would store: unpickling it touches a file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+@pytest.mark.parametrize("signed", ["unsigned", "old signature kept"])
+def test_a_crafted_model_blob_is_never_unpickled_and_the_tenant_is_retrained(any_demo_storage, tmp_path, signed):
+    demo_storage = any_demo_storage
+    train_and_predict_sales("1", storage=demo_storage, settings=FAST, now=NOW)
+    info = list_models(demo_storage, "1").iloc[0]
+    buffer = io.BytesIO()
+    joblib.dump(_Payload(tmp_path / "pwned"), buffer)
+    values = {"model_data": base64.b64encode(buffer.getvalue()).decode("ascii")}
+    if signed == "unsigned":
+        values["hyperparameters"] = {k: v for k, v in info.hyperparameters.items() if k != "signature"}
+    corrupt_active_model(demo_storage, "1", **values)
+    with pytest.raises(ModelError, match="signed by this installation"):
+        load_active_model(demo_storage, "1")
+    forecast = predict_from_active("1", storage=demo_storage, now=NOW)  # retrained instead
+    assert not (tmp_path / "pwned").exists()  # the payload never ran
+    assert len(forecast) > 0 and (forecast["model_version"] != info.model_version).all()
+
+
+def test_a_model_copied_from_another_business_is_refused(any_demo_storage):
+    """Signatures are bound to the business: business 2's own, valid model is no model for business 1."""
+    demo_storage = any_demo_storage
+    for tenant in ("1", "2"):
+        train_and_predict_sales(tenant, storage=demo_storage, settings=FAST, now=NOW)
+    theirs = demo_storage.select("ml_models", "2", where={"is_active": True}).iloc[0]
+    corrupt_active_model(demo_storage, "1", model_data=theirs["model_data"], hyperparameters=theirs["hyperparameters"])
+    with pytest.raises(ModelError, match="signed by this installation"):
+        load_active_model(demo_storage, "1")
+    assert load_active_model(demo_storage, "2") is not None  # the original still loads
 
 
 def test_a_model_from_other_library_versions_is_refused_then_replaced(any_demo_storage):
