@@ -45,8 +45,9 @@ What the file may look like (decisions, for the README):
   `€12,50`, `1.5E+03`. With one separator followed by exactly three digits
   (`1.234`) the file decides: when its other amounts show the decimal
   separator, that convention is used; when they don't (or mix both), the
-  value is reported as ambiguous. Refunds may be negative; NaN, infinity
-  and text are errors.
+  value is reported as ambiguous. Refunds may be negative; NaN, infinity,
+  text and amounts beyond 10^12 either way (`series.MAX_ABS_AMOUNT`) are
+  errors.
 * Blank lines (also `;;;` rows Excel leaves at the end) are skipped; a row
   with more or fewer fields than the header is an error.
 * The same sale id twice in the file is an error on every line it appears,
@@ -75,7 +76,7 @@ import pandas as pd
 
 from .errors import DataError, StorageError
 from .logs import log_event
-from .series import drop_cached_series
+from .series import MAX_ABS_AMOUNT, drop_cached_series
 from .storage import Storage
 from .storage.sql import SQLStorage
 
@@ -498,6 +499,8 @@ def parse_fecha(raw: str, zone: ZoneInfo) -> tuple[datetime | None, str | None]:
         day_first = True
         day, month, year = int(match[1]), int(match[3]), int(match[4])
     hour, minute, second, fraction, offset = match.groups()[4:]
+    if not 1900 <= year <= 2200:  # checked before any time zone conversion, which would overflow at the ends
+        return None, f"the year {year} is out of range: check the year"
     if hour is None:
         hour, minute = "12", "0"  # a day without a time: noon keeps it on its local day
     micro = int(fraction[:6].ljust(6, "0")) if fraction else 0
@@ -701,6 +704,9 @@ class _RowValidator:
             return None
         if why:
             self.fail(line, why, column, raw)
+            return None
+        if isinstance(value, float) and not abs(value) <= MAX_ABS_AMOUNT:  # NaN and infinities fail too
+            self.fail(line, f"beyond {MAX_ABS_AMOUNT:,.0f}: no sale comes near it; check the column", column, raw)
             return None
         if decimal:
             self.decimals[decimal] += 1

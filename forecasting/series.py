@@ -13,6 +13,11 @@ from .errors import DataError
 from .storage import Storage
 from .storage.base import sum_by_local_day
 
+#: No sale, refund or day of a small business comes near this in any currency (a trillion: 10^12). The
+#: importer refuses amounts beyond it; a series holding a day beyond it (written by someone else) is
+#: refused with the day named, instead of training on it.
+MAX_ABS_AMOUNT = 1e12
+
 
 def tenant_today(timezone: str, now: datetime | None = None) -> date:
     """The tenant's current local date; its sales are still coming in, so it is never used."""
@@ -64,8 +69,19 @@ def daily_sales(
     daily = storage.daily_totals(tenant_id, start, end, timezone)
     if daily.empty:
         raise DataError(f"tenant {tenant_id} has no sales between {start} and {end}: add sales or import a CSV first")
+    _check_amounts(daily, tenant_id)
     index = pd.date_range(daily.index.min(), pd.Timestamp(end), freq="D", name="ds")
     return daily.reindex(index, fill_value=0.0).astype(float).rename("y")
+
+
+def _check_amounts(daily: pd.Series, tenant_id: str) -> None:
+    values = daily.to_numpy(dtype=float)
+    bad = daily[~np.isfinite(values) | (np.abs(np.nan_to_num(values, nan=np.inf)) > MAX_ABS_AMOUNT)]
+    if not bad.empty:
+        days = ", ".join(f"{day:%Y-%m-%d}" for day in bad.index[:5]) + (" ..." if len(bad) > 5 else "")
+        raise DataError(f"tenant {tenant_id} has sales that add up to an impossible amount on {days} (beyond "
+                        f"{MAX_ABS_AMOUNT:,.0f} or not a number): a sale was stored with a wrong total; correct or "
+                        "delete it, then retrain")
 
 
 # Daily series per (tenant, time zone, window, local day), shared by everything in the process.

@@ -59,11 +59,12 @@ def locale_for(lang: str, country: str | None) -> Locale:
 
 
 def _missing(value: Any) -> bool:
+    """None, NaT, NaN, and infinities (a bad value stored by someone else is shown as missing, not a crash)."""
     if value is None or value is pd.NaT:
         return True
     try:
-        return math.isnan(float(value))
-    except (TypeError, ValueError):
+        return not math.isfinite(float(value))
+    except (TypeError, ValueError, OverflowError):
         return False
 
 

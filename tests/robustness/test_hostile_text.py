@@ -93,3 +93,27 @@ def test_a_hostile_name_is_text_on_every_page(hostile_app):
         assert any("Your session expired" in text for text in shown) or page == JOBS, page  # it is shown...
         alive = [(text[:80], live) for text in shown for live in live_markdown(text)]
         assert not alive, (page, alive)  # ...as text
+
+
+@pytest.mark.parametrize("total", [float("inf"), 1e308, -1e15])
+def test_pages_survive_an_impossible_amount_already_in_the_database(monkeypatch, demo_db, tmp_path, total):
+    """Written by another application, past the importer: every page still renders (the money formats
+    used to raise decimal.InvalidOperation, the all-businesses table included), and the business's
+    series is refused with the day named instead of training on it."""
+    from datetime import datetime, timedelta, timezone
+
+    from forecasting.errors import DataError
+    from forecasting.series import daily_sales
+
+    db = copy_db(demo_db, tmp_path / "bad-amount.db")
+    storage = SQLStorage.sqlite_file(db)
+    three_days_ago = datetime.now(timezone.utc) - timedelta(days=3)
+    storage.upsert("ventas", "1", [{"id": "absurd-1", "negocio_id": "1", "fecha": three_days_ago, "total": total}])
+    with pytest.raises(DataError, match=f"impossible amount on {three_days_ago:%Y-%m-%d}"):
+        daily_sales(storage, "1", timezone="UTC")
+    storage.close()
+    _use(monkeypatch, db)
+    at = start()
+    at.sidebar.selectbox(key="tenant_id").select("1").run()
+    for page in [*PAGES, JOBS]:
+        open_page(at, page)  # asserts no exception

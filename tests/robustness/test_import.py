@@ -216,6 +216,48 @@ def test_nan_infinity_and_text_amounts_are_rejected(text):
     assert [r["id"] for r in plan.rows] == ["A"]
 
 
+@pytest.mark.parametrize("text", ["1E+308", "1" + "0" * 400, "-1e13", "99999999999999", "1.000.000.000.000.000,00"])
+@pytest.mark.parametrize("column", ["total", "cantidad"])
+def test_absurd_amounts_are_rejected_at_their_line(text, column):
+    """Finite to Python but no sale: 1E+308 trained to a MASE of 8.8e303 and broke every money format."""
+    other = "cantidad" if column == "total" else "total"
+    plan = parse(f'id;fecha;{column};{other}\nA;2026-03-01;1;1\nB;2026-03-01;"{text}";1\n')
+    error = only_error(plan)
+    assert (error.line, error.column, error.value) == (3, column, text)
+    assert "beyond 1,000,000,000,000" in error.reason
+    assert [r["id"] for r in plan.rows] == ["A"]
+
+
+@pytest.mark.parametrize("tz, text", [("America/Los_Angeles", "9999-12-31 23:00"), (MADRID, "0001-01-01T00:00+01:00"),
+                                      (MADRID, "31/12/9999 23:59"), ("Pacific/Kiritimati", "0001-01-01 00:00")])
+def test_dates_at_the_ends_of_the_calendar_are_row_errors_not_crashes(tz, text):
+    plan = parse(f"id,fecha,total\nA,2026-03-01,1\nB,{text},1\n", tz=tz)
+    error = only_error(plan)
+    assert (error.line, error.column, error.value) == (3, "fecha", text)
+    assert "out of range" in error.reason
+
+
+def test_the_cli_reports_an_out_of_range_date_in_words(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    db = tmp_path / "shop.db"
+    from forecasting.storage import SQLStorage
+
+    store = SQLStorage.sqlite_file(db)
+    store.upsert("negocios", "t", [{"id": "t", "nombre": "T", "timezone": "America/Los_Angeles"}])
+    store.close()
+    source = tmp_path / "ventas.csv"
+    source.write_text("id,fecha,total\nA,2026-03-01,1\nB,9999-12-31 23:00,1\nC,2026-03-01,1E+308\n")
+    done = subprocess.run([sys.executable, "-m", "forecasting", "--quiet", "--db", str(db), "import-sales", "--tenant",
+                           "t", "--csv", str(source)], cwd=Path(__file__).resolve().parents[2], capture_output=True,
+                          text=True)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "line 3" in done.stderr and "line 4" in done.stderr and "out of range" in done.stderr
+    assert SQLStorage.sqlite_file(db).count("ventas", "t") == 0
+
+
 def test_an_empty_amount_is_rejected_but_an_empty_quantity_is_none():
     plan = parse("id,fecha,total,cantidad\nA,2026-03-01,,1\nB,2026-03-01,3,\n")
     assert only_error(plan).reason == "the amount is empty"
