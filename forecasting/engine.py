@@ -19,7 +19,7 @@ from .errors import ForecastingError
 from .evaluation import CVResult, cross_validate, select_winner
 from .logs import log_event
 from .models import Forecaster, build, unavailable_reason
-from .models.base import Conformal
+from .models.base import Conformal, check_series
 from .models.ensemble import EnsembleForecaster
 
 ENSEMBLE = "ensemble"
@@ -68,6 +68,7 @@ def forecast_series(
     below that. If the winner's final fit fails, the next best is used, and
     naive last of all.
     """
+    y = check_series(y)  # an unusable series is refused once, with its reason, before any fit
     notify = progress or (lambda step, detail: None)
     timings: dict[str, float] = {}
     started = time.perf_counter()

@@ -23,6 +23,7 @@ from forecasting import dashboard
 from forecasting.anomalies import flag
 from forecasting.config import MLSettings
 from forecasting.demo import generate_demo, write_demo
+from forecasting.engine import ENSEMBLE
 from forecasting.errors import ConfigError
 from forecasting.pipeline import train_and_predict_sales
 from forecasting.registry import list_models
@@ -371,10 +372,24 @@ def test_retrain_plan_counts_one_cv_step_per_candidate(store):
 def test_retrain_reports_every_step_and_writes_a_new_version(writable):
     steps = []
     before = len(dashboard.model_versions(writable, NEVER_TRAINED))
-    outcome = dashboard.retrain(writable, NEVER_TRAINED, settings=FAST, progress=lambda s, d: steps.append(s))
-    assert {"series", "cv", "final_fit", "saving", "anomalies", "done"} == set(steps)
-    assert len(dashboard.model_versions(writable, NEVER_TRAINED)) == before + 1
-    assert outcome.summary["winner"] in FAST.model_candidates and not outcome.scores.empty
+    outcome = dashboard.retrain(writable, NEVER_TRAINED, settings=FAST, progress=lambda s, d: steps.append((s, d)))
+    # Every step in order, one `cv` per candidate naming it: what `retrain_plan` promises a progress bar.
+    assert [step for step, _ in steps] == ["series", *["cv"] * len(FAST.model_candidates), "final_fit", "saving",
+                                           "anomalies", "saving", "done"]
+    assert [detail for step, detail in steps if step == "cv"] == FAST.model_candidates
+    versions = dashboard.model_versions(writable, NEVER_TRAINED)
+    assert len(versions) == before + 1
+    winner = outcome.summary["winner"]
+    # Which candidate wins depends on the data; what it can be does not: a candidate or the mean of some.
+    assert winner in (*FAST.model_candidates, ENSEMBLE)
+    assert set(FAST.model_candidates) <= set(outcome.scores.index) and winner in outcome.scores.index
+    assert outcome.scores.loc[winner, "mase"] == outcome.scores["mase"].min()  # selection is by ML_CV_PRIMARY_METRIC
+    assert dict(steps)["final_fit"] == winner and steps[-1] == ("done", winner)
+    newest = versions.iloc[0]  # newest first: the version this retrain wrote, active, under the winner's name
+    assert newest["model_version"] == outcome.summary["model_version"] and newest["is_active"]
+    assert newest["model_type"] == winner and versions["is_active"].sum() == 1
+    if winner == ENSEMBLE:
+        assert "mean of" in outcome.summary["selection"]
 
 
 def test_settings_form_stores_only_what_differs_and_validates_first(writable):
@@ -539,13 +554,28 @@ def test_unknown_job_is_a_config_error(writable):
 
 def test_job_runs_table_names_this_process_and_states_in_words(writable):
     dashboard.run_job_now(writable, "health_check")
-    _wait_until_finished(writable, "health_check")
-    view = dashboard.jobs_view(writable)
+    runs = _wait_until_finished(writable, "health_check")
+    # How long the check really took depends on the machine; give the run known times instead.
+    started = datetime(2026, 5, 14, 12, 0, tzinfo=timezone.utc)
+    writable.update("job_runs", None, {"started_at": started, "finished_at": started + timedelta(seconds=75.4)},
+                    where={"job_id": "health_check", "scheduled_for": runs["scheduled_for"].iloc[0]})
+    # An earlier scheduled run by another process that took 30 ms.
+    earlier = started - timedelta(hours=1)
+    writable.insert_if_absent("job_runs", None, {
+        "job_id": "health_check", "scheduled_for": earlier, "trigger": "schedule", "holder": "elsewhere:1:abc",
+        "status": "success", "started_at": earlier, "heartbeat_at": earlier,
+        "finished_at": earlier + timedelta(seconds=0.03), "tenants_done": 0, "tenants_failed": 0})
+    view = dashboard.jobs_view(writable, now=started + timedelta(minutes=5))
     job = next(job for job in view.jobs if job.job_id == "health_check")
-    styled = tables.job_runs_table(job.runs, Formatter("es", timezone=view.timezone), view.holder)
-    row = styled.data.iloc[0]
-    assert row["Estado"] == "Correcta" and row["Origen"] == "manual" and row["Proceso"] == "este proceso"
-    assert row["Duración"] == "<\u00a00,1\u00a0s"  # a health check takes milliseconds
+    assert list(job.runs["seconds"]) == pytest.approx([75.4, 0.03])  # newest first
+    fmt = Formatter("es", timezone="Europe/Madrid")
+    styled = tables.job_runs_table(job.runs, fmt, view.holder)
+    manual, scheduled = styled.data.iloc[0], styled.data.iloc[1]
+    assert manual["Estado"] == "Correcta" and manual["Origen"] == "manual" and manual["Proceso"] == "este proceso"
+    assert manual["Inicio"] == "14 may, 14:00:00" == fmt.moment(started)  # Madrid's clock (UTC+2 in May)
+    assert manual["Duración"] == "1\u00a0min 15\u00a0s"
+    assert scheduled["Origen"] == t("jobs.trigger.schedule", "es") and scheduled["Proceso"] == "elsewhere:1:abc"
+    assert scheduled["Duración"] == "<\u00a00,1\u00a0s"  # milliseconds don't read as "0,0 s"
     assert tables.RUN_STATE_COLORS["success"] in styled.to_html()
 
 
@@ -592,12 +622,12 @@ def test_plotly_gets_month_names_in_spanish():
 
 
 def _used_keys() -> set[str]:
-    """Literal keys passed to t(...) anywhere in the app, the pages and the UI package."""
+    """Literal keys passed to t(...) or md(...) anywhere in the app, the pages and the UI package."""
     sources = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")),
                *sorted((ROOT / "forecasting" / "ui").glob("*.py"))]
     keys = set()
     for path in sources:
-        keys |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_.]+)["']\s*[,)]""", path.read_text()))
+        keys |= set(re.findall(r"""\b(?:t|md)\(\s*["']([a-z0-9_.]+)["']\s*[,)]""", path.read_text()))
     return keys
 
 

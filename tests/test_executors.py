@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
+import pandas as pd
 import pytest
 
 from forecasting import jobs
@@ -10,38 +13,65 @@ from forecasting.executors import train_tenants
 from .conftest import FAST, NOW
 
 
-def trained_rows(storage, tenants):
-    return {t: (storage.count("ml_models", t), storage.count("ml_predictions", t)) for t in tenants}
+def expected_rows(demo_data, tenant_id: str) -> dict[str, int]:
+    """What one training of a demo tenant must write, worked out from the demo's own sales.
+
+    The series runs from the tenant's first local sale day to yesterday (local, at NOW): one
+    anomaly row per day of it, one forecast row per horizon day, one model.
+    """
+    tenant = demo_data.negocios.set_index("id").loc[tenant_id]
+    zone = ZoneInfo(tenant["timezone"])
+    sales = demo_data.ventas[demo_data.ventas["negocio_id"] == tenant_id]
+    first = sales["fecha"].dt.tz_convert(zone).min().date()
+    yesterday = NOW.astimezone(zone).date() - pd.Timedelta(days=1)
+    history = min((yesterday - first).days + 1, FAST.max_train_window_days)
+    return {"sales_forecast": FAST.horizon_days, "sales_anomaly": history, "ml_models": 1}
+
+
+def check_written(storage, demo_data, results, tenants):
+    """Each tenant trained exactly once, with the rows its training must produce, and nobody else touched."""
+    assert sorted(r["tenant_id"] for r in results) == sorted(tenants)  # every tenant once, no other
+    assert all(r["ok"] for r in results), [r.get("error") for r in results]
+    for result in results:
+        tenant = result["tenant_id"]
+        expected = expected_rows(demo_data, tenant)
+        summary = result["summary"]
+        assert summary["history_days"] == expected["sales_anomaly"] and summary["forecast_days"] == FAST.horizon_days
+        written = summary["rows_written"]
+        assert {key: written[key] for key in expected} == expected, tenant
+        assert written["forecast_history"] == FAST.horizon_days
+        assert storage.count("ml_models", tenant) == 1
+        assert storage.count("ml_predictions", tenant) == expected["sales_forecast"] + expected["sales_anomaly"]
+        assert storage.count("forecast_history", tenant) == FAST.horizon_days
+    for other in set(demo_data.negocios["id"].astype(str)) - set(tenants):
+        assert storage.count("ml_models", other) == 0 and storage.count("ml_predictions", other) == 0
 
 
 @pytest.mark.parametrize("executor", ["serial", "process"])
-def test_local_executors_train_every_tenant(demo_storage, executor):
+def test_local_executors_train_every_tenant(demo_storage, demo_data, executor):
     seen = []
     results = train_tenants(["1", "2", "3"], app=demo_storage.reopen_settings(), ml=FAST, executor=executor,
                             workers=2, now=NOW, on_result=seen.append)
-    assert sorted(r["tenant_id"] for r in results) == ["1", "2", "3"] and all(r["ok"] for r in results)
-    assert len(seen) == 3
-    rows = trained_rows(demo_storage, ["1", "2", "3"])
-    assert all(models == 1 and predictions > 14 for models, predictions in rows.values())
+    assert seen == results  # on_result saw each result as it came, in the order returned
+    check_written(demo_storage, demo_data, results, ["1", "2", "3"])
 
 
-def test_a_failing_tenant_is_its_own_result(demo_storage):
+def test_a_failing_tenant_is_its_own_result(demo_storage, demo_data):
     results = train_tenants(["1", "missing"], app=demo_storage.reopen_settings(), ml=FAST, executor="process",
                             workers=2, now=NOW)
     by_id = {r["tenant_id"]: r for r in results}
-    assert by_id["1"]["ok"] and not by_id["missing"]["ok"]
-    assert "unknown tenant" in by_id["missing"]["error"]
+    assert len(results) == 2 and set(by_id) == {"1", "missing"}
+    assert not by_id["missing"]["ok"] and "unknown tenant" in by_id["missing"]["error"]
+    check_written(demo_storage, demo_data, [by_id["1"]], ["1"])
 
 
-def test_dask_cluster_with_worker_processes(demo_storage):
+def test_dask_cluster_with_worker_processes(demo_storage, demo_data):
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         results = train_tenants(["1", "2"], app=demo_storage.reopen_settings(), ml=FAST, executor="dask",
                                 address=cluster.scheduler_address, now=NOW)
-    assert sorted(r["tenant_id"] for r in results) == ["1", "2"] and all(r["ok"] for r in results)
-    assert trained_rows(demo_storage, ["1", "2"]) == {t: (1, demo_storage.count("ml_predictions", t)) for t in ("1", "2")}
-    assert demo_storage.count("ml_models", "3") == 0
+    check_written(demo_storage, demo_data, results, ["1", "2"])
 
 
 def test_dask_without_an_address_is_a_clear_error(demo_storage):
@@ -51,9 +81,14 @@ def test_dask_without_an_address_is_a_clear_error(demo_storage):
         train_tenants(["1"], app=demo_storage.reopen_settings(), ml=FAST, executor="dask")
 
 
-def test_weekly_retrain_job_uses_the_process_pool(demo_storage):
+def test_weekly_retrain_job_uses_the_process_pool(demo_storage, demo_data):
     progress = []
     outcome = jobs.retrain_all(demo_storage, FAST, now=NOW, executor="process", workers=2,
                                report=lambda done, failed, tenant: progress.append((done, failed)))
-    assert outcome.status == "success" and outcome.done == 3 and progress[-1] == (3, 0)
-    assert set(outcome.details) == {"1", "2", "3"} and all(d["winner"] for d in outcome.details.values())
+    assert outcome.status == "success" and outcome.done == 3 and outcome.failed == 0
+    assert progress == [(1, 0), (2, 0), (3, 0)]
+    assert set(outcome.details) == {"1", "2", "3"}
+    for tenant, detail in outcome.details.items():
+        assert detail["winner"] in (*FAST.model_candidates, "ensemble")
+        assert demo_storage.count("ml_predictions", tenant) == sum(
+            expected_rows(demo_data, tenant)[key] for key in ("sales_forecast", "sales_anomaly"))

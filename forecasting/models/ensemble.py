@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -39,7 +40,10 @@ class EnsembleForecaster(Forecaster):
         return np.mean(means, axis=0), {}
 
     def _fitted(self):
-        return np.nanmean([m.fitted().to_numpy() for m in self.members], axis=0)
+        # Members have no in-sample fit on their first days (lags): those days stay NaN, quietly.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanmean([m.fitted().to_numpy() for m in self.members], axis=0)
 
     def to_bytes(self) -> bytes:
         payload = {

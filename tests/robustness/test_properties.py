@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from forecasting.config import MLSettings
@@ -58,20 +58,30 @@ def shop_like(draw):
 
 daily_values = st.one_of(shop_like(), runs, st.lists(values, min_size=1, max_size=200))
 
+#: Fixed examples on every run (derandomize) and no replay of earlier failures (database=None): a property
+#: test that picks other inputs each run could fail once in twenty runs.
+FIXED = {"derandomize": True, "database": None, "deadline": None}
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow], **FIXED)
 @given(daily_values)
-def test_any_daily_series_gets_a_valid_forecast_or_a_reason(raw):
+@example([42.0])  # one day
+@example([0.0] * 200)  # never sold
+@example([0.0] * 150 + [80.0, 120.0, 95.0, 0.0, 0.0, 130.0, 0.0] * 3)  # a long closure, then three weeks
+@example([1e9, -1e9] * 100)  # wild swings at the limits
+def test_any_finite_daily_series_gets_a_valid_forecast(raw):
+    # Any non-empty run of consecutive days with finite values can be forecast: the engine falls back to
+    # seasonal naive, then naive, which needs one day. So none of these may be refused, whatever it holds
+    # (closed weeks, a constant, refunds below zero, spikes of a billion).
     y = series_from_values(raw, start="2025-01-01")
     event(f"length {'< 30' if len(y) < 30 else '30-99' if len(y) < 100 else '100-200'}")
     try:
         outcome = forecast_series(y, ENGINE)
     except ForecastingError as exc:
-        event(f"refused: {type(exc).__name__}")
-        assert str(exc).strip()
-        return
+        raise AssertionError(f"a usable series of {len(y)} days was refused: {exc}") from exc
     event(f"winner {outcome.winner}")
     forecast = outcome.forecast
+    assert outcome.winner in (*ENGINE.model_candidates, "ensemble") and outcome.model.name == outcome.winner
     assert len(forecast) == 7
     assert list(forecast.index) == list(pd.date_range(y.index[-1] + pd.Timedelta(days=1), periods=7, freq="D"))
     numbers = forecast[["yhat", "yhat_lower_80", "yhat_upper_80", "yhat_lower_95", "yhat_upper_95"]].to_numpy(float)
@@ -80,6 +90,53 @@ def test_any_daily_series_gets_a_valid_forecast_or_a_reason(raw):
     for level in (80, 95):
         assert (forecast[f"yhat_lower_{level}"] <= forecast["yhat"]).all(), forecast
         assert (forecast["yhat"] <= forecast[f"yhat_upper_{level}"]).all(), forecast
+    assert (forecast["yhat_lower_95"] <= forecast["yhat_lower_80"]).all()
+    assert (forecast["yhat_upper_80"] <= forecast["yhat_upper_95"]).all()
+
+
+#: The reasons a series can't be used at all, as `forecasting.models.base.check_series` words them; the
+#: engine refuses such a series with a ForecastingError that names the reason.
+REFUSALS = {
+    "empty": "the series is empty",
+    "nan": "the series has missing or infinite values",
+    "inf": "the series has missing or infinite values",
+    "-inf": "the series has missing or infinite values",
+    "gap": "the series must have one value per consecutive day",
+}
+
+
+@st.composite
+def unusable_series(draw):
+    """(defect, series): a usable series spoiled in one documented way."""
+    defect = draw(st.sampled_from(sorted(REFUSALS)))
+    if defect == "empty":
+        return defect, pd.Series([], dtype=float, index=pd.DatetimeIndex([], name="ds"), name="y")
+    raw = draw(daily_values)
+    raw = raw + [100.0] * (3 - len(raw))  # a gap needs a day either side
+    y = series_from_values(raw, start="2025-01-01")
+    if defect == "gap":
+        return defect, y.drop(y.index[draw(st.integers(1, len(y) - 2))])
+    bad = draw(st.lists(st.integers(0, len(y) - 1), min_size=1, max_size=3, unique=True))
+    y.iloc[bad] = {"nan": np.nan, "inf": np.inf, "-inf": -np.inf}[defect]
+    return defect, y
+
+
+@settings(max_examples=40, **FIXED)
+@given(unusable_series())
+@example(("empty", pd.Series([], dtype=float, index=pd.DatetimeIndex([], name="ds"))))
+@example(("nan", series_from_values([100.0] * 60 + [np.nan])))
+@example(("inf", series_from_values([np.inf] + [100.0] * 60)))
+@example(("-inf", series_from_values([100.0] * 30 + [-np.inf] + [100.0] * 30)))
+@example(("gap", series_from_values([100.0] * 61).drop(pd.Timestamp("2024-01-31"))))
+def test_an_unusable_series_is_refused_naming_its_reason(case):
+    defect, y = case
+    event(f"defect {defect}")
+    try:
+        outcome = forecast_series(y, ENGINE)
+    except ForecastingError as exc:
+        assert REFUSALS[defect] in str(exc), f"{defect}: the refusal does not say why: {exc}"
+    else:
+        raise AssertionError(f"a series with defect {defect!r} was forecast with {outcome.winner}:\n{outcome.forecast}")
 
 
 # --- the importer ---------------------------------------------------------------------------------
@@ -187,7 +244,7 @@ def sales_files(draw, *, bad: bool):
     return out.getvalue().encode(encoding), zone_name, expected, bad_lines
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, **FIXED)
 @given(sales_files(bad=True))
 def test_exactly_the_bad_rows_are_reported(case):
     content, zone, expected, bad_lines = case
@@ -199,7 +256,7 @@ def test_exactly_the_bad_rows_are_reported(case):
     assert all(e.reason for e in plan.errors)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, **FIXED)
 @given(sales_files(bad=False))
 def test_a_valid_file_imports_every_row_exactly_once(case):
     content, zone, expected, bad_lines = case
