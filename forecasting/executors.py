@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime
@@ -41,6 +43,27 @@ def _storage_for(app: AppSettings):
     if key not in _WORKER_STORAGE:
         _WORKER_STORAGE[key] = open_storage(app)
     return _WORKER_STORAGE[key]
+
+
+def watch_parent(parent_pid: int, every_seconds: float = 1.0) -> None:
+    """Worker initializer: end this worker once the process that started the pool is gone.
+
+    Killed (`kill -9`, a crash, `kill -TERM` before it could shut the pool down), the parent leaves
+    its workers running tenants nobody waits for, each holding a few hundred MB, and they keep the
+    forkserver alive too. A daemon thread checks every second that the parent still exists and
+    ends the worker when it doesn't (the forkserver then exits by itself).
+    """
+    def watch() -> None:
+        while True:
+            time.sleep(every_seconds)
+            try:
+                os.kill(parent_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # alive, under another user: keep going
+                pass
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def train_task(app: AppSettings, ml: MLSettings, tenant_id: str, now: datetime | None = None,
@@ -89,7 +112,8 @@ def train_tenants(
     elif executor == "process":
         # forkserver: workers start from a clean interpreter, not a copy of a process running threads
         context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(max_workers=min(workers, len(tenant_ids)), mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=min(workers, len(tenant_ids)), mp_context=context,
+                                 initializer=watch_parent, initargs=(os.getpid(),)) as pool:
             futures = [pool.submit(train_task, app, ml, tenant_id, now) for tenant_id in tenant_ids]
             for future in as_completed(futures):
                 collect(future.result())

@@ -248,3 +248,51 @@ def test_scheduler_killed_during_retrain_all_is_marked_and_the_next_run_complete
         assert len(active) == 1
         assert batches_are_whole(storage, tenant) == {"sales_forecast": active, "sales_anomaly": active}
     storage.close()
+
+
+
+def _states() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, state letter) of every process, from /proc."""
+    states = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            states[int(entry.name)] = (int(fields[1]), fields[0])
+    return states
+
+
+def living_descendants(pid: int) -> set[int]:
+    """Every process below `pid` (children, their children...) that has not ended (zombies have)."""
+    states = _states()
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, (parent, _) in states.items() if parent in frontier} - found
+        found |= frontier
+    return {child for child in found if states[child][1] != "Z"}
+
+
+def still_running(pids: set[int]) -> set[int]:
+    states = _states()
+    return {pid for pid in pids if pid in states and states[pid][1] != "Z"}
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "kill-TERM"])
+def test_workers_end_when_train_all_is_killed(tmp_path, how):
+    """`train --all --workers 2` killed mid-run leaves no worker, forkserver or resource tracker behind
+    (they kept running, each worker holding a few hundred MB)."""
+    database = Database("sqlite", str(tmp_path / "shared.db"))
+    assert run_cli(database, "demo", "--tenants", "6", "--days", "300").wait(timeout=120) == 0
+    proc = run_cli(database, "train", "--all", "--workers", "2", "--executor", "process")
+
+    def pool_started():  # the resource tracker, the forkserver and its two workers
+        found = living_descendants(proc.pid)
+        return found if len(found) >= 4 else None
+
+    started = wait_for(pool_started, timeout=120, what="the process pool to start")
+    assert proc.poll() is None
+    proc.send_signal(how)
+    proc.wait(timeout=30)
+    wait_for(lambda: not still_running(started), timeout=60, what="every process the command started to end")
