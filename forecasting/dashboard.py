@@ -139,6 +139,12 @@ class Overview:
     trained_until: date | None = None
     reliability: Reliability | None = None
     recent: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))  # last 30 days, for a sparkline
+    problem: str | None = None  # why no figures could be made (a bad row in negocios, an unreadable series...)
+
+    @classmethod
+    def unavailable(cls, tenant: Tenant, problem: str) -> Overview:
+        """A business whose overview can't be made: a row that says why, among everyone else's."""
+        return cls(tenant=tenant, today=date.today(), has_sales=False, trained=False, problem=problem)
 
     def change(self, days: int) -> float | None:
         """Relative change of the last `days` against the `days` before (None when not comparable)."""
@@ -283,6 +289,7 @@ def overview_table(overviews: list[Overview]) -> pd.DataFrame:
             "error": o.reliability.wape if o.reliability else None,
             "error_source": o.reliability.source if o.reliability else None,
             "vs_baseline": o.reliability.vs_baseline if o.reliability else None,
+            "problem": o.problem,
         })
     return pd.DataFrame(rows)
 

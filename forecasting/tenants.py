@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .calendar import check_country
 from .config import MLSettings, get_settings, merge_overrides, normalize_override_keys
@@ -14,11 +16,16 @@ from .storage import Storage, json_safe
 
 @dataclass(frozen=True)
 class Tenant:
+    """A business as `negocios` holds it. `problem` says why it can't be used (a time zone, currency or
+    country nobody knows, written by the business application); such a row is listed, and shown as a
+    bad row, but `get_tenant` refuses it with that sentence."""
+
     id: str
     nombre: str
     timezone: str = "UTC"
     country: str | None = None
     currency: str = "USD"
+    problem: str | None = None
 
 
 def list_tenants(storage: Storage) -> list[Tenant]:
@@ -31,17 +38,41 @@ def get_tenant(storage: Storage, tenant_id: str) -> Tenant:
     frame = storage.select("negocios", str(tenant_id))
     if frame.empty:
         raise DataError(f"unknown tenant {tenant_id!r}: it is not in the negocios table")
-    return _tenant(frame.iloc[0].to_dict())
+    tenant = _tenant(frame.iloc[0].to_dict())
+    if tenant.problem:
+        raise DataError(f"business {tenant.id} can't be used: {tenant.problem}")
+    return tenant
 
 
 def _tenant(row: dict[str, Any]) -> Tenant:
-    return Tenant(
-        id=str(row["id"]),
-        nombre=str(row.get("nombre") or row["id"]),
-        timezone=row.get("timezone") or "UTC",
-        country=(row.get("country") or None),
-        currency=row.get("currency") or "USD",
-    )
+    values = {"timezone": row.get("timezone") or "UTC", "country": row.get("country") or None,
+              "currency": row.get("currency") or "USD"}
+    problems = tenant_problems(**values)
+    return Tenant(id=str(row["id"]), nombre=str(row.get("nombre") or row["id"]), **values,
+                  problem="; ".join(problems) or None)
+
+
+def tenant_problems(timezone: str, currency: str, country: str | None) -> list[str]:
+    """What is wrong with a business's time zone, currency and country, in words (empty: nothing)."""
+    problems = []
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(f"unknown time zone {timezone!r} in negocios.timezone (use a name such as Europe/Madrid)")
+    if currency not in _currencies():
+        problems.append(f"unknown currency {currency!r} in negocios.currency (use an ISO 4217 code such as EUR)")
+    try:
+        check_country(country)
+    except ConfigError:
+        problems.append(f"unknown country {country!r} in negocios.country (use an ISO code such as ES, or none)")
+    return problems
+
+
+@lru_cache(maxsize=1)
+def _currencies() -> frozenset[str]:
+    from babel.numbers import list_currencies
+
+    return frozenset(list_currencies())
 
 
 def tenant_overrides(storage: Storage, tenant_id: str) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from forecasting.errors import AccessError, ConfigError, DataError, ForecastingE
 from forecasting.storage import Storage, open_storage
 from forecasting.tenants import Tenant
 from forecasting.ui.formatting import Formatter, formatter_for
-from forecasting.ui.i18n import LANGUAGES, model_label, md, t
+from forecasting.ui.i18n import LANGUAGES, escape_markdown, model_label, md, t
 
 #: Upper bound on how long a cache entry lives even when nothing changed (the stamp catches changes).
 TTL_SECONDS = 3600
@@ -147,8 +147,14 @@ def overview(tenant_id: str) -> dashboard.Overview:
 
 
 def all_overviews(user: auth.User) -> list[dashboard.Overview]:
-    """The overview of every business `user` may see."""
-    return [overview(tenant.id) for tenant in visible_tenants(user)]
+    """The overview of every business `user` may see; one that can't be made is a row saying why."""
+    rows = []
+    for tenant in visible_tenants(user):
+        try:
+            rows.append(overview(tenant.id))
+        except ForecastingError as exc:
+            rows.append(dashboard.Overview.unavailable(tenant, str(exc)))
+    return rows
 
 
 def scorecard(tenant_id: str) -> dashboard.Scorecard:
@@ -245,6 +251,10 @@ def page_context() -> PageContext:
     if tenant is None:
         st.title(md("app.title", lang))
         st.info(md("msg.no_tenants" if user.all_tenants else "auth.no_business", lang))
+        st.stop()
+    if tenant.problem:  # a bad row in negocios: say what is wrong with it, show nothing that would use it
+        st.title(escape_markdown(tenant.nombre))
+        st.warning(md("error.tenant", lang, detail=tenant.problem), icon=":material/storefront:")
         st.stop()
     return PageContext(storage(), user, tenant, lang, formatter_for(tenant, lang))
 

@@ -138,6 +138,11 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "link.retrain": {"en": "Go to Models & retrain", "es": "Ir a Modelos y reentreno"},
     "link.settings": {"en": "Open the settings form", "es": "Abrir los ajustes"},
+    "error.tenant": {"en": "This business's record can't be used as it is: {detail}. Correct it where the business "
+                           "application keeps its details (the negocios table).",
+                     "es": "La ficha de este negocio no se puede usar tal como está: {detail}. Corríjala donde la "
+                           "aplicación del negocio guarda sus datos (la tabla negocios)."},
+    "table.problem": {"en": "Problem", "es": "Problema"},
     "error.data": {"en": "The data can't be used as it is: {detail}",
                    "es": "Los datos no se pueden usar tal como están: {detail}"},
     "error.config": {"en": "A setting is invalid: {detail}. Correct it in the settings form on the Models page.",

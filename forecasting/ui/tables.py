@@ -26,8 +26,10 @@ def tenants_table(overviews: Sequence[Overview], lang: str) -> pd.DataFrame:
     """All tenants' overview figures, each amount in its tenant's currency (ISO code: the column mixes them)."""
     raw = overview_table(list(overviews))
     rows = []
+    problems = any(o.problem for o in overviews)
     for o, row in zip(overviews, raw.itertuples(), strict=True):
-        fmt = formatter_for(o.tenant, lang)
+        # A bad row's currency or time zone may be what is wrong with it: its (empty) figures use neither.
+        fmt = Formatter(lang) if o.problem else formatter_for(o.tenant, lang)
         rows.append({
             t("table.business", lang): o.tenant.nombre,
             t("table.sales_7", lang): fmt.money(row.sales_7, whole=True, code=True),
@@ -41,6 +43,7 @@ def tenants_table(overviews: Sequence[Overview], lang: str) -> pd.DataFrame:
             t("table.last_trained", lang): fmt.date(row.last_trained, "short"),
             t("table.error", lang): fmt.percent(row.error),
             t("table.vs_baseline", lang): fmt.percent(row.vs_baseline, signed=True),
+            **({t("table.problem", lang): o.problem or ""} if problems else {}),
         })
     return pd.DataFrame(rows)
 
