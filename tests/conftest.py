@@ -14,7 +14,8 @@ from forecasting.config import MLSettings, reset_settings
 from forecasting.storage import SQLStorage
 
 # A real PostgreSQL server and a PostgREST stand-in over it (see tests/pg.py).
-from .pg import postgres_server, postgres_url, private_postgres_server, private_postgres_url, rest_stand_in  # noqa: F401
+from .pg import (  # noqa: F401
+    postgres_server, postgres_url, private_postgres_server, private_postgres_url, rest_server, rest_stand_in)
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if not SHARED_DATA.is_dir():  # CI lays shared/ beside the clone, whatever the clone's folder is called

@@ -12,24 +12,38 @@ documents (docs.postgrest.org, "Tables and Views", "Resource Embedding",
 Behaviour against real PostgreSQL semantics is covered by the contract suite
 (tests/test_storage.py, `[supabase]`), where the same backend talks to a
 PostgREST stand-in running each request on the test server (tests/pg.py);
-the last tests here use that stand-in too.
+the last tests here use that stand-in too: as the key's role, under the
+migrations' grants and RLS policies, with PostgREST's error answers, and
+served over HTTP to another process.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 import respx
+from psycopg.conninfo import conninfo_to_dict
 
 from forecasting.config import AppSettings
 from forecasting.errors import ConfigError, StorageError
 from forecasting.logs import LOGGER_NAME
 from forecasting.storage import CHUNK_SIZE, SQLStorage, open_storage, sqlalchemy_url
 from forecasting.storage.supabase_rest import SupabaseRestStorage
+
+from .pg import PostgrestStandIn, make_jwt, postgrest_status, rest_server  # noqa: F401 - rest_server: a fixture
 
 URL = "https://xyz.supabase.co"
 REST = f"{URL}/rest/v1"
@@ -284,7 +298,8 @@ def test_postgres_urls_of_every_spelling_use_psycopg():
 
 @pytest.fixture
 def stand_in_store(rest_stand_in):
-    store = SupabaseRestStorage(URL, KEY, http_client=httpx.Client(transport=httpx.MockTransport(rest_stand_in)))
+    store = SupabaseRestStorage(URL, make_jwt("service_role"),
+                                http_client=httpx.Client(transport=httpx.MockTransport(rest_stand_in)))
     yield store, rest_stand_in
     store.close()
 
@@ -332,3 +347,292 @@ def test_the_pipeline_runs_over_rest(stand_in_store):
     assert before > FAST.horizon_days
     train_and_predict_sales("1", storage=store, settings=FAST, now=NOW)
     assert store.count("ml_predictions", "1") == before
+
+
+# --- keys, roles and PostgREST's answers, against the stand-in -----------------------------------
+#
+# Data is written by the service role; the other keys are Supabase's: the anon key and a signed-in
+# user's JWT (`role` authenticated, `sub` = the user id `auth.uid()` reads; the RLS policies admit
+# the tenants `tenant_members` lists for that user).
+
+OWNER_A, OWNER_B = str(uuid.uuid4()), str(uuid.uuid4())
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def owner_key(user: str) -> str:
+    return make_jwt("authenticated", sub=user, aud="authenticated", email=f"{user[:8]}@example.com")
+
+
+def key_store(stand_in, key: str) -> SupabaseRestStorage:
+    return SupabaseRestStorage(URL, key, http_client=httpx.Client(transport=httpx.MockTransport(stand_in)))
+
+
+def rest_client(stand_in, key: str | None) -> httpx.Client:
+    """Raw PostgREST requests, with the headers supabase-py sends (none without a key)."""
+    headers = {"apikey": key, "Authorization": f"Bearer {key}"} if key is not None else {}
+    return httpx.Client(transport=httpx.MockTransport(stand_in), base_url=REST, headers=headers)
+
+
+def figures(store, tenant: str) -> tuple[int, float, int]:
+    """(sales, their total, forecasts) of a tenant, as `store` sees them."""
+    sales = store.select("ventas", tenant)
+    return len(sales), float(sales["total"].sum()), store.count("ml_predictions", tenant)
+
+
+@pytest.fixture
+def two_tenants(rest_stand_in):
+    """Tenants a (3 sales, 60.5; 4 forecasts) and b (2 sales, 15.0; 3 forecasts), an owner of each;
+    yields the service-role store that wrote them."""
+    service = key_store(rest_stand_in, make_jwt("service_role"))
+    when = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
+    for tenant, totals in (("a", [10.0, 20.5, 30.0]), ("b", [7.0, 8.0])):
+        service.upsert("negocios", tenant, [{"id": tenant, "nombre": tenant.upper()}])
+        service.upsert("ventas", tenant, [{"id": f"{tenant}{i}", "fecha": when + timedelta(days=i), "total": total}
+                                          for i, total in enumerate(totals)])
+        service.upsert("ml_predictions", tenant, prediction_rows(len(totals) + 1))
+    with rest_client(rest_stand_in, make_jwt("service_role")) as api:
+        members = api.post("/tenant_members", json=[{"user_id": OWNER_A, "tenant_id": "a", "role": "owner"},
+                                                    {"user_id": OWNER_B, "tenant_id": "b", "role": "owner"}])
+    assert members.status_code == 201
+    assert figures(service, "a") == (3, 60.5, 4) and figures(service, "b") == (2, 15.0, 3)
+    yield service
+    service.close()
+
+
+def test_a_signed_in_owner_reads_only_their_tenants_rows(rest_stand_in, two_tenants):
+    owner = key_store(rest_stand_in, owner_key(OWNER_A))
+    assert figures(owner, "a") == (3, 60.5, 4)
+    assert figures(owner, "b") == (0, 0.0, 0)  # RLS hides b's rows: an empty answer, not an error
+    assert owner.tenants()["id"].tolist() == ["a"]
+    assert sum(values["yhat"] for values in owner.select("ml_predictions", "a")["predicted_values"]) == 6.0
+    with rest_client(rest_stand_in, owner_key(OWNER_B)) as api:
+        sales = api.get("/ventas", params={"select": "negocio_id,total"}, headers={"Prefer": "count=exact"})
+        membership = api.get("/tenant_members", params={"select": "user_id,tenant_id"})
+    # No tenant filter in the request: the policy alone keeps a's rows out.
+    assert sales.status_code == 200 and sales.headers["content-range"] == "0-1/2"
+    assert sorted((row["negocio_id"], row["total"]) for row in sales.json()) == [("b", 7.0), ("b", 8.0)]
+    assert membership.json() == [{"user_id": OWNER_B, "tenant_id": "b"}]  # `sub` reached auth.uid()
+
+
+def test_anon_reads_no_row_and_none_of_our_tables(rest_stand_in, two_tenants):
+    anon = key_store(rest_stand_in, make_jwt("anon"))
+    # Source tables keep Supabase's default grants, and RLS has no policy for anon: no rows.
+    assert anon.tenants().empty and anon.select("ventas", "a").empty
+    # Our tables grant anon nothing: PostgreSQL refuses, PostgREST answers 401 to the anonymous role.
+    with pytest.raises(StorageError, match=r"permission denied \(permission denied for table ml_predictions\); "
+                                           "use the service-role key"):
+        anon.count("ml_predictions", "a")
+    with rest_client(rest_stand_in, make_jwt("anon")) as api:
+        sales = api.get("/ventas", headers={"Prefer": "count=exact"})
+        forecasts = api.get("/ml_predictions")
+    assert (sales.status_code, sales.json(), sales.headers["content-range"]) == (200, [], "*/0")
+    assert forecasts.status_code == 401 and forecasts.headers["www-authenticate"] == "Bearer"
+    assert forecasts.json() == {"code": "42501", "details": None, "hint": None,
+                                "message": "permission denied for table ml_predictions"}
+
+
+@pytest.mark.parametrize("who, status", [("anon", 401), ("owner", 403)])
+def test_writes_need_the_service_role(rest_stand_in, two_tenants, who, status):
+    key = make_jwt("anon") if who == "anon" else owner_key(OWNER_A)
+    store = key_store(rest_stand_in, key)
+    with pytest.raises(StorageError, match="permission denied for table ml_predictions"):
+        store.upsert("ml_predictions", "a", prediction_rows(2))
+    row = {"tenant_id": "a", "prediction_date": "2026-01-01", "prediction_type": "sales_forecast",
+           "predicted_values": {"yhat": 99}}
+    sale = {"id": "x1", "negocio_id": "a", "fecha": "2026-03-09T00:00:00+00:00", "total": 1}
+    counted = {"Prefer": "count=exact"}
+    with rest_client(rest_stand_in, key) as api:
+        ours = [api.post("/ml_predictions", params={"on_conflict": KEYS}, json=[row],
+                         headers={"Prefer": "resolution=merge-duplicates"}),
+                api.post("/ml_predictions", json=row),
+                api.patch("/ml_predictions", params={"tenant_id": "eq.a"}, json={"model_version": "x"}),
+                api.delete("/ml_predictions", params={"tenant_id": "eq.a"})]
+        insert = api.post("/ventas", json=sale)
+        upsert = api.post("/ventas", params={"on_conflict": "id"}, json={**sale, "id": "a0"},
+                          headers={"Prefer": "resolution=merge-duplicates"})
+        update = api.patch("/ventas", params={"negocio_id": "eq.a"}, json={"total": 0}, headers=counted)
+        delete = api.delete("/ventas", params={"negocio_id": "eq.a"}, headers=counted)
+    for answer in ours:  # tables we own: no write grant to any API role but the service role
+        assert (answer.status_code, answer.json()["code"], answer.json()["message"]) == (
+            status, "42501", "permission denied for table ml_predictions")
+    for answer in (insert, upsert):  # source tables: granted, but no RLS policy lets a new row in
+        assert (answer.status_code, answer.json()["code"], answer.json()["message"]) == (
+            status, "42501", 'new row violates row-level security policy for table "ventas"')
+    for answer in (update, delete):  # ... and none lets UPDATE or DELETE see a row: no error, no row
+        assert (answer.status_code, answer.headers["content-range"]) == (204, "*/0")
+    assert store.update("ventas", "a", {"total": 0.0}) == 0 and store.delete("ventas", "a") == 0
+    assert figures(two_tenants, "a") == (3, 60.5, 4)
+    assert sum(values["yhat"] for values in two_tenants.select("ml_predictions", "a")["predicted_values"]) == 6.0
+
+
+def test_rows_with_different_keys_are_refused_whole(rest_stand_in, two_tenants):
+    rows = [{"id": "c1", "negocio_id": "a", "fecha": "2026-03-09T00:00:00+00:00", "total": 1},
+            {"id": "c2", "negocio_id": "a", "fecha": "2026-03-10T00:00:00+00:00", "total": 2, "cantidad": 3}]
+    with rest_client(rest_stand_in, make_jwt("service_role")) as api:
+        mixed = api.post("/ventas", json=rows)
+        garbled = api.post("/ventas", content=b'[{"id": ', headers={"Content-Type": "application/json"})
+        assert figures(two_tenants, "a") == (3, 60.5, 4)  # nothing written
+        named = api.post("/ventas", params={"columns": "id,negocio_id,fecha,total,cantidad"}, json=rows)
+        written = api.get("/ventas", params={"select": "id,cantidad", "id": "in.(c1,c2)", "order": "id.asc"})
+    assert mixed.status_code == 400 and mixed.json() == {"code": "PGRST102", "details": None, "hint": None,
+                                                         "message": "All object keys must match"}
+    assert (garbled.status_code, garbled.json()["code"], garbled.json()["message"]) == (
+        400, "PGRST102", "Empty or invalid json")
+    assert named.status_code == 201  # `columns=` names them: a key a row lacks is null
+    assert written.json() == [{"id": "c1", "cantidad": None}, {"id": "c2", "cantidad": 3}]
+    assert figures(two_tenants, "a") == (5, 63.5, 4)
+
+
+def test_errors_come_back_in_postgrests_shape(rest_stand_in, two_tenants):
+    with rest_client(rest_stand_in, make_jwt("service_role")) as api:
+        duplicate = api.post("/negocios", json={"id": "a", "nombre": "again"})
+        no_table = api.get("/nope")
+        no_function = api.post("/rpc/nope", json={})
+        not_null = api.post("/ventas", json={"id": "n1", "negocio_id": "a", "fecha": "2026-03-09T00:00:00Z",
+                                             "total": None})
+        bad_date = api.get("/ventas", params={"fecha": "gte.someday"})
+    assert duplicate.status_code == 409 and duplicate.json() == {
+        "code": "23505", "details": "Key (id)=(a) already exists.", "hint": None,
+        "message": 'duplicate key value violates unique constraint "negocios_pkey"'}
+    assert duplicate.headers["proxy-status"] == "PostgREST; error=23505"
+    assert no_table.status_code == 404 and no_table.json() == {
+        "code": "PGRST205", "details": None, "hint": None,
+        "message": "Could not find the table 'public.nope' in the schema cache"}
+    assert (no_function.status_code, no_function.json()["code"]) == (404, "PGRST202")
+    assert (not_null.status_code, not_null.json()["code"]) == (400, "23502")
+    assert (bad_date.status_code, bad_date.json()["code"]) == (400, "22007")
+    with psycopg.connect(rest_stand_in.dsn, autocommit=True) as conn:  # a project missing a migration
+        conn.execute("drop table ml_models")
+    with pytest.raises(StorageError, match="Could not find the table 'public.ml_models' in the schema cache; "
+                                           "apply supabase/migrations"):
+        two_tenants.select("ml_models", "a")
+
+
+def test_keys_are_checked_as_postgrest_checks_jwts(rest_stand_in, two_tenants):
+    def sales(key: str | None, **headers) -> httpx.Response:
+        with rest_client(rest_stand_in, key) as api:
+            return api.get("/ventas", params={"select": "id"}, headers=headers)
+
+    assert sales(None).status_code == 401 and sales(None).json()["message"] == "No API key found in request"
+    past = int(time.time()) - 120
+    for key, code, message in [
+        (make_jwt("service_role", secret="another-projects-secret-of-32-characters"), "PGRST301",
+         "JWT cryptographic operation failed"),
+        (make_jwt("service_role", exp=past), "PGRST303", "JWT expired"),
+        ("not-a-jwt", "PGRST301", "Expected 3 parts in JWT; got 1"),
+    ]:
+        answer = sales(key)
+        assert (answer.status_code, answer.json()["code"], answer.json()["message"]) == (401, code, message)
+        assert answer.headers["www-authenticate"] == f'Bearer error="invalid_token", error_description="{message}"'
+    # The role claim names a role the authenticator switches to; PostgreSQL refuses any other.
+    unknown, superuser = sales(make_jwt("nobody")), sales(make_jwt("postgres"))
+    assert (unknown.status_code, unknown.json()["code"], unknown.json()["message"]) == (
+        401, "22023", 'role "nobody" does not exist')
+    assert (superuser.status_code, superuser.json()["code"], superuser.json()["message"]) == (
+        403, "42501", 'permission denied to set role "postgres"')
+    assert (sales(make_jwt(None)).status_code, sales(make_jwt(None)).json()) == (200, [])  # no role claim: anon
+    with httpx.Client(transport=httpx.MockTransport(rest_stand_in), base_url=REST) as api:  # no Authorization
+        assert len(api.get("/ventas", headers={"apikey": make_jwt("service_role")}).json()) == 5
+    assert len(sales("service-role-key").json()) == 5  # DEFAULT_API_KEYS
+    strict = PostgrestStandIn(rest_stand_in.dsn, api_keys={})  # a plain key only where the stand-in is told so
+    try:
+        with pytest.raises(StorageError, match=r"Supabase refused the key \(Expected 3 parts in JWT; got 1\)"):
+            key_store(strict, "service-role-key").ping()
+    finally:
+        strict.close()
+    with pytest.raises(StorageError, match=r"Supabase refused the key \(JWT expired\); set SUPABASE_SERVICE_ROLE_KEY"):
+        key_store(rest_stand_in, make_jwt("service_role", exp=past)).ping()
+
+
+@pytest.mark.parametrize("sqlstate, message, authed, status", [
+    ("23505", "duplicate key", True, 409), ("23503", "foreign key", True, 409), ("23502", "null value", True, 400),
+    ("22P02", "invalid input syntax", True, 400), ("42P01", "relation does not exist", True, 404),
+    ("42501", "permission denied", False, 401), ("42501", "permission denied", True, 403),
+    ("22023", 'role "x" does not exist', True, 401), ("22023", "invalid parameter", True, 400),
+    ("08006", "connection failure", True, 503), ("53300", "too many connections", True, 503),
+    ("53400", "configuration limit exceeded", True, 500), ("57P01", "terminating connection", True, 503),
+    ("57014", "canceling statement due to statement timeout", True, 500), ("25006", "read-only", True, 405),
+    ("40001", "could not serialize", True, 500), ("P0001", "raised", True, 400), ("PT402", "pay", True, 402),
+])
+def test_sqlstates_map_to_postgrests_statuses(sqlstate, message, authed, status):
+    """The table of docs.postgrest.org "Errors", as PostgREST's mapSQLtoHTTP refines it."""
+    assert postgrest_status(sqlstate, message, authed) == status
+
+
+def test_a_lost_database_is_a_503_and_the_store_says_so(rest_stand_in, postgres_server):
+    service = make_jwt("service_role")
+    with rest_client(rest_stand_in, service) as api:
+        assert api.get("/negocios").status_code == 200  # the pool now holds a connection
+        postgres_server.drop_database(conninfo_to_dict(rest_stand_in.dsn)["dbname"])
+        lost = api.get("/negocios")  # that connection was closed under it
+        refused = api.get("/negocios")  # and no new one can be opened
+    assert (lost.status_code, lost.json()["code"], lost.json()["message"]) == (
+        503, "57P01", "terminating connection due to administrator command")
+    assert (refused.status_code, refused.json()["code"], refused.json()["message"]) == (
+        503, "PGRST000", "Database connection error. Retrying the connection.")
+    with pytest.raises(StorageError, match=r"could not reach the database: Database connection error\. "
+                                           r"Retrying the connection\. \(code PGRST000\)"):
+        key_store(rest_stand_in, service).ping()
+
+
+# --- the stand-in over HTTP, for other processes ---------------------------------------------------
+
+
+def test_another_process_reads_what_this_one_wrote_through_the_http_stand_in(rest_server):
+    store = SupabaseRestStorage(rest_server.url, rest_server.service_key)  # its own httpx client, real sockets
+    store.upsert("negocios", "a", [{"id": "a", "nombre": "Panaderia Sol"}])
+    store.upsert("negocios", "b", [{"id": "b", "nombre": "Ferreteria Luna"}])
+    store.close()
+    seen = len(rest_server.stand_in.requests)
+    env = {**os.environ, "SUPABASE_URL": rest_server.url, "SUPABASE_SERVICE_ROLE_KEY": rest_server.service_key}
+    for name in ("DATABASE_URL", "FORECASTING_DB_PATH"):
+        env.pop(name, None)
+    done = subprocess.run([sys.executable, "-m", "forecasting", "--quiet", "tenants"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    listed = [line.split()[:3] for line in done.stdout.splitlines()[1:]]
+    assert listed == [["a", "Panaderia", "Sol"], ["b", "Ferreteria", "Luna"]]
+    theirs = rest_server.stand_in.requests[seen:]
+    assert theirs and {request.url.path for request in theirs} == {"/rest/v1/negocios"}
+    assert all(request.headers["authorization"] == f"Bearer {rest_server.service_key}" for request in theirs)
+
+
+def test_the_http_stand_in_serves_concurrent_clients(rest_server):
+    """Threads stand for processes here: each its own client and connections, all starting at once."""
+    clients = 8
+    start = threading.Barrier(clients)
+
+    def work(i: int) -> tuple[bool, int]:
+        store = SupabaseRestStorage(rest_server.url, rest_server.service_key)
+        try:
+            start.wait(timeout=30)
+            won = store.acquire_lease("race", f"holder-{i}", 60)
+            store.upsert("ml_predictions", f"t{i}", prediction_rows(CHUNK_SIZE + 10))  # two requests each
+            return won, store.count("ml_predictions", f"t{i}")
+        finally:
+            store.close()
+
+    with ThreadPoolExecutor(clients) as pool:
+        results = list(pool.map(work, range(clients)))
+    assert sorted(won for won, _ in results) == [False] * (clients - 1) + [True]
+    assert [count for _, count in results] == [CHUNK_SIZE + 10] * clients
+    winner = next(i for i, (won, _) in enumerate(results) if won)
+    with psycopg.connect(rest_server.stand_in.dsn) as conn:
+        assert conn.execute("select holder from leases where name = 'race'").fetchone() == (f"holder-{winner}",)
+
+
+def test_a_fault_can_drop_the_connection_of_the_http_stand_in(rest_server):
+    dropped = []
+
+    def drop_the_first_request(request):
+        if not dropped:
+            dropped.append(request)
+            raise httpx.ReadError("connection reset")  # over HTTP: the socket closes, no answer at all
+
+    rest_server.stand_in.faults.append(drop_the_first_request)
+    store = SupabaseRestStorage(rest_server.url, rest_server.service_key)
+    try:
+        assert store.tenants().empty  # a read is retried on a new connection
+    finally:
+        store.close()
+    assert len(dropped) == 1 and len(rest_server.stand_in.requests) == 2

@@ -108,13 +108,14 @@ class SupabaseRestStorage(Storage):
             return 0
         on_conflict = ",".join(CONFLICT_KEYS[table])
         owner = TENANT_COLUMN.get(table)
-        foreign_check = owner is not None and owner not in CONFLICT_KEYS[table]
+        if owner is not None and owner not in CONFLICT_KEYS[table]:
+            # A global id must never move another tenant's row to this one. Every chunk's ids are
+            # checked before the first write: a refusal found in a later chunk would otherwise
+            # leave the earlier chunks written, and no retry could ever complete that batch.
+            self._refuse_foreign_ids(table, owner, str(tenant_id), [row[CONFLICT_KEYS[table][0]] for row in prepared])
         written = 0
         for chunk in self.chunks(prepared):
             payload = [self._encode_row(table, row) for row in chunk]
-            if foreign_check:  # a global id must never move another tenant's row to this one
-                self._refuse_foreign_ids(table, owner, str(tenant_id), [row[CONFLICT_KEYS[table][0]] for row in chunk],
-                                         written, len(prepared))
 
             def send(payload=payload):
                 return (self._client.table(table)
@@ -132,15 +133,18 @@ class SupabaseRestStorage(Storage):
         log_event("upsert", table=table, tenant_id=str(tenant_id), rows=written, backend=self.backend)
         return written
 
-    def _refuse_foreign_ids(self, table: str, owner: str, tenant_id: str, ids: list, written: int, total: int) -> None:
+    def _refuse_foreign_ids(self, table: str, owner: str, tenant_id: str, ids: list) -> None:
+        """StorageError naming the ids another tenant owns, asked a chunk of ids per request (URL length)."""
         key = CONFLICT_KEYS[table][0]
-        response = self._call(lambda: self._client.table(table).select(key).in_(key, ids).neq(owner, tenant_id).execute(),
-                              f"check ids of {table}")
-        taken = [row[key] for row in (response.data or [])]
+        taken: list = []
+        for chunk in self.chunks(ids):
+            response = self._call(
+                lambda chunk=chunk: self._client.table(table).select(key).in_(key, list(chunk)).neq(owner, tenant_id)
+                .execute(), f"check ids of {table}")
+            taken += [row[key] for row in (response.data or [])]
         if taken:
             shown = ", ".join(map(str, taken[:10])) + (f" and {len(taken) - 10} more" if len(taken) > 10 else "")
-            done = f"; the first {written} of {total} rows were written" if written else "; nothing was written"
-            raise StorageError(f"{table} id(s) {shown} already belong to another tenant{done}")
+            raise StorageError(f"{table} id(s) {shown} already belong to another tenant; nothing was written")
 
     def insert_if_absent(self, table: str, tenant_id: str | None, row: Mapping[str, Any]) -> bool:
         prepared = self.prepare_rows(table, tenant_id, [row])
