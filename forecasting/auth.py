@@ -54,8 +54,7 @@ MAX_PASSWORD_LENGTH = 1024
 #: A session's `last_seen` is written at most this often (page views in between cost one read).
 LAST_SEEN_EVERY = timedelta(seconds=60)
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@+-]{0,127}$")
-_USER_COLUMNS = ["username", "role", "tenant_id", "disabled", "failed_attempts", "locked_until", "last_sign_in",
-                 "created_at"]
+_USER_COLUMNS = ["username", "role", "tenant_id", "disabled", "last_sign_in", "created_at"]
 
 
 @dataclass(frozen=True)
@@ -150,7 +149,7 @@ def add_user(storage: Storage, username: str, password: str, role: str, tenant_i
     check_password(password, name)
     now = now or datetime.now(timezone.utc)
     row = {"username": name, "password_hash": hash_password(password), "role": role,
-           "tenant_id": tenant_id if role == "owner" else None, "disabled": False, "failed_attempts": 0,
+           "tenant_id": tenant_id if role == "owner" else None, "disabled": False,
            "created_at": now, "updated_at": now}
     if not storage.insert_if_absent("app_users", None, row):
         raise ConfigError(f"user name: {name!r} is taken")
@@ -159,8 +158,14 @@ def add_user(storage: Storage, username: str, password: str, role: str, tenant_i
 
 
 def list_users(storage: Storage) -> pd.DataFrame:
-    """Every user, without password hashes, ordered by name."""
-    return storage.select("app_users", None, columns=_USER_COLUMNS, order_by="username").reset_index(drop=True)
+    """Every user, without password hashes, ordered by name, with their sign-in attempts since the
+    last success (`failed_attempts`) and `locked_until`."""
+    users = storage.select("app_users", None, columns=_USER_COLUMNS, order_by="username")
+    attempts = storage.select("sign_in_attempts", None, columns=["username", "failed_attempts", "locked_until"])
+    merged = users.merge(attempts, on="username", how="left")
+    merged["failed_attempts"] = pd.to_numeric(merged["failed_attempts"]).fillna(0).astype(int)
+    merged["locked_until"] = [stored_moment(v) for v in merged["locked_until"]]
+    return merged[[*_USER_COLUMNS[:4], "failed_attempts", "locked_until", *_USER_COLUMNS[4:]]].reset_index(drop=True)
 
 
 def _existing(storage: Storage, username: str) -> str:
@@ -174,9 +179,9 @@ def set_password(storage: Storage, username: str, password: str, *, now: datetim
     """A new password: also unlocks the user and ends their sessions."""
     name = _existing(storage, username)
     check_password(password, name)
-    storage.update("app_users", None, {"password_hash": hash_password(password), "failed_attempts": 0,
-                                       "locked_until": None, "updated_at": now or datetime.now(timezone.utc)},
-                   where={"username": name})
+    storage.update("app_users", None, {"password_hash": hash_password(password),
+                                       "updated_at": now or datetime.now(timezone.utc)}, where={"username": name})
+    storage.delete("sign_in_attempts", None, where={"username": name})  # unlocked
     end_sessions(storage, name)
     log_event("user_password_set", username=name)
 
@@ -216,32 +221,42 @@ def sign_in(storage: Storage, username: str, password: str, *, settings: AppSett
 
     Raises AccessError(SIGN_IN_FAILED) for any failure; StorageError when
     the database can't be reached.
+
+    Every attempt does the same work, whatever the name and the password:
+    one read of the user, one atomic count of the attempt (for unknown names
+    too), one argon2 verification of at most MAX_PASSWORD_LENGTH characters
+    (against a dummy hash when there is no such user). The attempt is counted
+    before the password is checked, so of a burst of parallel attempts only
+    the first AUTH_MAX_ATTEMPTS are checked at all; the rest are refused.
     """
     settings = settings or get_app_settings()
     now = now or datetime.now(timezone.utc)
     name = normalize_username(username)
     password = password if isinstance(password, str) else ""
-    found = (storage.select("app_users", None, where={"username": name})
-             if _USERNAME.match(name) else pd.DataFrame())
-    if found.empty:
-        _verify(_dummy_hash(), password)  # the same work as for a real user: timing tells nothing
-        return _refuse("unknown_user")
-    row = found.iloc[0]
-    locked_until = stored_moment(row["locked_until"])
-    matches = len(password) <= MAX_PASSWORD_LENGTH and _verify(row["password_hash"], password)
-    if bool(row["disabled"]):
-        return _refuse("disabled", name)
+    if not _USERNAME.match(name):  # never a user: nothing to count or look up
+        _verify(_dummy_hash(), password[:MAX_PASSWORD_LENGTH])
+        return _refuse("invalid_name")
+    found = storage.select("app_users", None, where={"username": name})
+    attempts, locked_until = storage.count_sign_in_attempt(name, now)
+    row = None if found.empty else found.iloc[0]
+    # Over-long passwords are refused (after the same hashing work as any other attempt).
+    matches = _verify(_dummy_hash() if row is None else row["password_hash"], password[:MAX_PASSWORD_LENGTH])
+    matches = matches and len(password) <= MAX_PASSWORD_LENGTH
     if locked_until is not None and locked_until > now:
         return _refuse("locked", name)
+    if attempts > settings.auth_max_attempts or (not matches and attempts == settings.auth_max_attempts):
+        _lock(storage, name, now + timedelta(minutes=settings.auth_lockout_minutes))
+        return _refuse("too_many_attempts" if attempts > settings.auth_max_attempts else "wrong_password_locked",
+                       name)
+    if row is None:
+        return _refuse("unknown_user", name)
+    if bool(row["disabled"]):
+        return _refuse("disabled", name)
     if not matches:
-        failures = int(row["failed_attempts"] or 0) + 1
-        values: dict[str, Any] = {"failed_attempts": failures}
-        if failures >= settings.auth_max_attempts:
-            values = {"failed_attempts": 0, "locked_until": now + timedelta(minutes=settings.auth_lockout_minutes)}
-        storage.update("app_users", None, values, where={"username": name})
-        return _refuse("wrong_password" if "locked_until" not in values else "wrong_password_locked", name)
+        return _refuse("wrong_password", name)
 
-    values = {"failed_attempts": 0, "locked_until": None, "last_sign_in": now}
+    storage.delete("sign_in_attempts", None, where={"username": name})
+    values = {"last_sign_in": now}
     if _hasher().check_needs_rehash(row["password_hash"]):
         values["password_hash"] = hash_password(password)
     storage.update("app_users", None, values, where={"username": name})
@@ -251,6 +266,11 @@ def sign_in(storage: Storage, username: str, password: str, *, settings: AppSett
         "expires_at": now + timedelta(hours=settings.auth_session_hours)}])
     log_event("sign_in", username=name, role=row["role"])
     return token, User(name, str(row["role"]), _text(row["tenant_id"]))
+
+
+def _lock(storage: Storage, name: str, until: datetime) -> None:
+    """Lock the name until `until` (counting starts again from zero once it passes)."""
+    storage.update("sign_in_attempts", None, {"failed_attempts": 0, "locked_until": until}, where={"username": name})
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -307,11 +327,14 @@ def sign_out(storage: Storage, token: str | None) -> None:
 
 
 def purge_sessions(storage: Storage, *, settings: AppSettings | None = None, now: datetime | None = None) -> int:
-    """Delete ended sessions (past their end, or idle too long); returns how many."""
+    """Delete ended sessions (past their end, or idle too long), returning how many, and attempt
+    counters untouched for a day."""
     settings = settings or get_app_settings()
     now = now or datetime.now(timezone.utc)
     expired = storage.delete("app_sessions", None, lt={"expires_at": now})
     idle = storage.delete("app_sessions", None, lt={"last_seen": now - timedelta(minutes=settings.auth_idle_minutes)})
+    # Attempt counters of names nobody has tried for a day (a lock lasts minutes), unknown names' included.
+    storage.delete("sign_in_attempts", None, lt={"last_attempt_at": now - timedelta(days=1)})
     return expired + idle
 
 

@@ -196,6 +196,16 @@ class Storage(ABC):
     def release_lease(self, name: str, holder: str) -> None:
         """Give the lease up, if `holder` still holds it."""
 
+    @abstractmethod
+    def count_sign_in_attempt(self, username: str, now: datetime) -> tuple[int, datetime | None]:
+        """Count one sign-in attempt for `username`, before its password is checked: (attempts, locked_until).
+
+        Atomic, like a lease: of any number of parallel attempts each gets its
+        own count. While `locked_until` is after `now` nothing is counted; once
+        it has passed, counting starts again at 1. The caller locks the name
+        (an `update` of `sign_in_attempts`) and clears it on success.
+        """
+
     def lease(self, name: str) -> dict[str, Any] | None:
         """The lease row (`holder`, `acquired_at`, `expires_at`) or None."""
         frame = self.select("leases", None, where={"name": name})

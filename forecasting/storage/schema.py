@@ -261,13 +261,24 @@ app_users = Table(
     Column("role", String(16), nullable=False),  # admin | analyst | owner
     Column("tenant_id", String(64)),  # the owner's business; NULL for admins and analysts
     Column("disabled", Boolean, nullable=False, default=False),
-    Column("failed_attempts", Integer, nullable=False, default=0),
-    Column("locked_until", UTCDateTime),
     Column("last_sign_in", UTCDateTime),
     Column("created_at", UTCDateTime, default=_now, nullable=False),
     Column("updated_at", UTCDateTime, default=_now, nullable=False),
     CheckConstraint("role in ('admin', 'analyst', 'owner')", name="app_users_role_check"),
     CheckConstraint("role <> 'owner' or tenant_id is not null", name="app_users_owner_has_tenant"),
+)
+
+# Sign-in attempts per user name typed, known or not (so an unknown name costs the same write and
+# locks the same way: nothing tells which names exist). Counted before the password is checked, in
+# one atomic statement (`Storage.count_sign_in_attempt`), so parallel attempts can't slip past the
+# limit. A row goes at a successful sign-in or, once stale, with the daily cleanup.
+sign_in_attempts = Table(
+    "sign_in_attempts",
+    metadata,
+    Column("username", String(128), primary_key=True),
+    Column("failed_attempts", Integer, nullable=False),  # attempts since the last success or lock
+    Column("locked_until", UTCDateTime),
+    Column("last_attempt_at", UTCDateTime, nullable=False),
 )
 
 # One row per signed-in browser session. Only a SHA-256 of the token is stored: a copy of the
@@ -286,7 +297,11 @@ app_sessions = Table(
 TABLES: dict[str, Table] = {table.name: table for table in metadata.sorted_tables}
 
 #: Tables that belong to no tenant; every other table is scoped by its tenant column.
-SYSTEM_TABLES = frozenset({"job_runs", "leases", "app_users", "app_sessions"})
+SYSTEM_TABLES = frozenset({"job_runs", "leases", "app_users", "app_sessions", "sign_in_attempts"})
+
+#: Columns an older version declared and this one dropped (the migrations drop them on PostgreSQL;
+#: an older embedded file loses them when opened, so inserts that leave them out still work).
+REMOVED_COLUMNS: dict[str, tuple[str, ...]] = {"app_users": ("failed_attempts", "locked_until")}
 
 # Column that scopes each table to a tenant.
 TENANT_COLUMN: dict[str, str] = {name: "tenant_id" for name in TABLES if name not in SYSTEM_TABLES}
@@ -308,6 +323,7 @@ CONFLICT_KEYS: dict[str, tuple[str, ...]] = {
     "leases": ("name",),
     "app_users": ("username",),
     "app_sessions": ("token_hash",),
+    "sign_in_attempts": ("username",),
 }
 
 # Columns holding JSON documents, per table (values are made JSON-safe before writing).

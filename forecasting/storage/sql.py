@@ -22,8 +22,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from ..errors import StorageError
 from ..logs import log_event
-from .base import Storage, offset_periods
-from .schema import CONFLICT_KEYS, TABLES, TENANT_COLUMN, metadata
+from .base import Storage, offset_periods, stored_moment
+from .schema import CONFLICT_KEYS, REMOVED_COLUMNS, TABLES, TENANT_COLUMN, metadata
 
 # Errors worth a second try: the server went away or a lock was busy.
 _TRANSIENT_ATTEMPTS = 3
@@ -79,6 +79,7 @@ class SQLStorage(Storage):
             return
         self._run(lambda: metadata.create_all(self.engine), "create tables")
         self._run(self._add_new_columns, "add new columns")
+        self._run(self._drop_removed_columns, "drop removed columns")
 
     def _add_new_columns(self) -> None:
         """Add the nullable columns a newer schema.py declares to tables an older version created (SQLite).
@@ -96,6 +97,17 @@ class SQLStorage(Storage):
                         # Names from schema.py, never from users: the one piece of SQL text built here.
                         conn.execute(text(f'ALTER TABLE "{name}" ADD COLUMN "{column.name}" {kind}'))
                         log_event("column_added", table=name, column=column.name)
+
+    def _drop_removed_columns(self) -> None:
+        """Drop the columns schema.py no longer declares (REMOVED_COLUMNS) from an older file (SQLite)."""
+        inspector = inspect(self.engine)
+        with self.engine.begin() as conn:
+            for name, columns in REMOVED_COLUMNS.items():
+                present = {column["name"] for column in inspector.get_columns(name)}
+                for column in columns:
+                    if column in present:  # names from schema.py, never from users
+                        conn.execute(text(f'ALTER TABLE "{name}" DROP COLUMN "{column}"'))
+                        log_event("column_dropped", table=name, column=column)
 
     # --- writes -----------------------------------------------------------
 
@@ -187,6 +199,26 @@ class SQLStorage(Storage):
         leases = TABLES["leases"]
         stmt = delete(leases).where(leases.c.name == name, leases.c.holder == holder)
         self._run(lambda: self._execute_rowcount(stmt), f"release lease {name}")
+
+    def count_sign_in_attempt(self, username: str, now: datetime) -> tuple[int, datetime | None]:
+        attempts = TABLES["sign_in_attempts"]
+        stmt = self._insert(attempts).values(username=username, failed_attempts=1, locked_until=None,
+                                             last_attempt_at=now)
+        locked = attempts.c.locked_until > now
+        stmt = stmt.on_conflict_do_update(index_elements=["username"], set_={
+            "failed_attempts": case((locked, attempts.c.failed_attempts),
+                                    (attempts.c.locked_until.is_not(None), 1),  # the lock has passed
+                                    else_=attempts.c.failed_attempts + 1),
+            "locked_until": case((locked, attempts.c.locked_until), else_=None),
+            "last_attempt_at": now,
+        }).returning(attempts.c.failed_attempts, attempts.c.locked_until)
+
+        def attempt() -> tuple[int, datetime | None]:
+            with self.engine.begin() as conn:
+                count, until = conn.execute(stmt).one()
+            return int(count), stored_moment(until)
+
+        return self._run(attempt, "count a sign-in attempt")
 
     def update(self, table: str, tenant_id: str, values: Mapping[str, Any], *, where: Mapping[str, Any] | None = None) -> int:
         self.check_table(table, tenant_id)

@@ -46,7 +46,7 @@ from sqlalchemy.types import TypeDecorator
 
 from ..errors import StorageError
 from ..logs import log_event
-from .base import Storage
+from .base import Storage, stored_moment
 from .schema import CONFLICT_KEYS, TABLES, TENANT_COLUMN
 
 T = TypeVar("T")
@@ -237,6 +237,14 @@ class SupabaseRestStorage(Storage):
     def release_lease(self, name: str, holder: str) -> None:
         self._call(lambda: self._client.table("leases").delete(returning=ReturnMethod.minimal)
                    .eq("name", name).eq("holder", holder).execute(), f"release lease {name}")
+
+    def count_sign_in_attempt(self, username: str, now: datetime) -> tuple[int, datetime | None]:
+        response = self._call(
+            lambda: self._client.rpc("forecasting_count_sign_in_attempt",
+                                     {"username": username, "now_ts": now.astimezone(timezone.utc).isoformat()}).execute(),
+            "count a sign-in attempt")
+        row = response.data[0] if isinstance(response.data, list) else response.data
+        return int(row["failed_attempts"]), stored_moment(row.get("locked_until"))
 
     def close(self) -> None:
         self._http.close()

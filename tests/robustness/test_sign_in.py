@@ -6,6 +6,10 @@ is in `test_sign_in_pages.py`.
 
 from __future__ import annotations
 
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import psycopg
@@ -121,6 +125,46 @@ def test_a_success_resets_the_count_of_wrong_passwords(store):
     for _ in range(SETTINGS.auth_max_attempts - 1):
         refused(store, "ana", "guess number two")
     sign_in(store, "ana")  # not locked: the count started again
+
+
+def test_parallel_attempts_each_get_their_own_count(store):
+    """The count is one atomic statement: twenty attempts at once are twenty different counts."""
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        counts = list(pool.map(lambda _: store.count_sign_in_attempt("ana", T0)[0], range(20)))
+    assert sorted(counts) == list(range(1, 21))
+
+
+def test_a_burst_of_parallel_wrong_passwords_locks_the_name(store):
+    """The attack that worked: many sign-ins at once each read "no failures yet" and none locked.
+    Now each is counted before its password is checked, so the burst locks the name."""
+    auth.add_user(store, "ana", PASSWORD, "admin")
+    start = threading.Barrier(12)
+
+    def attempt(i):
+        start.wait()
+        return refused(store, "ana", f"guess number {i}")
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        assert set(pool.map(attempt, range(12))) == {auth.SIGN_IN_FAILED}
+    user = auth.list_users(store).iloc[0]
+    assert user["locked_until"] == T0 + timedelta(minutes=SETTINGS.auth_lockout_minutes)
+    assert refused(store, "ana", PASSWORD, at=T0 + timedelta(minutes=1)) == auth.SIGN_IN_FAILED  # the right one too
+
+
+def test_an_attempt_past_the_limit_is_refused_even_with_the_right_password(store):
+    """A burst's right password counted after the limit is refused: only the first attempts are checked."""
+    auth.add_user(store, "ana", PASSWORD, "admin")
+    for _ in range(SETTINGS.auth_max_attempts):  # counted, still being checked (as in a parallel burst)
+        store.count_sign_in_attempt("ana", T0)
+    assert refused(store, "ana", PASSWORD) == auth.SIGN_IN_FAILED
+    assert auth.list_users(store).iloc[0]["locked_until"] is not None
+
+
+def test_unknown_names_are_counted_and_locked_like_known_ones(store):
+    for _ in range(SETTINGS.auth_max_attempts):
+        refused(store, "nobody", "guess number one")
+    locked = store.select("sign_in_attempts", None, where={"username": "nobody"}).iloc[0]
+    assert locked["locked_until"] is not None  # a lock tells nothing about which names exist
 
 
 def test_a_new_password_unlocks_and_ends_every_session(store):
@@ -284,3 +328,31 @@ def test_a_check_without_activity_lets_an_idle_session_end(store):
     for minutes in (10, 20, 29):
         assert auth.session_user(store, token, settings=SETTINGS, now=T0 + timedelta(minutes=minutes), touch=False)
     assert auth.session_user(store, token, settings=SETTINGS, now=T0 + timedelta(minutes=31), touch=False) is None
+
+
+def _median_seconds(fn, tries: int) -> float:
+    times = []
+    for _ in range(tries):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def test_a_refusal_takes_as_long_for_an_unknown_name_as_for_a_known_one(sql_storage):
+    """Timing tells no names: wrong and over-long passwords cost the same for known and unknown names
+    (one read, one counted attempt, one hash of at most 1,024 characters). Medians over interleaved
+    tries; the bound is generous (3x: the leak was 60x for over-long passwords)."""
+    auth.add_user(sql_storage, "ana", PASSWORD, "admin")
+    settings = SETTINGS.model_copy(update={"auth_max_attempts": 1000})  # no lock during the measurement
+
+    def attempt(name, password):
+        def run():
+            with pytest.raises(AccessError):
+                auth.sign_in(sql_storage, name, password, settings=settings, now=T0)
+        return run
+
+    for password in ("wrong password!", "x" * 5000):
+        known = _median_seconds(attempt("ana", password), 7)
+        unknown = _median_seconds(attempt("nobody", password), 7)
+        assert 1 / 3 < known / unknown < 3, (password[:10], known, unknown)
