@@ -20,7 +20,6 @@ import sqlalchemy as sa
 from forecasting.config import AppSettings, MLSettings
 from forecasting.errors import StorageError
 from forecasting.storage import CHUNK_SIZE, CONFLICT_KEYS, TABLES, SQLStorage, open_storage
-from forecasting.storage.supabase_rest import SupabaseRestStorage
 
 from .conftest import open_backend
 
@@ -52,7 +51,7 @@ def prediction_rows(tenant: str, n: int, value: float = 1.0, start: date = date(
 
 def test_database_file_is_created_with_every_table(tmp_path):  # SQLite only: the embedded file
     path = tmp_path / "nested" / "folder" / "db.sqlite"
-    store = SQLStorage.sqlite_file(path)
+    store = SQLStorage.sqlite_file(path, create_folder=True)  # a typed path's folder must exist unless asked
     assert path.is_file()
     names = set(sa.inspect(store.engine).get_table_names())
     assert set(TABLES) <= names
@@ -293,4 +292,18 @@ def test_an_upsert_never_moves_another_tenants_sale(storage):
     with pytest.raises(StorageError, match="sale-1 already belong to another tenant"):
         storage.upsert("ventas", "b", rows)
     assert storage.select("ventas", "a")["total"].tolist() == [10.0]
-    assert storage.count("ventas", "b") == 0 or isinstance(storage, SupabaseRestStorage)
+    assert storage.count("ventas", "b") == 0
+
+
+def test_a_foreign_id_in_a_later_chunk_refuses_the_whole_batch(storage):
+    # REST has no transaction across chunks: it must check every id before writing the first one.
+    for tenant in ("a", "b"):
+        storage.upsert("negocios", tenant, [{"id": tenant, "nombre": tenant}])
+    when = datetime(2026, 1, 5, 12, tzinfo=timezone.utc)
+    storage.upsert("ventas", "a", [{"id": "sale-a", "negocio_id": "a", "fecha": when, "total": 10.0}])
+    rows = [{"id": f"sale-b{i}", "negocio_id": "b", "fecha": when, "total": 1.0} for i in range(CHUNK_SIZE + 20)]
+    rows.append({"id": "sale-a", "negocio_id": "b", "fecha": when, "total": 99.0})  # in the second chunk
+    with pytest.raises(StorageError, match="sale-a already belong to another tenant; nothing was written"):
+        storage.upsert("ventas", "b", rows)
+    assert storage.count("ventas", "b") == 0
+    assert storage.select("ventas", "a")["total"].tolist() == [10.0]

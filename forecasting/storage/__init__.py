@@ -43,4 +43,6 @@ def open_storage(settings: AppSettings | None = None) -> Storage:
         from .supabase_rest import SupabaseRestStorage
 
         return SupabaseRestStorage(settings.supabase_url, settings.supabase_service_role_key)
-    return SQLStorage.sqlite_file(settings.forecasting_db_path)
+    # Only the default location (`data/`) gets its folder made; a path someone typed must exist.
+    default = AppSettings.model_fields["forecasting_db_path"].default
+    return SQLStorage.sqlite_file(settings.forecasting_db_path, create_folder=settings.forecasting_db_path == default)

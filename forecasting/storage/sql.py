@@ -37,15 +37,31 @@ class SQLStorage(Storage):
         self.engine: Engine = _make_engine(url, **engine_kwargs)
         self.backend = self.engine.dialect.name
         self._insert = postgresql.insert if self.backend == "postgresql" else sqlite.insert
+        # The embedded file, and which file it is (device, inode): see _check_file.
+        database = self.engine.url.database if self.backend == "sqlite" else None
+        self._file = Path(database) if database and database != ":memory:" else None
+        self._file_id: tuple[int, int] | None = None
         if create:
             self.create_tables()
+        if self._file is not None and self._file.exists():
+            stat = self._file.stat()
+            self._file_id = (stat.st_dev, stat.st_ino)
 
     @classmethod
-    def sqlite_file(cls, path: str | Path) -> SQLStorage:
-        """The embedded database: a file created (with its folder) on first use."""
+    def sqlite_file(cls, path: str | Path, *, create_folder: bool = False) -> SQLStorage:
+        """The embedded database: a file created on first use, in an existing folder.
+
+        The folder is created only when asked (`create_folder`, the default
+        location `data/`): a mistyped `--db /nonexistent/dir/x.db` is an error,
+        not a new tree of folders with an empty database in it.
+        """
         path = Path(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if create_folder:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            elif not path.parent.is_dir():
+                raise StorageError(f"the folder {str(path.parent)!r} of the database file does not exist: create it "
+                                   "first, or choose another file")
         except OSError as exc:  # a read-only disk or a path through a file
             raise StorageError(f"could not open the database file {str(path)!r}: {exc.strerror or exc}") from None
         return cls(f"sqlite:///{path}")
@@ -338,12 +354,32 @@ class SQLStorage(Storage):
         with self.engine.begin() as conn:
             return int(conn.execute(stmt).rowcount or 0)
 
+    def _check_file(self) -> None:
+        """StorageError when the embedded file was deleted or replaced since it was opened.
+
+        SQLite keeps writing into a deleted file through the connections already open (and a new
+        connection would create an empty one): a retrain "succeeds" and everything is lost at
+        the next start. One `stat` per call catches it first.
+        """
+        if self._file_id is None:
+            return
+        try:
+            stat = self._file.stat()
+            same = (stat.st_dev, stat.st_ino) == self._file_id
+        except OSError:
+            same = False
+        if not same:
+            raise StorageError(f"the database file {str(self._file)!r} was deleted or replaced while the app was "
+                               "running, so nothing was read or written: restore the file, or restart the app to "
+                               "start a new one")
+
     def _run(self, operation, what: str, attempts: int = _TRANSIENT_ATTEMPTS):
         """Run `operation`, retrying transient failures with backoff.
 
         Each attempt is its own transaction, so a retry never doubles a write:
         a failed attempt rolled back entirely.
         """
+        self._check_file()
         for attempt in range(1, attempts + 1):
             try:
                 return operation()
