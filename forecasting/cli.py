@@ -315,7 +315,7 @@ def cmd_scheduler(args) -> int:
     try:
         stop.wait(args.duration)
     finally:
-        runner.shutdown()
+        runner.shutdown(wait=True)  # runs in progress finish and are recorded
     return 0
 
 

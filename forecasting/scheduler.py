@@ -300,12 +300,14 @@ class SchedulerRunner:
                 log_event("scheduler_started", holder=self.holder, backend=self.storage.backend)
         return self
 
-    def shutdown(self) -> None:
+    def shutdown(self, *, wait: bool = False) -> None:
+        """Stop leading and give the lease up; with `wait`, let the runs in progress finish first
+        (a command-line scheduler stopping on time); without, they are left to end with the process."""
         with self._lock:
             if self._control is not None:
                 self._control.shutdown(wait=False)
                 self._control = None
-            self._step_down()
+            self._step_down(wait=wait)
             try:
                 self.storage.release_lease(LEASE_NAME, self.holder)
             except StorageError:
@@ -367,9 +369,9 @@ class SchedulerRunner:
         main.resume()
         log_event("scheduler_leader", holder=self.holder)
 
-    def _step_down(self) -> None:
+    def _step_down(self, *, wait: bool = False) -> None:
         if self._main is not None:
-            self._main.shutdown(wait=False)
+            self._main.shutdown(wait=wait)
             self._main = None
 
     def run_due(self, job_id: str) -> dict[str, Any] | None:

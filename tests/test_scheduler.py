@@ -10,6 +10,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pandas as pd
+import psycopg
 import pytest
 
 from forecasting.config import AppSettings, MLSettings
@@ -17,19 +19,12 @@ from forecasting.scheduler import (SchedulerRunner, execute_job, job_specs, last
                                    recent_runs)
 from forecasting.storage import SQLStorage
 
+from .scheduler_probe import PROBE_TABLE
+from .waiting import wait_for
+
 ROOT = Path(__file__).resolve().parents[1]
 FAST_APP = AppSettings(health_check_seconds=1, scheduler_lease_seconds=3, rules_check_seconds=86400,
                        feature_refresh_seconds=86400)
-
-
-def wait_for(condition, timeout=20.0, every=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def scheduled_runs(storage, job_id="health_check"):
@@ -66,59 +61,90 @@ def test_the_same_due_time_runs_once_whoever_claims_it(storage):
     assert len(runs) == 1 and runs["status"].iloc[0] == "success"
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_two_processes_on_one_database_run_each_due_job_once(tmp_path, request, backend):
-    env = {**os.environ, "HEALTH_CHECK_SECONDS": "1", "SCHEDULER_LEASE_SECONDS": "3",
-           "RULES_CHECK_SECONDS": "86400", "FEATURE_REFRESH_SECONDS": "86400"}
-    command = [sys.executable, "-m", "forecasting", "--quiet"]
+def probe_database(backend: str, tmp_path, request):
+    """A database for the probe processes: the storage this test reads it with, the environment
+    that points a process at it, and how to count the probe's executions."""
     if backend == "sqlite":
         db = tmp_path / "shared.db"
-        command += ["--db", str(db)]
-        storage = SQLStorage.sqlite_file(db)  # create the schema once, before both start
-    else:
+        storage, env = SQLStorage.sqlite_file(db), {"FORECASTING_DB_PATH": str(db)}
+    elif backend == "postgres":
         url = request.getfixturevalue("postgres_url")
-        env["DATABASE_URL"] = url
-        storage = SQLStorage(url)
-    command += ["scheduler", "--for", "8"]
-    procs = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
-    outputs = [p.communicate(timeout=90) for p in procs]
+        storage, env = SQLStorage(url), {"DATABASE_URL": url}
+    else:
+        from forecasting.storage.supabase_rest import SupabaseRestStorage
+
+        server = request.getfixturevalue("rest_server")
+        storage = SupabaseRestStorage(server.url, server.service_key)
+        env = {"SUPABASE_URL": server.url, "SUPABASE_SERVICE_ROLE_KEY": server.service_key}
+    ddl = f"create table {PROBE_TABLE} (holder text not null, executed_at text not null)"  # no unique key
+    if backend == "supabase":
+        with psycopg.connect(server.stand_in.dsn, autocommit=True) as conn:
+            conn.execute(ddl)
+            conn.execute(f"grant all on {PROBE_TABLE} to service_role")
+
+        def executions() -> int:
+            with psycopg.connect(server.stand_in.dsn) as conn:
+                return conn.execute(f"select count(*) from {PROBE_TABLE}").fetchone()[0]
+    else:
+        with storage.engine.begin() as conn:
+            conn.exec_driver_sql(ddl)
+
+        def executions() -> int:
+            with storage.engine.connect() as conn:
+                return conn.exec_driver_sql(f"select count(*) from {PROBE_TABLE}").scalar_one()
+    return storage, env, executions
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres", "supabase"])
+def test_two_processes_on_one_database_run_each_due_time_exactly_once(tmp_path, request, backend):
+    """Measured, not inferred from the unique key: the probe job appends a row to a table without
+    one each time it really runs. Two processes start together; the first stops after 5 s, so
+    the leadership changes hands while due times keep coming every second."""
+    storage, database_env, executions = probe_database(backend, tmp_path, request)
+    env = {**os.environ, **database_env, "HEALTH_CHECK_SECONDS": "86400", "SCHEDULER_LEASE_SECONDS": "3",
+           "RULES_CHECK_SECONDS": "86400", "FEATURE_REFRESH_SECONDS": "86400", "LOG_LEVEL": "WARNING"}
+    procs = [subprocess.Popen([sys.executable, "-m", "tests.scheduler_probe", seconds], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for seconds in ("5", "9")]
+    outputs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
-    holders = [out.split("scheduler running as ")[1].split(";")[0] for out, _ in outputs]
-    runs = scheduled_runs(storage)
-    assert len(runs) >= 3
-    assert not runs["scheduled_for"].duplicated().any()
-    assert (runs["status"] == "success").all()
-    assert set(runs["holder"]) <= set(holders)
-    # one leader at a time: the holder changes at most once (when the first leader stops before the other)
+    holders = {out.split("running as ")[1].strip() for out, _ in outputs}
+    runs = scheduled_runs(storage, "probe")
+    assert len(runs) >= 4, outputs
+    assert (runs["status"] == "success").all() and set(runs["holder"]) <= holders
+    assert executions() == runs["scheduled_for"].nunique() == len(runs)
+    # one leader at a time: the holder changes at most once
     ordered = runs.sort_values("scheduled_for")["holder"].tolist()
     assert sum(a != b for a, b in zip(ordered, ordered[1:])) <= 1
-    # consecutive due times one second apart: no due time was run twice
-    times = sorted(runs["scheduled_for"])
-    gaps = {(b - a).total_seconds() for a, b in zip(times, times[1:])}
-    assert gaps <= {1.0, 2.0}
     storage.close()
 
 
 def test_missed_runs_after_downtime_are_coalesced_into_one(storage):
+    """Due times missed while no scheduler ran are served by one run, of the latest of them."""
     app = AppSettings(health_check_seconds=2, scheduler_lease_seconds=3, rules_check_seconds=86400,
                       feature_refresh_seconds=86400)
+    every = timedelta(seconds=2)
+    trigger = next(s.trigger for s in job_specs(app, MLSettings()) if s.id == "health_check")
     first = SchedulerRunner(storage, app, MLSettings(), holder="first").start()
     wait_for(lambda: len(scheduled_runs(storage)) >= 1)
     first.shutdown()
-    before = len(scheduled_runs(storage))
-    time.sleep(7)  # three due times pass with nobody running
+
+    def three_due_times_missed():  # re-read each time: a run the first runner had begun counts as served
+        latest = scheduled_runs(storage)["scheduled_for"].max()
+        return latest if last_due(trigger, datetime.now(timezone.utc)) >= latest + 3 * every else None
+
+    last_served = wait_for(three_due_times_missed, what="three due times to pass with nobody running")
+    restart = datetime.now(timezone.utc)
+    missed = set(pd.date_range(last_served + every, last_due(trigger, restart), freq=every))
+    assert len(missed) >= 3
     second = SchedulerRunner(storage, app, MLSettings(), holder="second").start()
     try:
         wait_for(lambda: (scheduled_runs(storage)["holder"] == "second").any())
-        restart = datetime.now(timezone.utc)
-        time.sleep(0.5)
-        runs = scheduled_runs(storage)
-        catch_up = runs[(runs["holder"] == "second") & (runs["started_at"] <= restart + timedelta(seconds=0.5))]
-        assert len(catch_up) == 1
-        assert len(runs) - before <= 2  # the catch-up run, maybe one regular run: never one per missed time
     finally:
         second.shutdown()
+    runs = scheduled_runs(storage)
+    catch_up = runs[runs["holder"] == "second"].sort_values("started_at").iloc[0]
+    assert catch_up["scheduled_for"] >= max(missed)  # the latest due time, not the oldest one missed
+    assert len(missed & set(runs["scheduled_for"])) <= 1  # never one run per missed due time
 
 
 def test_runs_of_a_dead_process_are_marked_interrupted(storage):
