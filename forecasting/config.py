@@ -75,7 +75,7 @@ class MLSettings(BaseSettings):
         default="mase", description="Metric that picks the winner (lower is better)."
     )
     horizon_days: int = Field(default=28, ge=1, le=366, description="Days forecast ahead (also the CV horizon).")
-    cv_folds: int = Field(default=5, ge=1, le=20, description="Rolling-origin CV folds, one horizon apart.")
+    cv_folds: int = Field(default=5, ge=1, le=10, description="Rolling-origin CV folds, one horizon apart.")
     ensemble_top_k: int = Field(
         default=2, ge=0, le=10, description="The mean of the best K candidates competes in CV as `ensemble` (0 or 1: off)."
     )
@@ -87,8 +87,9 @@ class MLSettings(BaseSettings):
         description="ISO country code for holidays when the tenant has none in `negocios.country`.",
     )
     log_transform: bool = Field(default=False, description="Fit Prophet on log1p(sales).")
-    sarimax_order: Order = Field(default=(1, 1, 1), description="SARIMAX (p,d,q).")
-    sarimax_seasonal: SeasonalOrder = Field(default=(1, 1, 1, 7), description="SARIMAX (P,D,Q,s).")
+    sarimax_order: Order = Field(default=(1, 1, 1), description="SARIMAX (p,d,q); p and q at most 3, d at most 2.")
+    sarimax_seasonal: SeasonalOrder = Field(
+        default=(1, 1, 1, 7), description="SARIMAX (P,D,Q,s); P and Q at most 2, D at most 1, s at most 14 days.")
     anomaly_method: Literal["stl_resid", "isolation_forest"] = Field(
         default="stl_resid", description="How anomalous days are flagged."
     )
@@ -97,7 +98,12 @@ class MLSettings(BaseSettings):
         default=3.0, gt=0,
         description="Score above which a day is flagged as anomalous: distance from the model in typical errors.",
     )
-    max_train_window_days: int = Field(default=730, ge=7, description="Most recent days of history used.")
+    max_train_window_days: int = Field(default=730, ge=7, le=3650, description="Most recent days of history used.")
+    train_budget_seconds: float = Field(
+        default=300.0, ge=10, le=3600,
+        description="Time one retrain's cross-validation may take, shared equally by the candidates: a candidate "
+        "whose folds would run past its share is skipped, with the reason, like any other skip.",
+    )
     retrain_cron: str = Field(default="0 2 * * 1", description="Cron of the weekly retrain (Monday 02:00).")
     tenant_ids: TenantList = Field(default=["*"], description="Tenants the scheduler retrains; `*` means all.")
     error_alert_mape: float = Field(
@@ -119,9 +125,17 @@ class MLSettings(BaseSettings):
 
     @field_validator("sarimax_order", "sarimax_seasonal")
     @classmethod
-    def _non_negative(cls, order: tuple[int, ...]) -> tuple[int, ...]:
+    def _bounded_order(cls, order: tuple[int, ...], info) -> tuple[int, ...]:
+        # The cost of a SARIMAX fit grows with the state dimension, about max(p, q + 1) + s * max(P, Q + 1):
+        # (12,1,12)(2,1,2,30) ran past five minutes of CPU for one retrain. These bounds keep a fit to seconds.
         if any(part < 0 for part in order):
             raise ValueError("orders must be non-negative integers")
+        if info.field_name == "sarimax_order":
+            limits, names = (3, 2, 3), "p, d, q"
+        else:
+            limits, names = (2, 1, 2, 14), "P, D, Q, s"
+        if any(part > limit for part, limit in zip(order, limits, strict=True)):
+            raise ValueError(f"{names} may be at most {', '.join(map(str, limits))} (larger orders take minutes per fit)")
         return order
 
     @field_validator("holidays_country")
@@ -218,6 +232,22 @@ def describe_validation_error(exc: ValidationError, prefix: str = "") -> str:
         name = f"{prefix}{field.upper()}" if prefix else field
         parts.append(f"{name}: {err['msg']}")
     return "invalid setting(s): " + "; ".join(parts)
+
+
+#: Settings of the whole deployment, never of one business: the one scheduler's schedule and tenants, and
+#: the time budget that keeps any business's retrain from holding the machine.
+DEPLOYMENT_SETTINGS = ("retrain_cron", "tenant_ids", "train_budget_seconds")
+
+
+def tenant_override_keys(overrides: dict[str, Any]) -> dict[str, Any]:
+    """`normalize_override_keys`, refusing the deployment's own settings (ConfigError naming the key)."""
+    normalized = normalize_override_keys(overrides)
+    for key in overrides:
+        name = str(key).strip().lower().removeprefix("ml_")
+        if name in DEPLOYMENT_SETTINGS:
+            raise ConfigError(f"invalid setting(s): {key}: set for the whole deployment (ML_{name.upper()} in the "
+                              "environment), not per business")
+    return normalized
 
 
 def normalize_override_keys(overrides: dict[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,7 @@ import pandas as pd
 
 from .anomalies import flag
 from .calendar import check_country, holidays_between
-from .config import MLSettings, get_app_settings, get_settings, merge_overrides
+from .config import DEPLOYMENT_SETTINGS, MLSettings, get_app_settings, get_settings, merge_overrides  # noqa: F401
 from .errors import ConfigError, DataError, ForecastingError
 from .logs import log_event
 from .models import available_names
@@ -746,8 +746,7 @@ def retrain(storage: Storage, tenant_id: str, *, progress: Callable[[str, str], 
 # --- settings form -----------------------------------------------------------------------
 
 #: Settings a tenant may override from the dashboard, grouped as the form shows them.
-#: `retrain_cron` and `tenant_ids` drive the one scheduler of a deployment, so they are not per tenant.
-DEPLOYMENT_SETTINGS = ("retrain_cron", "tenant_ids")
+#: `config.DEPLOYMENT_SETTINGS` (the scheduler's, the time budget) are not per tenant, so not in the form.
 SETTING_GROUPS: dict[str, tuple[str, ...]] = {
     "models": ("model_candidates", "select_best", "cv_primary_metric", "horizon_days", "cv_folds", "ensemble_top_k"),
     "seasonality": ("holidays_country", "seasonality_mode", "log_transform", "sarimax_order", "sarimax_seasonal"),

@@ -112,7 +112,8 @@ def select_candidates(y: pd.Series, settings: MLSettings, *, country: str | None
     both use it, so a backtest reports the model a forecast would use.
     """
     factories, skipped = candidate_factories(settings, country)
-    cv = cross_validate(y, factories, settings.horizon_days, settings.cv_folds, progress=progress)
+    cv = cross_validate(y, factories, settings.horizon_days, settings.cv_folds, progress=progress,
+                        budget_seconds=settings.train_budget_seconds)
     members = add_ensemble(cv, settings.cv_primary_metric, settings.ensemble_top_k) if settings.select_best else []
     skipped.update(cv.skipped)
     scores = cv.scores()

@@ -13,6 +13,7 @@ and so on. A model only ever sees data before its fold's cutoff.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, ForecastingError
+from .errors import DataError, ForecastingError, ModelError
 from .logs import log_event
 from .metrics import METRICS, evaluate, mase_scale
 from .models import Forecaster
@@ -146,15 +147,20 @@ def cross_validate(
     folds: int,
     *,
     progress: Callable[[str], None] | None = None,
+    budget_seconds: float | None = None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> CVResult:
     """Rolling-origin CV of every candidate on `y`.
 
     `candidates` maps a name to a factory of a fresh, unfitted model. A
     candidate that lacks history for a fold or fails in any fold is skipped
     as a whole, with its reason; its partial folds are not scored.
-    """
-    import time
 
+    With `budget_seconds` (ML_TRAIN_BUDGET_SECONDS), each candidate gets an
+    equal share of it: one whose folds so far say the rest would run past its
+    share is stopped there and skipped, so a slow candidate can't hold a
+    retrain (or starve the others). `clock` is for tests.
+    """
     plan = plan_folds(len(y), horizon, folds)
     empty = pd.DataFrame({"model": pd.Series(dtype=object), "fold": pd.Series(dtype=int),
                           "cutoff": pd.Series(dtype="datetime64[ns]"), "ds": pd.Series(dtype="datetime64[ns]"),
@@ -168,23 +174,31 @@ def cross_validate(
     frames, skipped, seconds = [], {}, {}
     for fold, cutoff in enumerate(cutoffs, start=1):
         scales[fold] = mase_scale(y.loc[:cutoff].to_numpy())
+    share = budget_seconds / len(candidates) if budget_seconds and candidates else None
     for name, factory in candidates.items():
         if progress:
             progress(name)
-        started = time.perf_counter()
+        started = clock()
         try:
-            frames.append(_cv_one(name, factory, y, cutoffs, plan.horizon))
+            frames.append(_cv_one(name, factory, y, cutoffs, plan.horizon, share, clock))
         except ForecastingError as exc:
             skipped[name] = str(exc)
             log_event("candidate_skipped", model=name, reason=str(exc))
-        seconds[name] = time.perf_counter() - started
+        seconds[name] = clock() - started
     predictions = pd.concat(frames, ignore_index=True) if frames else empty
     return CVResult(predictions, scales, skipped, plan, seconds)
 
 
-def _cv_one(name: str, factory, y: pd.Series, cutoffs: Sequence[pd.Timestamp], h: int) -> pd.DataFrame:
+def _cv_one(name: str, factory, y: pd.Series, cutoffs: Sequence[pd.Timestamp], h: int,
+            share: float | None = None, clock: Callable[[], float] = time.perf_counter) -> pd.DataFrame:
     parts = []
+    started = clock()
     for fold, cutoff in enumerate(cutoffs, start=1):
+        if share is not None and fold > 1:
+            spent = clock() - started
+            if spent / (fold - 1) * len(cutoffs) > share:  # projected from the folds done so far
+                raise ModelError(f"over its time budget: {fold - 1} of {len(cutoffs)} folds took {spent:.0f} s, all "
+                                 f"would pass its share of ML_TRAIN_BUDGET_SECONDS ({share:.0f} s)")
         train = y.loc[:cutoff]
         model = factory()
         if len(train) < model.min_train_days:

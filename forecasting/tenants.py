@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .calendar import check_country
-from .config import MLSettings, get_settings, merge_overrides, normalize_override_keys
+from .config import DEPLOYMENT_SETTINGS, MLSettings, get_settings, merge_overrides, tenant_override_keys
 from .errors import ConfigError, DataError
 from .storage import Storage, json_safe
 
@@ -97,7 +97,10 @@ def settings_for_tenant(storage: Storage, tenant: Tenant | str, base: MLSettings
     layers: dict[str, Any] = {}
     if tenant.country:
         layers["holidays_country"] = tenant.country
-    layers.update(normalize_override_keys(tenant_overrides(storage, tenant.id)))
+    # Deployment settings in a row written by someone else are not the business's to change: ignored.
+    stored = {k: v for k, v in tenant_overrides(storage, tenant.id).items()
+              if str(k).strip().lower().removeprefix("ml_") not in DEPLOYMENT_SETTINGS}
+    layers.update(tenant_override_keys(stored))
     settings = merge_overrides(base or get_settings(), layers)
     check_country(settings.holidays_country)
     return settings
@@ -108,9 +111,9 @@ def save_tenant_overrides(storage: Storage, tenant_id: str, overrides: dict[str,
 
     Nothing is written when validation fails (ConfigError naming the field).
     """
+    normalized = tenant_override_keys(overrides)
     effective = merge_overrides(base or get_settings(), overrides)
     check_country(effective.holidays_country)
-    normalized = normalize_override_keys(overrides)
     storage.upsert(
         "tenant_ml_settings",
         str(tenant_id),

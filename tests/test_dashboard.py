@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from forecasting.demo import generate_demo, write_demo
 from forecasting.engine import ENSEMBLE
 from forecasting.errors import ConfigError
 from forecasting.pipeline import train_and_predict_sales
-from forecasting.registry import list_models
+from forecasting.registry import KEY_FILE, list_models
 from forecasting.series import daily_sales
 from forecasting.storage import SQLStorage
 from forecasting.tenants import get_tenant, settings_for_tenant, tenant_overrides
@@ -93,9 +94,17 @@ def shared_scored_db(tmp_path_factory) -> Path:
 
 
 def copy_db(source: Path, target: Path) -> Path:
-    """A consistent copy of a SQLite database (WAL included), for tests that write."""
+    """A consistent copy of a SQLite database (WAL included), with the model signing key kept beside it.
+
+    Stored models are signed with a key that lives next to the embedded database file
+    (`forecasting.registry`); a copy in another folder without it holds models this installation
+    refuses, and the first page that forecasts would retrain the business behind the test's back.
+    """
     with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
         src.backup(dst)
+    key, copied = source.parent / KEY_FILE, target.parent / KEY_FILE
+    if key.exists() and key.resolve() != copied.resolve():
+        shutil.copyfile(key, copied)
     return target
 
 
