@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import-sales", help="import one tenant's sales from a CSV file: every row, or none if any is bad")
     p.add_argument("--tenant", required=True, help="tenant id (negocios.id)")
     p.add_argument("--csv", required=True, dest="csv_path", metavar="FILE",
-                   help="columns id, fecha, total [, producto_id, cantidad]; comma, semicolon or tab separated")
+                   help="columns id, fecha, total [, producto_id, cantidad]; comma, semicolon, tab or pipe "
+                        "separated; UTF-8, UTF-16 or latin-1; at most 100 MB and 2,000,000 rows")
     p.set_defaults(handler=cmd_import_sales)
 
     p = sub.add_parser("settings", help="show a tenant's effective settings, or change its overrides")
@@ -118,9 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
     for name, helptext in (("backtest", "cross-validate every candidate on a long-format CSV"),
                            ("forecast", "forecast every series of a long-format CSV")):
         p = sub.add_parser(name, help=helptext)
-        p.add_argument("--csv", required=True, help="input file with columns unique_id, ds, y")
+        p.add_argument("--csv", required=True,
+                       help="input file with columns unique_id, ds, y; UTF-8, UTF-16 or latin-1; a date with an "
+                            "offset counts on its local day (2024-03-31T00:30+02:00 is March 31)")
         p.add_argument("--horizon", type=int, help="days ahead (default ML_HORIZON_DAYS)")
-        p.add_argument("--out", required=True, help="output file (.json for backtest, .csv for forecast)")
+        p.add_argument("--out", required=True,
+                       help="output file (.json for backtest, .csv for forecast) in an existing, writable directory, "
+                            "checked before any work; progress goes to stderr (--quiet silences it)")
         p.add_argument("--id-col", default="unique_id")
         p.add_argument("--date-col", default="ds")
         p.add_argument("--value-col", default="y")
@@ -400,13 +405,18 @@ def _csv_settings(args):
 
 
 def cmd_backtest(args) -> int:
-    from .csvtools import backtest_frame, read_long_csv
-
-    settings, country = _csv_settings(args)
-    frame = read_long_csv(args.csv, id_col=args.id_col, date_col=args.date_col, value_col=args.value_col)
-    report = backtest_frame(frame, settings, country=country)
+    from .csvtools import backtest_frame, check_output, progress_printer, read_long_csv
     from .storage import json_safe
 
+    settings, country = _csv_settings(args)
+    check_output(args.out, source=args.csv)  # before the work, not after it
+    if not args.quiet:
+        print(f"reading {args.csv} ...", file=sys.stderr, flush=True)
+    frame = read_long_csv(args.csv, id_col=args.id_col, date_col=args.date_col, value_col=args.value_col)
+    if not args.quiet:
+        print(f"{len(frame):,} rows of {frame['unique_id'].nunique():,} series", file=sys.stderr, flush=True)
+    report = backtest_frame(frame, settings, country=country,
+                            progress=None if args.quiet else progress_printer("backtesting"))
     Path(args.out).write_text(json.dumps(json_safe(report), indent=2))
     summary = report["summary"]
     print(f"{summary['series']} series backtested; winners: {summary['winners']}")
@@ -417,12 +427,18 @@ def cmd_backtest(args) -> int:
 
 
 def cmd_forecast(args) -> int:
-    from .csvtools import forecast_frame, read_long_csv
+    from .csvtools import check_output, forecast_frame, progress_printer, read_long_csv
     from .ui.export import write_csv
 
     settings, country = _csv_settings(args)
+    check_output(args.out, source=args.csv)  # before the work, not after it
+    if not args.quiet:
+        print(f"reading {args.csv} ...", file=sys.stderr, flush=True)
     frame = read_long_csv(args.csv, id_col=args.id_col, date_col=args.date_col, value_col=args.value_col)
-    forecast = forecast_frame(frame, settings, levels=args.level, country=country)
+    if not args.quiet:
+        print(f"{len(frame):,} rows of {frame['unique_id'].nunique():,} series", file=sys.stderr, flush=True)
+    forecast = forecast_frame(frame, settings, levels=args.level, country=country,
+                              progress=None if args.quiet else progress_printer("forecasting"))
     forecast["ds"] = forecast["ds"].dt.date
     write_csv(forecast, args.out, float_format="%.4f")
     models = forecast.groupby("unique_id")["model"].first().value_counts().to_dict()

@@ -2,12 +2,35 @@
 
 The same engine as the tenant pipeline (`engine.forecast_series`) runs per
 series, so a CSV forecast is made exactly as a stored one.
+
+How a file is read (decisions, for the README's "Command line"):
+
+* Bytes: through the importer's reader (`importer.read_text_file`), so
+  `forecast`/`backtest --csv` accept what `import-sales` accepts: UTF-8 with
+  or without BOM, UTF-16 with BOM, cp1252 or latin-1; a file mixing UTF-8
+  with another encoding is refused naming the first line of each. At most
+  `MAX_BYTES` (1 GiB, some 30 million rows), refused before it is read.
+* Dates: each value counts on the day written in it. A timestamp with an
+  offset (`2024-03-31T00:30:00+02:00`, `...Z`) is its local day, the one on
+  the wall where it was written (March 31 here, although it is March 30 in
+  UTC); one without an offset is the day it says. The time of day is
+  dropped. So one column may mix offsets (daylight saving) and naive
+  values; nothing is converted to UTC.
+* Every bad value names its line (the header is line 1) and the value: not
+  a date, a date pandas can't hold (before 1677-09-22 or after 2262-04-11),
+  not a finite number, an empty id, the same series and day twice.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+import io
+import os
+import re
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,56 +39,228 @@ import pandas as pd
 
 from .config import MLSettings
 from .engine import forecast_series, select_candidates
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .models import lower_col, upper_col
 
 MAX_REPORTED = 10
+#: The largest CSV `forecast`/`backtest` read; a larger one is refused before it is read.
+MAX_BYTES = 1024 ** 3
+#: Progress is printed every this many series at most (and for the first and the last).
+PROGRESS_EVERY = 10
+
+Progress = Callable[[int, int, str], None]
+
+# An offset after a time of day: `10:00:00+02:00`, `10:00Z`, `10:00:00.5 -0300`, `T10+02`, `10:00 UTC`.
+# A date alone never matches, so the `-31` of `2024-03-31` is not taken for an offset.
+_OFFSET = re.compile(r"^(.*?(?:\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?|T\d{2}))\s*"
+                     r"(?:Z|UTC|GMT|(?:UTC|GMT)?[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
+_FIRST_DAY, _LAST_DAY = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
+# Text pandas would read as the day the command runs: `today`, `now`, a time alone. Not a date in a file.
+_NO_DAY = re.compile(r"^(?:[^\d]*|\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[ap]\.?m\.?)?)$", re.IGNORECASE)
 
 
-def read_long_csv(path: str | Path, *, id_col: str = "unique_id", date_col: str = "ds", value_col: str = "y") -> pd.DataFrame:
-    """Read and validate a long-format CSV into `unique_id, ds, y`.
+def read_long_csv(path: str | Path, *, id_col: str = "unique_id", date_col: str = "ds", value_col: str = "y",
+                  max_bytes: int = MAX_BYTES) -> pd.DataFrame:
+    """Read and validate a long-format CSV into `unique_id, ds, y` (ds: a day, no time, no zone).
 
-    Every problem names the file's line numbers (the header is line 1).
-    Days missing inside a series are filled with 0 (no sales that day).
+    Every problem names the file's line numbers (the header is line 1) and
+    the values. Days missing inside a series are filled with 0 (no sales
+    that day) by `iter_series`. Each date counts on the day written in it:
+    with an offset, its local day (`2024-03-31T00:30:00+02:00` is March 31),
+    without one, the day as written; see the module's docstring.
     """
+    from .importer import read_text_file
+
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
+    text, _ = read_text_file(path, max_bytes=max_bytes)
+    data = io.BytesIO(text.encode("utf-8"))  # pandas' C parser reads bytes without copying them again
+    del text
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8-sig")
+        with warnings.catch_warnings():
+            # index_col=False: a first row with one field too many is not taken for an index column (which
+            # would shift every column by one, silently); pandas warns instead, and that is an error here.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            # skip_blank_lines=False keeps one row per line, so line numbers stay right; blank rows go below.
+            raw = pd.read_csv(data, encoding="utf-8", dtype=str, keep_default_na=False, skipinitialspace=True,
+                              skip_blank_lines=False, index_col=False)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty") from None
-    except (UnicodeDecodeError, pd.errors.ParserError, csv.Error) as exc:
+    except pd.errors.ParserWarning:
+        raise DataError(f"{path}: the first data row has more fields than the header; a value containing a "
+                        "comma must be in double quotes") from None
+    except (pd.errors.ParserError, csv.Error) as exc:
         raise DataError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})") from None
+    del data
     raw.columns = [str(c).strip() for c in raw.columns]
     missing = [c for c in (date_col, value_col) if c not in raw.columns]
     if missing:
         hint = " (is the delimiter a comma?)" if len(raw.columns) == 1 else ""
         raise DataError(f"{path}: missing column(s) {missing}; the file has {list(raw.columns)}{hint}")
-    if raw.empty:
-        raise DataError(f"{path}: no data rows below the header")
-    ids = raw[id_col].str.strip() if id_col in raw.columns else pd.Series("series", index=raw.index)
     lines = raw.index.to_numpy() + 2
+    columns = {name: _stripped(raw[name]) for name in raw.columns}
+    blank = np.logical_and.reduce([(column == "").to_numpy() for column in columns.values()])
+    if blank.any():  # blank lines, and rows of empty fields (`,,`) spreadsheets leave at the end
+        lines = lines[~blank]
+        columns = {name: column[~blank] for name, column in columns.items()}
+    if not len(lines):
+        raise DataError(f"{path}: no data rows below the header")
+    written, text_values = columns[date_col], columns[value_col]
+    ids = columns[id_col] if id_col in columns else pd.Series("series", index=written.index, dtype=object)
 
-    dates = pd.to_datetime(raw[date_col].str.strip(), errors="coerce", format="mixed")
-    _report(path, lines, dates.isna().to_numpy(), f"{date_col!r} is not a date")
-    values = pd.to_numeric(raw[value_col].str.strip(), errors="coerce")
-    _report(path, lines, ~np.isfinite(values.to_numpy(dtype=float)), f"{value_col!r} is not a finite number")
+    days = _written_days(written)
+    _report_dates(path, lines, written.to_numpy(dtype=object), days.isna().to_numpy(), date_col)
+    codes, uniques = pd.factorize(text_values, sort=False)  # each distinct text converted once
+    values = pd.Series(pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce").to_numpy(dtype=float)[codes],
+                       index=text_values.index)
+    _report(path, lines, ~np.isfinite(values.to_numpy(dtype=float)), f"{value_col!r} is not a finite number",
+            values=text_values.to_numpy(dtype=object))
     _report(path, lines, (ids == "").to_numpy(), f"{id_col!r} is empty")
 
-    if getattr(dates.dt, "tz", None) is not None:
-        dates = dates.dt.tz_convert("UTC").dt.tz_localize(None)
-    frame = pd.DataFrame({"unique_id": ids, "ds": dates.dt.normalize(), "y": values.astype(float)})
+    frame = pd.DataFrame({"unique_id": ids.to_numpy(), "ds": days.to_numpy(), "y": values.to_numpy(dtype=float)})
     duplicated = frame.duplicated(["unique_id", "ds"], keep=False).to_numpy()
     _report(path, lines, duplicated, "the same series and date appear more than once")
     return frame.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
 
 
-def _report(path: Path, lines: np.ndarray, bad: np.ndarray, reason: str) -> None:
+def _stripped(column: pd.Series) -> pd.Series:
+    """The column's text without surrounding spaces ("" for a missing field), each distinct value stripped once."""
+    codes, uniques = pd.factorize(column.fillna(""), sort=False)
+    stripped = np.array([text.strip() for text in uniques], dtype=object)
+    return pd.Series(stripped[codes] if len(codes) else stripped[:0], index=column.index, dtype=object)
+
+
+def _written_days(written: pd.Series) -> pd.Series:
+    """The day written in each value (NaT where there is none), as naive midnight timestamps.
+
+    Each distinct text is parsed once. Offsets are cut off before parsing, so
+    the wall-clock time written is what pandas reads, whatever the offset;
+    values in a form the cut does not know (`10:00 GMT+2`) are read one by
+    one and their wall-clock time kept the same way.
+    """
+    codes, uniques = pd.factorize(written, sort=False)
+    wall = pd.Index(uniques, dtype=object).str.replace(_OFFSET, r"\1", regex=True)
+    wall = wall.where(~wall.str.match(_NO_DAY), "")  # "" reads as NaT
+    with warnings.catch_warnings():
+        # Values with a zone pandas can't use ("CET") are read as written, which is what we want.
+        warnings.simplefilter("ignore", FutureWarning)
+        parsed = pd.to_datetime(wall, errors="coerce", format="mixed")
+        if not isinstance(parsed, pd.DatetimeIndex):  # still mixed zones: one by one
+            parsed = pd.DatetimeIndex([_one_day(text) for text in uniques], dtype="datetime64[ns]")
+    if parsed.tz is not None:
+        parsed = parsed.tz_localize(None)  # the wall-clock time, not UTC
+    days = parsed.normalize()
+    return pd.Series(days.take(codes, allow_fill=True, fill_value=pd.NaT) if len(codes) else days[:0],
+                     index=written.index)
+
+
+def _one_day(text: str) -> pd.Timestamp:
+    moment, _ = _read_one(text)
+    return pd.NaT if moment is None else moment
+
+
+def _why_not_a_day(text: str) -> str:
+    """Why `text` gave no day: empty, unreadable, or a date pandas can't hold."""
+    _, why = _read_one(text)
+    return why or "not a date"
+
+
+def _read_one(text: str) -> tuple[pd.Timestamp | None, str | None]:
+    """(the wall-clock time written in `text`, None), or (None, why there is none)."""
+    if not text:
+        return None, "empty"
+    if _NO_DAY.match(text):
+        return None, "not a date"
+    outside = f"outside the dates this tool handles ({_FIRST_DAY:%Y-%m-%d} to {_LAST_DAY:%Y-%m-%d})"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # a zone pandas doesn't know ("CET") is dropped: fine
+        try:
+            moment = pd.Timestamp(_OFFSET.sub(r"\1", text))  # seconds, not nanoseconds, when those can't hold it
+        except pd.errors.OutOfBoundsDatetime:
+            return None, outside
+        except (ValueError, OverflowError):
+            return None, "not a date"
+    if moment is pd.NaT:
+        return None, "not a date"
+    if moment.tzinfo is not None:
+        moment = moment.tz_localize(None)  # the wall-clock time, not UTC
+    if not pd.Timestamp.min <= moment <= pd.Timestamp.max:
+        return None, outside
+    return moment.as_unit("ns"), None
+
+
+def _report_dates(path: Path, lines: np.ndarray, written: np.ndarray, bad: np.ndarray, column: str) -> None:
+    """Name the first bad dates with their lines and values, grouped by what is wrong with them."""
+    if not bad.any():
+        return
+    where = np.flatnonzero(bad)
+    groups: dict[str, list[str]] = {}
+    for i in where[:MAX_REPORTED]:
+        groups.setdefault(_why_not_a_day(written[i]), []).append(_shown(lines[i], written[i]))
+    parts = [f"line(s) {', '.join(shown)}: {column!r} is {why}" for why, shown in groups.items()]
+    more = f"; and {len(where) - MAX_REPORTED} more line(s) with a bad {column!r}" if len(where) > MAX_REPORTED else ""
+    raise DataError(f"{path}: {'; '.join(parts)}{more}")
+
+
+def _report(path: Path, lines: np.ndarray, bad: np.ndarray, reason: str, values: np.ndarray | None = None) -> None:
     if bad.any():
-        where = ", ".join(str(n) for n in lines[bad][:MAX_REPORTED])
+        shown = [_shown(line, None if values is None else values[i])
+                 for i, line in zip(np.flatnonzero(bad)[:MAX_REPORTED], lines[bad][:MAX_REPORTED], strict=True)]
         more = f" and {int(bad.sum()) - MAX_REPORTED} more" if bad.sum() > MAX_REPORTED else ""
-        raise DataError(f"{path}: line(s) {where}{more}: {reason}")
+        raise DataError(f"{path}: line(s) {', '.join(shown)}{more}: {reason}")
+
+
+def _shown(line: int, value: str | None) -> str:
+    if value is None:
+        return str(line)
+    value = value if len(value) <= 40 else value[:37] + "..."
+    return f"{line} ({value!r})"
+
+
+def check_output(out: str | Path, *, source: str | Path | None = None) -> Path:
+    """Refuse an `--out` that can't be written before any work is done: a missing or read-only directory,
+    a directory given as the file, or the input file itself."""
+    out = Path(out)
+    parent = out.parent
+    problem = None
+    if out.is_dir():
+        problem = "is a directory; give a file name"
+    elif not parent.is_dir():
+        problem = f"the directory {parent} does not exist" if not parent.exists() else f"{parent} is not a directory"
+    elif not os.access(parent, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        problem = "can't be written (permission denied)"
+    elif source is not None and out.exists() and out.resolve() == Path(source).resolve():
+        problem = "is the input file; write the results to another file"
+    if problem:
+        raise ConfigError(f"--out {out}: {problem}; nothing was done")
+    return out
+
+
+def progress_printer(verb: str, stream=None) -> Progress:
+    """A `progress` callback printing `forecasting series 150/2000 (store-150), 1 min so far, about 12 min left`.
+
+    Printed for the first series, every `PROGRESS_EVERY` series (every 5% when
+    there are fewer than 200), and the last: by count, never by time, so the
+    same file always prints the same lines. To stderr, so stdout keeps only
+    the result.
+    """
+    started = time.perf_counter()
+
+    def show(done: int, total: int, uid: str) -> None:
+        step = max(1, min(PROGRESS_EVERY, total // 20))
+        if done not in (1, total) and done % step:
+            return
+        elapsed = time.perf_counter() - started
+        timing = ""
+        if done > 1:
+            left = elapsed / (done - 1) * (total - done + 1)
+            timing = f", {_duration(elapsed)} so far, about {_duration(left)} left"
+        print(f"{verb} series {done}/{total} ({uid}){timing} ...", file=stream or sys.stderr, flush=True)
+
+    return show
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def iter_series(frame: pd.DataFrame):
@@ -77,14 +272,20 @@ def iter_series(frame: pd.DataFrame):
 
 
 def forecast_frame(frame: pd.DataFrame, settings: MLSettings, *, levels: Sequence[int] = (80, 95),
-                   country: str | None = None) -> pd.DataFrame:
-    """Forecast every series; columns `unique_id, ds, yhat, yhat_lower_L, yhat_upper_L..., model`."""
+                   country: str | None = None, progress: Progress | None = None) -> pd.DataFrame:
+    """Forecast every series; columns `unique_id, ds, yhat, yhat_lower_L, yhat_upper_L..., model`.
+
+    `progress(n, total, id)` is called before the n-th series (from 1).
+    """
     levels = tuple(sorted({int(level) for level in levels}))
     for level in levels:
         if not 0 < level < 100:
             raise DataError(f"interval level must be between 0 and 100, got {level}")
     parts = []
-    for uid, y in iter_series(frame):
+    total = frame["unique_id"].nunique()
+    for done, (uid, y) in enumerate(iter_series(frame), start=1):
+        if progress is not None:
+            progress(done, total, str(uid))
         outcome = forecast_series(y, settings, country=country, levels=levels)
         part = outcome.forecast.reset_index()
         part.insert(0, "unique_id", uid)
@@ -94,12 +295,19 @@ def forecast_frame(frame: pd.DataFrame, settings: MLSettings, *, levels: Sequenc
     return pd.concat(parts, ignore_index=True)[columns]
 
 
-def backtest_frame(frame: pd.DataFrame, settings: MLSettings, *, country: str | None = None) -> dict[str, Any]:
-    """Rolling-origin CV of every candidate on every series, with the winner per series."""
+def backtest_frame(frame: pd.DataFrame, settings: MLSettings, *, country: str | None = None,
+                   progress: Progress | None = None) -> dict[str, Any]:
+    """Rolling-origin CV of every candidate on every series, with the winner per series.
+
+    `progress(n, total, id)` is called before the n-th series (from 1).
+    """
     series_results: dict[str, Any] = {}
     winners: dict[str, int] = {}
     all_scores = []
-    for uid, y in iter_series(frame):
+    total = frame["unique_id"].nunique()
+    for done, (uid, y) in enumerate(iter_series(frame), start=1):
+        if progress is not None:
+            progress(done, total, str(uid))
         selection = select_candidates(y, settings, country=country)
         scores = selection.cv.scores()
         winner = selection.winner if not scores.empty else None

@@ -29,7 +29,16 @@ What the file may look like (decisions, for the README):
   `sep=;` first line is honoured.
 * Encoding: UTF-8 (BOM or not), UTF-16 with BOM (Excel's "Unicode text"),
   then cp1252 and latin-1 for legacy Windows files; `ImportPlan.encoding`
-  says which was used.
+  says which was used. A file that is partly UTF-8 and partly another
+  encoding (rows pasted together from two exports) is refused, naming the
+  first line in each: read either way, some of its text would come out
+  garbled ("CafÃ©"). `read_text_file` is this reader, and `forecast`/
+  `backtest --csv` (csvtools) use it too, so every CSV is read alike.
+* Size: at most `MAX_BYTES` (100 MiB, Streamlit's `server.maxUploadSize =
+  100` in .streamlit/config.toml, so the dashboard refuses a larger upload
+  before receiving it) and `MAX_ROWS` rows. The byte limit is checked
+  before anything is decoded, and a path or an open file is read only up
+  to it, so a huge file never reaches memory.
 * Dates: ISO (`2026-03-01 14:05`, `2026-03-01T14:05:00Z`,
   `2026-03-01T14:05:00+01:00`, `2026/03/01`), or day first with `/`, `-`
   or `.` (`01/03/2026 14:05` is 1 March). Day first because our users are
@@ -80,18 +89,24 @@ from .series import MAX_ABS_AMOUNT, drop_cached_series
 from .storage import Storage
 from .storage.sql import SQLStorage
 
-__all__ = ["COLUMN_ALIASES", "MAX_ROWS", "ImportPlan", "ImportReport", "RowError", "SalesImportError",
-           "error_table", "import_sales", "parse_sales_csv"]
+__all__ = ["COLUMN_ALIASES", "MAX_BYTES", "MAX_ROWS", "ImportPlan", "ImportReport", "RowError", "SalesImportError",
+           "error_table", "import_sales", "parse_sales_csv", "read_text_file"]
 
 Source = str | os.PathLike | bytes | bytearray | memoryview | IO[bytes] | IO[str]
 
 MAX_ROWS = 2_000_000
+#: The largest file one import reads, in MiB: the dashboard's upload limit too (`server.maxUploadSize`
+#: in .streamlit/config.toml, which Streamlit counts in MiB and calls MB). 2,000,000 (MAX_ROWS) sales
+#: of a point-of-sale export's ~50 bytes each fit in it.
+MAX_UPLOAD_MB = 100
+MAX_BYTES = MAX_UPLOAD_MB * 1024 * 1024
 #: How many errors an exception message lists; `.errors` has them all.
 MAX_LISTED = 10
 MAX_ID_LENGTH = 64
 EARLIEST = (2000, 1, 1)
-# A path larger than this per allowed row is refused before it is read: no honest sales row is 1 KiB.
+# A file larger than this per allowed row is refused before it is read: no honest sales row is 1 KiB.
 _BYTES_PER_ROW = 1024
+_CHUNK = 1024 * 1024  # bytes read at a time from a stream of unknown length
 _UTC = timezone.utc
 
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -230,21 +245,21 @@ def parse_sales_csv(
     now: datetime | None = None,
     max_rows: int = MAX_ROWS,
     tenant_id: str | None = None,
+    max_bytes: int = MAX_BYTES,
 ) -> ImportPlan:
     """Validate a CSV of one tenant's sales; write nothing.
 
     `source` is a path, the file's bytes, or an open file (an upload).
     Naive times are in `tenant_timezone`; rows come out with `fecha` as an
     aware UTC datetime. With `tenant_id` each row carries `negocio_id`.
-    Problems with the file as a whole (empty, binary, no header, missing
-    columns, more than `max_rows` data rows) raise DataError; problems with
-    rows are collected in `ImportPlan.errors`, all of them.
+    Problems with the file as a whole (empty, binary, mixed encodings, no
+    header, missing columns, more than `max_bytes` bytes or `max_rows` data
+    rows) raise DataError; problems with rows are collected in
+    `ImportPlan.errors`, all of them.
     """
     zone = _zone(tenant_timezone)
     now = _aware(now) if now is not None else datetime.now(_UTC)
-    name, data = _read_source(source, max_rows)
-    text, encoding = _decode(name, data)
-    del data
+    name, text, encoding = _read_text(source, min(max_bytes, max_rows * _BYTES_PER_ROW))
     lines = _physical_lines(text)
     header_line, delimiter, start = _find_header(name, text)
     _refuse_too_many(name, text[start:], lines, max_rows)
@@ -287,31 +302,83 @@ def _aware(moment: datetime) -> datetime:
     return moment.replace(tzinfo=_UTC) if moment.tzinfo is None else moment.astimezone(_UTC)
 
 
-def _read_source(source: Source, max_rows: int) -> tuple[str, bytes | str]:
-    """(a name for messages, the raw content)."""
+def read_text_file(source: Source, *, max_bytes: int = MAX_BYTES) -> tuple[str, str]:
+    """(text, encoding) of a CSV file: the one reader of `import-sales`, the upload and `forecast --csv`.
+
+    `source` is a path, the file's bytes, or an open file. Refused with a
+    DataError naming the file (and the line, where there is one): a missing
+    file, more than `max_bytes` bytes (checked before decoding; a path or an
+    open file is read only up to the limit), an empty file, a spreadsheet or
+    other binary file, and text mixing UTF-8 with another encoding. Accepted:
+    UTF-8 with or without BOM, UTF-16 with BOM, else cp1252, else latin-1;
+    the encoding says which.
+    """
+    _, text, encoding = _read_text(source, max_bytes)
+    return text, encoding
+
+
+def _read_text(source: Source, max_bytes: int) -> tuple[str, str, str]:
+    """(a name for messages, text, encoding)."""
+    name, data = _read_source(source, max_bytes)
+    text, encoding = _decode(name, data)
+    return name, text, encoding
+
+
+def _read_source(source: Source, max_bytes: int) -> tuple[str, bytes | str]:
+    """(a name for messages, the raw content), never more than `max_bytes` of it."""
     if isinstance(source, (bytes, bytearray, memoryview)):
+        size = source.nbytes if isinstance(source, memoryview) else len(source)
+        if size > max_bytes:
+            raise _too_big("the file", size, max_bytes)
         return "the file", bytes(source)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.is_file():
             raise DataError(f"{path}: file not found")
         size = path.stat().st_size
-        if size > max_rows * _BYTES_PER_ROW:
+        if size > max_bytes:
             # Refused from its size alone, so a huge file is never read into memory.
-            raise DataError(f"{path}: the file is {_megabytes(size)}, far more than {max_rows:,} sales; "
-                            "split it into smaller files")
-        return str(path), path.read_bytes()
+            raise _too_big(str(path), size, max_bytes)
+        with path.open("rb") as stream:
+            return str(path), _read_at_most(stream, str(path), max_bytes, expected=size)
     if hasattr(source, "read"):
-        name = getattr(source, "name", None) or "the file"
-        content = source.read()
+        name = str(getattr(source, "name", None) or "the file")
+        content = _read_at_most(source, name, max_bytes)
         if isinstance(content, str):
-            return str(name), content
-        return str(name), bytes(content)
+            return name, content
+        return name, bytes(content)
     raise DataError(f"can't read sales from a {type(source).__name__}: pass a path, bytes or an open file")
 
 
+def _read_at_most(stream: IO, name: str, max_bytes: int, *, expected: int | None = None) -> bytes | str:
+    """The stream's content; refused once it passes `max_bytes`, so at most one byte more is ever held.
+
+    With `expected` (a file's size) it is one read of that size, as `read_bytes` would do; a file that
+    grew since, or a stream of unknown length, is read on in pieces of `_CHUNK`.
+    """
+    first = stream.read(min(max_bytes, _CHUNK if expected is None else expected) + 1)
+    parts, total = [first], len(first)
+    while parts[-1] and total <= max_bytes:
+        part = stream.read(min(_CHUNK, max_bytes + 1 - total))
+        parts.append(part)
+        total += len(part)
+    if total > max_bytes:
+        raise _too_big(name, None, max_bytes)
+    return first if total == len(first) else first[:0].join(parts)
+
+
+def _too_big(name: str, size: int | None, max_bytes: int) -> DataError:
+    limit = _megabytes(max_bytes)
+    what = f"is {_megabytes(size)}, more than" if size is not None else "is larger than"
+    return DataError(f"{name}: the file {what} the {limit} one file may have; split it into smaller files")
+
+
 def _megabytes(size: int) -> str:
-    return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.1f} MB"
+    """Sizes as Streamlit's uploader writes them: MiB and GiB, called MB and GB."""
+    mib = size / 1024 ** 2
+    if mib < 0.1:
+        return f"{size:,} bytes"
+    return f"{mib / 1024:.1f} GB" if mib >= 1024 else f"{mib:.1f} MB"
 
 
 _SIGNATURES = (
@@ -342,23 +409,45 @@ def _decode(name: str, data: bytes | str) -> tuple[str, str]:
                 raise DataError(f"{name}: the file claims to be UTF-16 but isn't; {_SAVE_AS}") from None
         if b"\x00" in data[:65536]:
             raise DataError(f"{name}: this is not a text file (it contains binary data); {_SAVE_AS}")
-        text, encoding = _first_decoding(data)
+        text, encoding = _first_decoding(name, data)
     return _checked_text(name, text, encoding)
 
 
-def _first_decoding(data: bytes) -> tuple[str, str]:
-    if data.startswith(codecs.BOM_UTF8):
-        try:
-            return data[len(codecs.BOM_UTF8):].decode("utf-8"), "utf-8-sig"
-        except UnicodeDecodeError:
-            data = data[len(codecs.BOM_UTF8):]
+# A character of two to four bytes in valid UTF-8 (RFC 3629's table). Text in cp1252 or latin-1 almost
+# never forms one by accident: it would take an accented capital followed by a symbol (Ã followed by ©).
+_UTF8_CHARACTER = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+                             rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+                             rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}")
+
+
+def _first_decoding(name: str, data: bytes) -> tuple[str, str]:
+    """UTF-8 if the whole file is UTF-8; else cp1252, else latin-1, unless part of it is UTF-8."""
+    bom = data.startswith(codecs.BOM_UTF8)
+    body = data[len(codecs.BOM_UTF8):] if bom else data
     # Strict UTF-8 first: legacy bytes almost never form valid UTF-8 by accident, the reverse is common.
-    for encoding in ("utf-8", "cp1252"):
-        try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1"), "latin-1"
+    try:
+        return body.decode("utf-8"), "utf-8-sig" if bom else "utf-8"
+    except UnicodeDecodeError as exc:
+        bad = exc.start
+    utf8 = _UTF8_CHARACTER.search(body)
+    if bom or utf8:
+        # Part UTF-8, part something else: any single reading garbles one of the parts, so none is guessed.
+        other = f"line {_byte_line(body, bad)} is the first in another encoding (byte 0x{body[bad]:02X})"
+        if utf8:
+            first = f"line {_byte_line(body, utf8.start())} is the first in UTF-8 ({utf8.group().decode('utf-8')!r})"
+            what = f"the file mixes UTF-8 with another encoding: {first}, {other}"
+        else:
+            what = f"the file mixes UTF-8 with another encoding: it starts with UTF-8's byte order mark, but {other}"
+        raise DataError(f"{name}: {what}, so part of its text would come out garbled; {_SAVE_AS}")
+    try:
+        return body.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:  # bytes cp1252 leaves undefined (0x81, 0x8D, ...): latin-1 reads every byte
+        return body.decode("latin-1"), "latin-1"
+
+
+def _byte_line(data: bytes, offset: int) -> int:
+    """The line (as an editor numbers them) holding `data[offset]`."""
+    return data.count(b"\n", 0, offset) + data.count(b"\r", 0, offset) - data.count(b"\r\n", 0, offset) + 1
 
 
 def _checked_text(name: str, text: str, encoding: str) -> tuple[str, str]:
@@ -755,7 +844,7 @@ class _RowValidator:
 
 
 def import_sales(storage: Storage, tenant_id: str, source: Source, *, now: datetime | None = None,
-                 max_rows: int = MAX_ROWS) -> ImportReport:
+                 max_rows: int = MAX_ROWS, max_bytes: int = MAX_BYTES) -> ImportReport:
     """Import a CSV of `tenant_id`'s sales: every row, or none when any is bad.
 
     Raises DataError for an unknown tenant or an unreadable file, and
@@ -769,7 +858,8 @@ def import_sales(storage: Storage, tenant_id: str, source: Source, *, now: datet
 
     started = time.perf_counter()
     tenant = get_tenant(storage, str(tenant_id))
-    plan = parse_sales_csv(source, tenant_timezone=tenant.timezone, now=now, max_rows=max_rows, tenant_id=tenant.id)
+    plan = parse_sales_csv(source, tenant_timezone=tenant.timezone, now=now, max_rows=max_rows, tenant_id=tenant.id,
+                           max_bytes=max_bytes)
     if plan.errors:
         log_event("sales_import_refused", tenant_id=tenant.id, rows=plan.data_rows, bad_lines=plan.invalid_rows)
         raise SalesImportError(plan.errors)
