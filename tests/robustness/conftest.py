@@ -24,3 +24,13 @@ def any_storage(request, tmp_path):
     store = open_backend(request, tmp_path, request.param)
     yield store
     store.close()
+
+
+def shop_database(path, timezone: str = "Europe/Madrid"):
+    """An embedded database file at `path` with one business, `t`, and no sales (for command-line tests)."""
+    from forecasting.storage import SQLStorage
+
+    store = SQLStorage.sqlite_file(path)
+    store.upsert("negocios", "t", [{"id": "t", "nombre": "T", "timezone": timezone}])
+    store.close()
+    return path

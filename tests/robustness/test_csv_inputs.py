@@ -22,6 +22,7 @@ from forecasting.importer import MAX_BYTES, import_sales, parse_sales_csv, read_
 from forecasting.storage import SQLStorage
 
 from ..conftest import NOW
+from .conftest import shop_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -297,10 +298,7 @@ def test_forecast_refuses_a_mixed_file_naming_the_line(tmp_path):
 
 
 def test_import_sales_refuses_a_mixed_file_naming_the_line_and_writes_nothing(tmp_path):
-    db = tmp_path / "shop.db"
-    store = SQLStorage.sqlite_file(db)
-    store.upsert("negocios", "t", [{"id": "t", "nombre": "T", "timezone": "Europe/Madrid"}])
-    store.close()
+    db = shop_database(tmp_path / "shop.db")
     src = tmp_path / "ventas.csv"
     src.write_bytes(b"id;fecha;total;producto\n" + "A;01/03/2026;1;Café\n".encode()
                     + "B;01/03/2026;2;Té\n".encode("cp1252"))

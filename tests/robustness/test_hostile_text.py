@@ -12,7 +12,6 @@ a CommonMark parser and must hold no link and no image, and no unescaped
 
 from __future__ import annotations
 
-import re
 
 import pytest
 from markdown_it import MarkdownIt

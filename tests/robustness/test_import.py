@@ -5,7 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import random
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -13,8 +16,10 @@ import pytest
 from forecasting.errors import DataError
 from forecasting.importer import RowError, SalesImportError, error_table, import_sales, parse_sales_csv
 from forecasting.series import cached_daily_sales
+from forecasting.storage import SQLStorage
 
 from ..conftest import NOW
+from .conftest import shop_database
 
 MADRID = "Europe/Madrid"
 UTC = timezone.utc
@@ -238,16 +243,7 @@ def test_dates_at_the_ends_of_the_calendar_are_row_errors_not_crashes(tz, text):
 
 
 def test_the_cli_reports_an_out_of_range_date_in_words(tmp_path):
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    db = tmp_path / "shop.db"
-    from forecasting.storage import SQLStorage
-
-    store = SQLStorage.sqlite_file(db)
-    store.upsert("negocios", "t", [{"id": "t", "nombre": "T", "timezone": "America/Los_Angeles"}])
-    store.close()
+    db = shop_database(tmp_path / "shop.db", "America/Los_Angeles")
     source = tmp_path / "ventas.csv"
     source.write_text("id,fecha,total\nA,2026-03-01,1\nB,9999-12-31 23:00,1\nC,2026-03-01,1E+308\n")
     done = subprocess.run([sys.executable, "-m", "forecasting", "--quiet", "--db", str(db), "import-sales", "--tenant",
