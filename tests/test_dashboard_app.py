@@ -8,8 +8,9 @@ settings, notifications) work on their own copy of the database.
 from __future__ import annotations
 
 import json
-import time
-from datetime import datetime, timezone
+import re
+import threading
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -88,8 +89,15 @@ def charts(at: AppTest) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
 
 
+def shown(markdown) -> str:
+    """What a Markdown text reads as on the page: the pages escape every value they fill in, and CommonMark
+    shows a backslash-escaped punctuation mark as the mark itself."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", str(markdown))
+
+
 def texts(elements) -> str:
-    return " ".join(str(e.value) for e in elements)
+    """The elements' texts as a reader sees them, in one string."""
+    return " ".join(shown(e.value) for e in elements)
 
 
 # --- every page on demo data --------------------------------------------------------------------
@@ -222,7 +230,9 @@ def test_an_unusable_database_is_a_message_not_a_traceback(monkeypatch, tmp_path
     at.session_state["lang"] = "en"
     at.run()
     assert not at.exception
-    assert "could not open the database file" in texts(at.error) and "FORECASTING_DB_PATH" in texts(at.error)
+    shown_error = texts(at.error)
+    assert f"the folder {str(blocker)!r} of the database file does not exist" in shown_error, shown_error
+    assert "FORECASTING_DB_PATH" in shown_error and blocker.is_file()  # the file in the way is left alone
 
 
 # --- actions that write -------------------------------------------------------------------------------
@@ -256,8 +266,8 @@ def test_a_failed_retrain_explains_itself_and_keeps_the_old_model(own_app):
     assert "ML_HORIZON_DAYS" in texts(at.error)  # the form already says the stored settings are invalid
     at.button(key="retrain_now").click().run(timeout=120)
     assert not at.exception
-    assert any(t("models.retrain_error", "en", detail="")[:20] in e.value and "ML_HORIZON_DAYS" in e.value
-               for e in at.error)
+    assert any(t("models.retrain_error", "en", detail="")[:20] in shown(e.value)
+               and "ML_HORIZON_DAYS" in shown(e.value) for e in at.error)
     assert list_models(storage, TRAINED)["model_version"].tolist() == before["model_version"].tolist()
 
 
@@ -286,7 +296,7 @@ def test_settings_form_rejects_an_invalid_value_and_saves_a_valid_one(own_app):
     at.number_input(key=f"setting_{TRAINED}_stl_zthresh").set_value(0.0)
     submit = next(b for b in at.button if b.label == t("settings.save", "en"))
     submit.click().run()
-    assert any("ML_STL_ZTHRESH" in e.value for e in at.error)
+    assert any("ML_STL_ZTHRESH" in shown(e.value) for e in at.error)
     assert tenant_overrides(storage, TRAINED) == {}
     at.number_input(key=f"setting_{TRAINED}_stl_zthresh").set_value(4.5)
     at.number_input(key=f"setting_{TRAINED}_horizon_days").set_value(21)
@@ -361,15 +371,21 @@ def test_overview_scorecard_explains_when_nothing_is_scored_yet(scored_app):
 # --- scheduled jobs -------------------------------------------------------------------------------------
 
 
-def wait_for_run(storage: SQLStorage, job_id: str, seconds: float = 90.0):
-    """The job's newest run once it is over (the Run now thread works in the background)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        runs = storage.select("job_runs", None, where={"job_id": job_id}, order_by="started_at", descending=True)
-        if len(runs) and runs.iloc[0]["status"] != "running":
-            return runs.iloc[0]
-        assert time.monotonic() < deadline, f"{job_id} still running after {seconds} s"
-        time.sleep(0.1)
+def wait_for_run(storage: SQLStorage, job_id: str, seconds: float = 300.0):
+    """The job's newest run once it is over: joins the thread Run now started for it in this process.
+
+    The thread ends after the run's outcome is written, so no polling: a generous bound only turns a
+    hung run into a failure instead of a hung test.
+    """
+    from forecasting import dashboard
+
+    thread = dashboard._MANUAL_RUNS.get((dashboard.storage_key(storage), job_id))
+    assert thread is not None, f"Run now started no thread for {job_id} on {storage.describe()}"
+    thread.join(timeout=seconds)
+    assert not thread.is_alive(), f"{job_id} still running after {seconds} s"
+    runs = storage.select("job_runs", None, where={"job_id": job_id}, order_by="started_at", descending=True)
+    assert len(runs) and runs.iloc[0]["status"] != "running", runs
+    return runs.iloc[0]
 
 
 def test_jobs_page_lists_every_scheduled_job_with_run_now(app):
@@ -400,27 +416,55 @@ def test_run_now_on_health_check_records_a_manual_success(own_app):
 
 
 def test_run_now_on_retrain_all_updates_every_tenant_with_progress(own_app, monkeypatch):
+    from forecasting.jobs import JOBS as JOB_BODIES
+    from forecasting.locks import tenant_lock
+
     at, storage = own_app
     # Small and in this process, as the brief's test set-up asks; the environment is what a real run reads.
     for key, value in {"ML_MODEL_CANDIDATES": "naive,snaive,theta", "TRAIN_EXECUTOR": "serial"}.items():
         monkeypatch.setenv(key, value)
     reset_settings()
+    tenants = list(storage.tenants()["id"])  # the order the serial run works through them
+    first, held = tenants[0], tenants[1]
+    # Told when the run has reported its first tenant (after the heartbeat that the page reads is written).
+    first_reported = threading.Event()
+    retrain_all = JOB_BODIES["retrain_all"]
+
+    def observed_retrain_all(storage, settings, *, now=None, report=None):
+        def heartbeat(done: int, failed: int, tenant_id: str) -> None:
+            report(done, failed, tenant_id)
+            if done + failed == 1:
+                first_reported.set()
+
+        return retrain_all(storage, settings, now=now, report=heartbeat)
+
+    monkeypatch.setitem(JOB_BODIES, "retrain_all", observed_retrain_all)
     before = {tenant: len(list_models(storage, tenant)) for tenant in ("1", "2", NEVER_TRAINED)}
     open_page(at, JOBS)
-    at.button(key="run_now_retrain_all").click().run()
-    assert not at.exception
-    # Three tenants take seconds, so the page that follows the click shows the run under way.
-    assert at.get("progress") and at.button(key="run_now_retrain_all").disabled
-    assert t("jobs.running_button", "en") == at.button(key="run_now_retrain_all").label
-    run = wait_for_run(storage, "retrain_all")
-    tenants = len(storage.tenants())
+    # The second tenant is being retrained by hand (its lock is held), so the run, having trained the first,
+    # waits there: "in progress" is a state this test holds, however fast or slow the machine is.
+    with tenant_lock(storage, held, holder="test: a hand retrain of the second tenant"):
+        at.button(key="run_now_retrain_all").click().run()
+        assert not at.exception
+        assert t("jobs.started_toast", "en", job=t("job.retrain_all", "en")) == at.toast[0].value
+        assert first_reported.wait(timeout=300), "the run did not get through its first tenant"
+        at.run()
+        assert not at.exception
+        progress = " ".join(str(p.proto.text) for p in at.get("progress"))
+        assert f"1 of {len(tenants)} businesses done, 0 failed" in progress, progress
+        button = at.button(key="run_now_retrain_all")
+        assert button.disabled and button.label == t("jobs.running_button", "en")
+        assert len(list_models(storage, first)) == before[first] + 1  # trained, and the held one not yet
+        assert len(list_models(storage, held)) == before[held]
+    run = wait_for_run(storage, "retrain_all")  # let go: the run goes on with the second tenant
     # Tienda Nueva has no sales: it fails with that reason, the three others are retrained.
-    assert run["trigger"] == "manual" and run["tenants_done"] == tenants - 1 and run["tenants_failed"] == 1
+    assert run["trigger"] == "manual" and run["tenants_done"] == len(tenants) - 1 and run["tenants_failed"] == 1
     assert run["status"] == "partial" and "no sales" in run["error"]
     assert all(len(list_models(storage, tenant)) == count + 1 for tenant, count in before.items())
     at.run()
     assert not at.exception and not at.get("progress")
-    assert any("no sales" in w.value and "1 business(es) failed" in w.value for w in at.warning)
+    assert not at.button(key="run_now_retrain_all").disabled
+    assert any("no sales" in shown(w.value) and "1 business(es) failed" in shown(w.value) for w in at.warning)
 
 
 def test_a_running_job_shows_progress_and_a_failed_one_its_error(own_app):
@@ -429,16 +473,19 @@ def test_a_running_job_shows_progress_and_a_failed_one_its_error(own_app):
     storage.insert_if_absent("job_runs", None, {
         "job_id": "refresh_features", "scheduled_for": now, "trigger": "schedule", "holder": "elsewhere:7:abcdef",
         "status": "running", "started_at": now, "heartbeat_at": now, "tenants_done": 2, "tenants_failed": 0})
+    # A finished run's length comes from its own timestamps, written here: 75 s, however long the page takes.
     storage.insert_if_absent("job_runs", None, {
         "job_id": "cleanup_predictions", "scheduled_for": now, "trigger": "schedule", "holder": "elsewhere:7:abcdef",
-        "status": "failed", "started_at": now, "finished_at": now, "tenants_done": 0, "tenants_failed": 0,
-        "error": "OperationalError: database is locked"})
+        "status": "failed", "started_at": now - timedelta(seconds=95), "finished_at": now - timedelta(seconds=20),
+        "tenants_done": 0, "tenants_failed": 0, "error": "OperationalError: database is locked"})
     open_page(at, JOBS)
     button = at.button(key="run_now_refresh_features")
     assert button.disabled and button.label == t("jobs.running_button", "en")
     assert "2 of 4 businesses done, 0 failed" in " ".join(str(p.proto.text) for p in at.get("progress"))
-    assert any("The last run failed" in e.value and "database is locked" in e.value for e in at.error)
+    assert any("The last run failed" in shown(e.value) and "database is locked" in shown(e.value) for e in at.error)
     assert not at.button(key="run_now_cleanup_predictions").disabled
+    ran = f" · {t('jobs.trigger.schedule', 'en')} · 1\u00a0min 15\u00a0s"
+    assert any(shown(c.value).endswith(ran) for c in at.caption), texts(at.caption)
 
 
 def test_jobs_page_in_spanish(monkeypatch, demo_db):

@@ -24,7 +24,8 @@ import pytest
 from forecasting.storage import SQLStorage
 from forecasting.ui.i18n import t
 
-from ..test_dashboard import NEVER_TRAINED, copy_db, shared_scored_db
+from ..test_dashboard import NEVER_TRAINED, shared_scored_db
+from ..test_dashboard_app import copy_db
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -39,7 +40,39 @@ PAGES = [("nav.overview", "overview", "overview.title"), ("nav.forecast", "forec
 CHARTED = {"forecast", "anomalies", "comparison"}
 TENANT = "Panadería La Espiga"
 EXCEPTION = '[data-testid="stException"]'
-RUNNING = '[data-testid="stStatusWidget"]'
+ALERT = '[data-testid="stAlert"]'
+#: The page is drawn: Streamlit marks its root with the script run's state ("notRunning" once a run is
+#: over; "initial" before the first), its running indicator is gone, there is a heading, and of what is
+#: on show (not inside a closed expander, whose content is drawn only once it opens) nothing is a loading
+#: skeleton any more (charts and widgets whose code loads lazily stand as skeletons meanwhile, also after
+#: the run), every Plotly chart has drawn its svg and every table its canvas.
+SETTLED = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+    if (document.querySelector('[data-testid="stStatusWidget"]') || !document.querySelector('h1')) return false;
+    const shown = (selector) => [...document.querySelectorAll(selector)]
+        .filter((element) => !element.closest('details:not([open])'));
+    return shown('[data-testid="stSkeleton"]').length === 0
+        && shown('[data-testid="stPlotlyChart"]').every((chart) => chart.querySelector('.main-svg'))
+        && shown('[data-testid="stDataFrame"]').every((table) => table.querySelector('canvas'));
+}"""
+#: True once a first-level heading reads exactly `text` (a page title contains the business name, which
+#: is the Overview's whole title: "contains" would match the page being left).
+HEADING = "(text) => [...document.querySelectorAll('h1')].some((h) => h.innerText.trim() === text)"
+#: How often `wait_for` looks again; a condition, not this, decides how long a test waits.
+POLL_SECONDS = 0.2
+
+
+def wait_for(condition, what: str, timeout: float = 60.0):
+    """Poll `condition()` until it returns something truthy (returned) or `timeout` seconds pass (a failure
+    saying `what` was awaited). For things outside the page: the server's health, rows in the database."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        assert time.monotonic() < deadline, f"waited {timeout:.0f} s for {what}"
+        time.sleep(POLL_SECONDS)
 
 
 def add_notifications(db: Path) -> None:
@@ -77,18 +110,17 @@ def streamlit_server(db: Path, log_path: Path, **env: str) -> Iterator[str]:
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        assert process.poll() is None, f"streamlit exited at start-up; see {log_path}"
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert process.poll() is None, f"streamlit exited at start-up; see {log_path}"
-            assert time.monotonic() < deadline, "streamlit did not answer its health check within 60 s"
-            time.sleep(0.3)
+        wait_for(healthy, "streamlit to answer its health check", timeout=120)
         yield base
     finally:
         process.terminate()
@@ -124,11 +156,9 @@ def browser():
 
 
 def settle(page, timeout_ms: int = 60_000) -> None:
-    """Wait until the script run is over: a heading is drawn and the running indicator is gone."""
-    page.wait_for_selector("h1", timeout=timeout_ms)
-    page.wait_for_timeout(200)
-    page.wait_for_function(f"() => !document.querySelector('{RUNNING}')", timeout=timeout_ms)
-    page.wait_for_timeout(600)  # charts and tables finish drawing after the run ends
+    """Wait until the page is drawn (`SETTLED`). Call it once the page shows something only the run it waits
+    for can draw (a new heading, a message): right after a click the previous run's page is still "settled"."""
+    page.wait_for_function(SETTLED, timeout=timeout_ms)
 
 
 def shoot(page, name: str) -> None:
@@ -138,8 +168,10 @@ def shoot(page, name: str) -> None:
 
 def open_page(page, key: str, heading: str, lang: str = "en", tenant: str = TENANT) -> None:
     """Click a menu entry and wait for that page's own heading (the old page's stays until the run replaces it)."""
+    title = t(heading, lang, name=tenant)
+    assert not page.evaluate(HEADING, title), f"already on {title!r}: nothing would tell the new run apart"
     page.get_by_role("link", name=t(key, lang), exact=False).first.click()
-    page.locator("h1", has_text=t(heading, lang, name=tenant)).first.wait_for(timeout=60_000)
+    page.wait_for_function(HEADING, arg=title, timeout=60_000)
     settle(page)
 
 
@@ -149,7 +181,8 @@ def test_every_page_renders_and_retrain_now_succeeds(server, browser):
     assert "Panadería La Espiga" in page.locator("h1").first.inner_text()
 
     assert page.get_by_role("link", name=t("nav.notifications", "en") + " · 1").count() == 1  # one unread
-    for key, name, heading in PAGES:
+    # Every page from the Overview (the start page), which is opened from the menu too, ending on Models.
+    for key, name, heading in [PAGES[1], PAGES[0], *PAGES[2:]]:
         open_page(page, key, heading)
         assert page.locator(EXCEPTION).count() == 0, f"exception on the {name} page"
         if name in CHARTED:
@@ -160,7 +193,7 @@ def test_every_page_renders_and_retrain_now_succeeds(server, browser):
     picker = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first
     picker.click()
     page.get_by_role("option", name="Boutique Malena").click()
-    page.locator("h1", has_text="Boutique Malena").first.wait_for(timeout=60_000)
+    page.wait_for_function(HEADING, arg=t("models.title", "en", name="Boutique Malena"), timeout=60_000)
     settle(page)
     shoot(page, "models_never_trained")
     page.get_by_role("button", name=t("models.retrain_now", "en")).click()
@@ -204,19 +237,21 @@ def test_jobs_page_runs_the_health_check_now(server, browser):
     card.get_by_text(t("jobs.status.success", "en")).first.wait_for(timeout=60_000)
     storage = SQLStorage.sqlite_file(db)
     try:
-        deadline = time.monotonic() + 30
-        while True:
+        def manual_run_succeeded() -> bool:
             runs = storage.select("job_runs", None, where={"job_id": "health_check", "trigger": "manual"})
-            if list(runs["status"]) == ["success"]:
-                break
-            assert time.monotonic() < deadline, f"manual health check runs: {runs[['status', 'error']]}"
-            time.sleep(0.2)
+            assert list(runs["status"]) in ([], ["running"], ["success"]), runs[["status", "error"]]
+            return list(runs["status"]) == ["success"]
+
+        wait_for(manual_run_succeeded, "the manual health check run to be recorded a success", timeout=30)
     finally:
         storage.close()
     settle(page)
     assert page.locator(EXCEPTION).count() == 0
     card.get_by_text(t("jobs.runs", "en")).first.click()  # open the runs table for the screenshot
-    page.wait_for_timeout(600)
+    # The table inside an expander is only drawn once it opens.
+    card.locator('[data-testid="stExpander"] details[open] [data-testid="stDataFrame"] canvas').first.wait_for(
+        timeout=30_000)
+    settle(page)
     shoot(page, "jobs")
     page.close()
 
@@ -225,8 +260,10 @@ def test_spanish_pages_render(server, browser):
     base, _ = server
     page = start_page(browser, base, "es-ES")
     page.get_by_role("radio", name="Español").or_(page.get_by_role("button", name="Español")).first.click()
+    page.get_by_text(t("overview.sales", "es"), exact=True).first.wait_for(timeout=60_000)  # drawn in Spanish
     settle(page)
     assert page.get_by_text(t("overview.sales", "es"), exact=True).first.is_visible()
+    assert page.get_by_text(t("overview.sales", "en"), exact=True).count() == 0
     shoot(page, "es_overview")
     for key, name, heading in (("nav.forecast", "forecast", "forecast.title"),
                                ("nav.comparison", "comparison", "comparison.title")):
@@ -255,30 +292,33 @@ def test_sign_in_keeps_an_owner_to_their_business(tmp_path_factory, browser):
         # Nobody has signed in, yet the embedded scheduler runs: it takes the leader lease.
         storage = SQLStorage.sqlite_file(db)
         try:
-            deadline = time.monotonic() + 30
-            while (storage.lease("scheduler") or {}).get("holder") is None:
-                assert time.monotonic() < deadline, "the scheduler did not start before anyone signed in"
-                time.sleep(0.3)
+            wait_for(lambda: (storage.lease("scheduler") or {}).get("holder") is not None,
+                     "the scheduler to take its lease before anyone signed in", timeout=30)
         finally:
             storage.close()
         assert page.get_by_text(t("auth.off_banner", "en")).count() == 0
         page.get_by_label(t("auth.username", "en")).wait_for()
-        page.wait_for_timeout(500)
+        page.get_by_label(t("auth.password", "en"), exact=True).wait_for()
         shoot(page, "sign_in")
 
         def submit(username: str, password: str) -> None:
             page.get_by_label(t("auth.username", "en")).fill(username)
             page.get_by_label(t("auth.password", "en"), exact=True).fill(password)
             page.get_by_role("button", name=t("auth.submit", "en")).click()
-            settle(page)
 
         failures = []
         for username, password in (("ana@ferreteria.es", "wrong password"), ("nobody@nowhere", "wrong password")):
+            # Each attempt on a fresh page, which has no message: the one that appears is this attempt's.
+            page.goto(base)
+            settle(page)
+            assert page.locator(ALERT).count() == 0
             submit(username, password)
-            failures.append(page.locator('[data-testid="stAlert"]').last.inner_text().strip().splitlines()[-1])  # after the icon
+            page.locator(ALERT).first.wait_for(timeout=60_000)
+            settle(page)
+            failures.append(page.locator(ALERT).last.inner_text().strip().splitlines()[-1])  # after the icon
         assert failures == [t("auth.failed", "en")] * 2
         submit("ana@ferreteria.es", "correct horse battery")
-        page.locator("h1", has_text="Ferretería El Tornillo").first.wait_for(timeout=60_000)
+        page.wait_for_function(HEADING, arg=t("overview.title", "en", name="Ferretería El Tornillo"), timeout=60_000)
         settle(page)
         body = page.locator("body").inner_text()
         assert not any(name in body for name in others)

@@ -17,8 +17,7 @@ from forecasting import auth
 from forecasting.storage import SQLStorage
 from forecasting.ui.i18n import t
 
-from ..test_dashboard import copy_db
-from ..test_dashboard_app import APP, JOBS, PAGES, TIMEOUT, _use, open_page
+from ..test_dashboard_app import APP, JOBS, PAGES, TIMEOUT, _use, copy_db, open_page
 
 PASSWORD = "correct horse battery"
 OWN, OTHER = "2", "1"  # the owner's business, and one that is not theirs
@@ -107,6 +106,46 @@ def test_a_failed_sign_in_says_the_same_thing_whatever_was_wrong(signed_db, user
     at = sign_in(visit(), username, password)
     assert [e.value for e in at.error] == [t("auth.failed", "en")]
     assert at.title[0].value == t("auth.title", "en")
+
+
+def test_wrong_passwords_through_the_form_lock_the_name_and_only_that_name(signed_db):
+    """AUTH_MAX_ATTEMPTS wrong passwords in a row: even the right one is refused then, in the same words."""
+    from forecasting.config import get_app_settings
+    from forecasting.storage.base import stored_moment
+
+    settings = get_app_settings()
+    assert settings.auth_max_attempts == 5  # the default, which this deployment keeps
+
+    def row(username: str) -> dict:
+        """The user as `users list` shows it: with its failed attempts and `locked_until`."""
+        users = auth.list_users(signed_db)
+        return users[users["username"] == username].iloc[0].to_dict()
+
+    at = visit()
+    started = datetime.now(timezone.utc)
+    for attempt in range(1, settings.auth_max_attempts + 1):
+        if attempt == settings.auth_max_attempts:
+            assert row("owner@two")["failed_attempts"] == attempt - 1 and stored_moment(
+                row("owner@two")["locked_until"]) is None  # not locked until the last wrong one
+        sign_in(at, "owner@two", f"wrong password {attempt}")
+        assert [e.value for e in at.error] == ["Wrong user name or password."]
+        assert at.title[0].value == t("auth.title", "en")
+    ended = datetime.now(timezone.utc)
+    locked_until = stored_moment(row("owner@two")["locked_until"])
+    lockout = timedelta(minutes=settings.auth_lockout_minutes)
+    assert locked_until is not None and started + lockout <= locked_until <= ended + lockout
+
+    sign_in(at, "owner@two", PASSWORD)  # the right password, while locked
+    assert [e.value for e in at.error] == ["Wrong user name or password."]
+    assert at.title[0].value == t("auth.title", "en") and not at.sidebar.selectbox
+    assert not any(name in every_text(at) for name in names(signed_db).values())
+    assert signed_db.select("app_sessions", None, where={"username": "owner@two"}).empty
+    assert stored_moment(row("owner@two")["locked_until"]) == locked_until  # refusing did not unlock it
+
+    other = sign_in(visit(), "analyst")  # another name is not locked
+    assert not other.error and t("auth.title", "en") not in [title.value for title in other.title]
+    assert any("analyst" in c.value for c in other.sidebar.caption)
+    assert len(signed_db.select("app_sessions", None, where={"username": "analyst"})) == 1
 
 
 def test_with_no_users_the_form_says_how_to_add_the_first(monkeypatch, demo_db):
