@@ -227,7 +227,7 @@ class SalesImportError(DataError):
 
     def __init__(self, errors: Sequence[RowError], *, what: str = "nothing was imported") -> None:
         self.errors = list(errors)
-        lines = len({e.line for e in self.errors})
+        lines = self.line_count = len({e.line for e in self.errors})
         listed = "\n".join(f"  {e}" for e in self.errors[:MAX_LISTED])
         more = len(self.errors) - MAX_LISTED
         tail = f"\n  ... and {more:,} more" if more > 0 else ""

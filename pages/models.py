@@ -89,7 +89,8 @@ if upload is not None and st.button(md("import.go", lang), key=f"import_go_{tena
     try:
         report = import_sales(ctx.storage, tenant.id, upload.getvalue())
     except SalesImportError as exc:
-        st.error(md("import.failed", lang, summary=exc.summary), icon=":material/error:")
+        st.error(md("import.failed", lang, problems=fmt.number(len(exc.errors)), lines=fmt.number(exc.line_count)),
+                 icon=":material/error:")
         st.dataframe(error_table(exc.errors), hide_index=True, width="stretch")
     except ForecastingError as exc:
         shared.show_error(exc, lang)

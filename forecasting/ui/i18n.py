@@ -507,8 +507,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "import.file": {"en": "CSV file", "es": "Archivo CSV"},
     "import.go": {"en": "Import", "es": "Importar"},
     "import.done": {"en": "Imported: {summary}", "es": "Importado: {summary}"},
-    "import.failed": {"en": "Nothing was imported: {summary}. Fix these rows and upload the file again.",
-                      "es": "No se importó nada: {summary}. Corrige estas filas y vuelve a subir el archivo."},
+    "import.failed": {"en": "Nothing was imported: {problems} problem(s) on {lines} line(s). Fix these rows and "
+                            "upload the file again.",
+                      "es": "No se importó nada: {problems} problema(s) en {lines} línea(s). Corrige estas filas y "
+                            "vuelve a subir el archivo."},
     "settings.title": {"en": "Settings for this business", "es": "Ajustes de este negocio"},
     "settings.caption": {
         "en": "Changes apply from the next retrain. Only values that differ from the defaults are stored for this "
