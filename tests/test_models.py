@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -71,6 +73,17 @@ def test_saved_and_reloaded_model_predicts_the_same(fitted, name):
     model = fitted[name]
     reloaded = load_model(name, model.to_bytes())
     pd.testing.assert_frame_equal(model.predict(14), reloaded.predict(14))
+
+
+@pytest.mark.parametrize("name", ["lightgbm", "prophet"])
+def test_models_with_a_native_format_are_stored_as_json_not_pickles(fitted, name):
+    """Loading a pickle runs code; these are stored as data (LightGBM's own text format, Prophet's JSON)."""
+    model = fitted[name]
+    payload = json.loads(model.to_bytes().decode("utf-8"))
+    assert isinstance(payload, dict)
+    reloaded = load_model(name, model.to_bytes())
+    pd.testing.assert_frame_equal(model.predict(14), reloaded.predict(14))
+    pd.testing.assert_series_equal(model.fitted(), reloaded.fitted())
 
 
 @pytest.mark.parametrize("name", MODELS)

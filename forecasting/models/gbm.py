@@ -16,11 +16,14 @@ extrapolate.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
 from ..calendar import holidays_between
-from .base import Forecaster
+from ..errors import ModelError
+from .base import Conformal, Forecaster
 
 LAGS = (7, 14, 21, 28, 35)
 WARMUP = 35  # the longest look-back of any feature
@@ -103,12 +106,13 @@ class LightGBMForecaster(Forecaster):
         self._extend_calendar(len(values) + 400)
         rows = np.arange(WARMUP, len(values))
         features, level = self._matrix(values, y.index, rows)
-        self.model_ = LGBMRegressor(
+        regressor = LGBMRegressor(
             n_estimators=self.n_estimators, learning_rate=self.learning_rate, num_leaves=self.num_leaves,
             min_child_samples=10, max_bin=63, subsample=self.sample, subsample_freq=1, colsample_bytree=self.sample,
             objective=self.objective, random_state=self.seed, n_jobs=1, verbosity=-1,
         )
-        self.model_.fit(features, values[rows] / level)
+        regressor.fit(features, values[rows] / level)
+        self.booster_ = regressor.booster_  # what predicts (no per-call input checks), and what is stored
 
     def _extend_calendar(self, length: int) -> None:
         dates = pd.date_range(self.y_.index[0], periods=length, freq="D")
@@ -123,7 +127,7 @@ class LightGBMForecaster(Forecaster):
         for start in range(n, n + h, 7):
             rows = np.arange(start, min(start + 7, n + h))
             features, level = self._matrix(values, dates, rows)
-            ratio = self.model_.booster_.predict(features)  # the booster directly: no per-call input checks
+            ratio = self.booster_.predict(features)
             # Closed days: trees split on "lag exactly 0", so a predicted 0.0001 fed back as next week's
             # lag would read as an open day. Anything under 1% of the level is a closed day: 0.
             values[rows] = np.where(ratio < 0.01, 0.0, ratio * level)
@@ -135,6 +139,38 @@ class LightGBMForecaster(Forecaster):
         sigma = float(np.std(residuals)) if residuals.size > 1 else 0.0
         return mean, self._gaussian_bands(mean, sigma * np.sqrt(1 + np.arange(h) / 7), levels)
 
+    # Stored in LightGBM's own text format inside a JSON document, never pickled: loading it runs no code.
+    def to_bytes(self) -> bytes:
+        self._check_fitted()
+        payload = {
+            "params": self.params,
+            "y": {"start": self.y_.index[0].isoformat(), "values": self.y_.tolist()},
+            "floor": self.floor_,
+            "booster": self.booster_.model_to_string(),
+            "conformal": self.conformal_.to_dict() if getattr(self, "conformal_", None) else None,
+        }
+        return json.dumps(payload).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LightGBMForecaster:
+        from lightgbm import Booster
+
+        try:
+            payload = json.loads(data.decode("utf-8"))
+            model = cls(**payload["params"])
+            values = payload["y"]["values"]
+            model.y_ = pd.Series(values, index=pd.date_range(payload["y"]["start"], periods=len(values), freq="D",
+                                                             name="ds"), name="y")
+            model.with_intervals_ = True
+            model.floor_ = float(payload["floor"])
+            model.booster_ = Booster(model_str=payload["booster"])
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+            raise ModelError(f"stored lightgbm model can't be read: {exc}") from None
+        model._extend_calendar(len(values) + 400)
+        if payload.get("conformal"):
+            model.calibrate(Conformal(**payload["conformal"]))
+        return model
+
     def _fitted(self):
         # Computed on demand: cross-validation never needs it, anomaly detection does once.
         values = self.y_.to_numpy(dtype=float)
@@ -142,5 +178,5 @@ class LightGBMForecaster(Forecaster):
         rows = np.arange(WARMUP, len(values))
         if rows.size:
             features, level = self._matrix(values, self.y_.index, rows)
-            fitted[rows] = self.model_.booster_.predict(features) * level
+            fitted[rows] = self.booster_.predict(features) * level
         return fitted
