@@ -846,13 +846,18 @@ def t(key: str, lang: str, default: str | None = None, **values: Any) -> str:
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-!|~$:])")
 
 
+# GitHub's autolinks (`https://...`, `www.`, e-mail addresses) survive backslash escapes in Streamlit's
+# renderer; an invisible zero-width space after the scheme, `www` or `@` is what stops them (tried in Chromium).
+_AUTOLINK = re.compile(r"(?i)(\b(?:https?|ftp|mailto|www)(?=[:.])|@)")
+
+
 def escape_markdown(value: Any) -> str:
     """`value` as text that Markdown shows literally: no link, image, emphasis, formula or heading.
 
     Line breaks become spaces (a line starting with `#` or `-` would be a heading or a list).
     """
     text = " ".join(str(value).splitlines())
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", _AUTOLINK.sub("\\1\u200b", text))
 
 
 def md(key: str, lang: str, default: str | None = None, **values: Any) -> str:
