@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 
 from forecasting.config import MLSettings, reset_settings
+from forecasting.logs import LOGGER_NAME
 from forecasting.storage import SQLStorage
 
 # A real PostgreSQL server and a PostgREST stand-in over it (see tests/pg.py).
@@ -46,12 +48,24 @@ def open_backend(request, tmp_path, backend: str):
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch):
-    """Tests never see the developer's ML_* environment."""
+    """Tests never see the developer's ML_* environment, nor what an earlier test left in the process.
+
+    A command run in-process (`cli.main(["--quiet", ...])`) sets LOG_LEVEL in the environment for its
+    worker processes and the package logger's level: both are put back after every test, so no test
+    depends on which ran before it (the suite runs in random order).
+    """
+    environment = dict(os.environ)
+    logger = logging.getLogger(LOGGER_NAME)
+    level, propagate = logger.level, logger.propagate
     for key in list(os.environ):
         if key.startswith("ML_") or key in ("DATABASE_URL", "FORECASTING_DB_PATH", "SUPABASE_URL"):
             monkeypatch.delenv(key, raising=False)
     reset_settings()
     yield
+    os.environ.clear()
+    os.environ.update(environment)
+    logger.setLevel(level)
+    logger.propagate = propagate
     reset_settings()
 
 
