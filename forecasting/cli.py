@@ -230,7 +230,7 @@ def _print_result(result) -> None:
 
 def cmd_predict(args) -> int:
     from .pipeline import predict_from_active
-    from .ui.export import write_csv
+    from .exports import write_csv
 
     forecast = predict_from_active(args.tenant, storage=_storage(args), horizon=args.horizon)
     frame = forecast.reset_index()
@@ -428,7 +428,7 @@ def cmd_backtest(args) -> int:
 
 def cmd_forecast(args) -> int:
     from .csvtools import check_output, forecast_frame, progress_printer, read_long_csv
-    from .ui.export import write_csv
+    from .exports import write_csv
 
     settings, country = _csv_settings(args)
     check_output(args.out, source=args.csv)  # before the work, not after it

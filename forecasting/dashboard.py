@@ -42,7 +42,7 @@ from .series import daily_sales, tenant_today
 from .storage import Storage
 from .storage.base import stored_moment
 from .tenants import Tenant, get_tenant, list_tenants, save_tenant_overrides, settings_for_tenant, tenant_overrides
-from .ui.export import write_csv
+from .exports import write_csv
 
 #: Windows of the overview cards, in days.
 PERIODS = (7, 30)

@@ -19,7 +19,7 @@ import pytest
 
 from forecasting import dashboard
 from forecasting.errors import DataError
-from forecasting.ui.export import neutralize, write_csv
+from forecasting.exports import neutralize, write_csv
 
 from ..test_dashboard import TRAINED, dashboard_db, writable  # noqa: F401 - the dashboard tests' demo database
 
