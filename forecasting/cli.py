@@ -177,7 +177,8 @@ def cmd_tenants(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .jobs import allowed_tenants, retrain_tenant
+    from .jobs import allowed_tenants
+    from .pipeline import retrain_tenant
 
     storage = _storage(args)
     if not args.all:

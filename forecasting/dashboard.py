@@ -730,14 +730,14 @@ class RetrainOutcome:
 
 def retrain(storage: Storage, tenant_id: str, *, progress: Callable[[str, str], None] | None = None,
             settings: MLSettings | None = None) -> RetrainOutcome:
-    """Run the whole pipeline for one tenant now, under the tenant's retrain lock (`jobs.retrain_tenant`).
+    """Run the whole pipeline for one tenant now, under the tenant's retrain lock (`pipeline.retrain_tenant`).
 
     The lock is the one the scheduler's weekly retrain takes, so a click
     while that job trains the same tenant gets BusyError at once instead of
     a second, competing run. Otherwise raises what the pipeline raises:
     DataError (no sales), ConfigError (invalid overrides), ModelError, StorageError.
     """
-    from .jobs import retrain_tenant
+    from .pipeline import retrain_tenant
 
     result = retrain_tenant(storage, str(tenant_id), settings=settings, progress=progress)
     return RetrainOutcome(result.summary(), result.cv_scores)

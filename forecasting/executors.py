@@ -69,7 +69,7 @@ def watch_parent(parent_pid: int, every_seconds: float = 1.0) -> None:
 def train_task(app: AppSettings, ml: MLSettings, tenant_id: str, now: datetime | None = None,
                wait_seconds: float = 300.0) -> dict[str, Any]:
     """Train one tenant where this runs; returns {tenant_id, ok, summary | error}."""
-    from .jobs import retrain_tenant
+    from .pipeline import retrain_tenant
     from .logs import setup_logging
 
     setup_logging(app.log_level)

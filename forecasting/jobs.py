@@ -19,7 +19,6 @@ from .auth import purge_sessions
 from .config import MLSettings
 from .errors import DataError, ForecastingError
 from .features import DEFAULT_LOW_STOCK, refresh_features
-from .locks import BusyError, tenant_lock
 from .logs import log_event
 from .notifications import check_rules, daily_summary, rules_for
 from .series import daily_sales, drop_cached_series, tenant_today
@@ -71,26 +70,6 @@ def _for_each_tenant(storage: Storage, tenants: list[Tenant], work: Callable[[Te
 def allowed_tenants(storage: Storage, settings: MLSettings) -> list[Tenant]:
     allowed = settings.allowed_tenants()
     return [t for t in list_tenants(storage) if allowed is None or t.id in allowed]
-
-
-def retrain_tenant(storage: Storage, tenant_id: str, *, settings: MLSettings | None = None,
-                   wait_seconds: float = 0.0, progress=None, now: datetime | None = None):
-    """Train one tenant under its retrain lock (shared with the dashboard's Retrain now).
-
-    When the tenant is busy, waits up to `wait_seconds` for the other run to
-    finish, then raises BusyError with who holds it.
-    """
-    from .pipeline import train_and_predict_sales
-
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        try:
-            with tenant_lock(storage, tenant_id):
-                return train_and_predict_sales(tenant_id, storage=storage, settings=settings, progress=progress, now=now)
-        except BusyError:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
 
 
 def retrain_all(storage: Storage, settings: MLSettings, *, now: datetime | None = None,
@@ -200,4 +179,4 @@ JOBS: dict[str, Callable[..., JobOutcome]] = {
     "health_check": health_check,
 }
 
-__all__ = ["JOBS", "JobOutcome", "drop_cached_series", "retrain_tenant"]
+__all__ = ["JOBS", "JobOutcome", "drop_cached_series"]

@@ -19,6 +19,7 @@ from .anomalies import detect_anomalies
 from .config import MLSettings
 from .engine import ForecastOutcome, Progress, forecast_series
 from .errors import DataError, ModelError
+from .locks import BusyError, tenant_lock
 from .logs import log_event
 from .models import lower_col, upper_col
 from .monitoring import record_issued_forecast
@@ -162,8 +163,6 @@ def predict_from_active(
             raise
         # A corrupt model or one written by other library versions: retrain rather than fail.
         log_event("model_unusable", level=30, tenant_id=tenant.id, error=str(exc))
-        from .jobs import retrain_tenant
-
         retrain_tenant(storage, tenant.id, now=now, wait_seconds=60)
         loaded = load_active_model(storage, tenant.id)
     if loaded is None:
@@ -246,3 +245,21 @@ def _accuracy(scores: dict[str, float]) -> float | None:
     if value is None or not np.isfinite(value):
         return None
     return float(max(0.0, 1.0 - value))
+
+
+def retrain_tenant(storage: Storage, tenant_id: str, *, settings: MLSettings | None = None,
+                   wait_seconds: float = 0.0, progress=None, now: datetime | None = None):
+    """Train one tenant under its retrain lock (shared with the dashboard's Retrain now).
+
+    When the tenant is busy, waits up to `wait_seconds` for the other run to
+    finish, then raises BusyError with who holds it.
+    """
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            with tenant_lock(storage, tenant_id):
+                return train_and_predict_sales(tenant_id, storage=storage, settings=settings, progress=progress, now=now)
+        except BusyError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(min(2.0, max(0.1, deadline - time.monotonic())))

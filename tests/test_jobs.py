@@ -8,7 +8,7 @@ import pytest
 
 from forecasting import jobs
 from forecasting.locks import BusyError, tenant_lock
-from forecasting.pipeline import train_and_predict_sales
+from forecasting.pipeline import retrain_tenant, train_and_predict_sales
 from forecasting.series import _CACHE, cached_daily_sales
 
 from .conftest import FAST, NOW
@@ -96,8 +96,8 @@ def test_a_crashing_tenant_is_recorded_and_the_next_still_runs(demo_storage):
 def test_retrain_respects_the_tenant_lock(demo_storage):
     with tenant_lock(demo_storage, "1", holder="dashboard-user"):
         with pytest.raises(BusyError, match="already being retrained"):
-            jobs.retrain_tenant(demo_storage, "1", settings=FAST, now=NOW)
-    result = jobs.retrain_tenant(demo_storage, "1", settings=FAST, now=NOW)  # free again
+            retrain_tenant(demo_storage, "1", settings=FAST, now=NOW)
+    result = retrain_tenant(demo_storage, "1", settings=FAST, now=NOW)  # free again
     assert result.winner and demo_storage.lease("retrain:1") is None
 
 
