@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import get_app_settings, get_settings, reset_settings
+from .config import get_app_settings, get_settings, reset_settings, setting_name
 from .errors import ForecastingError
 from .logs import setup_logging
 
@@ -279,7 +279,7 @@ def cmd_settings(args) -> int:
     own = tenant_overrides(storage, tenant.id)
     print(f"settings of tenant {tenant.id} ({tenant.nombre}); * = this tenant's override")
     for name, value in effective.model_dump(mode="json").items():
-        mark = "*" if any(k.lower().removeprefix("ml_") == name for k in own) else " "
+        mark = "*" if any(setting_name(k) == name for k in own) else " "
         shown = ",".join(map(str, value)) if isinstance(value, list) else value
         print(f" {mark} ML_{name.upper()} = {shown}")
     return 0

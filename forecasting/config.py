@@ -239,11 +239,16 @@ def describe_validation_error(exc: ValidationError, prefix: str = "") -> str:
 DEPLOYMENT_SETTINGS = ("retrain_cron", "tenant_ids", "train_budget_seconds")
 
 
+def setting_name(key: Any) -> str:
+    """The MLSettings field an override key names: `ML_HORIZON_DAYS`, ` horizon_days` -> `horizon_days`."""
+    return str(key).strip().lower().removeprefix("ml_")
+
+
 def tenant_override_keys(overrides: dict[str, Any]) -> dict[str, Any]:
     """`normalize_override_keys`, refusing the deployment's own settings (ConfigError naming the key)."""
     normalized = normalize_override_keys(overrides)
     for key in overrides:
-        name = str(key).strip().lower().removeprefix("ml_")
+        name = setting_name(key)
         if name in DEPLOYMENT_SETTINGS:
             raise ConfigError(f"invalid setting(s): {key}: set for the whole deployment (ML_{name.upper()} in the "
                               "environment), not per business")
@@ -255,9 +260,7 @@ def normalize_override_keys(overrides: dict[str, Any]) -> dict[str, Any]:
     fields = MLSettings.model_fields
     normalized: dict[str, Any] = {}
     for key, value in overrides.items():
-        name = str(key).strip().lower()
-        if name.startswith("ml_"):
-            name = name[3:]
+        name = setting_name(key)
         if name not in fields:
             raise ConfigError(f"invalid setting(s): {key}: unknown setting")
         normalized[name] = value

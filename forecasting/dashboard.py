@@ -29,7 +29,7 @@ import pandas as pd
 
 from .anomalies import flag
 from .calendar import check_country, holidays_between
-from .config import DEPLOYMENT_SETTINGS, MLSettings, get_app_settings, get_settings, merge_overrides  # noqa: F401
+from .config import MLSettings, get_app_settings, get_settings, merge_overrides
 from .errors import ConfigError, DataError, ForecastingError
 from .logs import log_event
 from .models import available_names

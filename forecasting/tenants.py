@@ -9,7 +9,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .calendar import check_country
-from .config import DEPLOYMENT_SETTINGS, MLSettings, get_settings, merge_overrides, tenant_override_keys
+from .config import (DEPLOYMENT_SETTINGS, MLSettings, get_settings, merge_overrides, setting_name,
+                     tenant_override_keys)
 from .errors import ConfigError, DataError
 from .storage import Storage, json_safe
 
@@ -98,8 +99,8 @@ def settings_for_tenant(storage: Storage, tenant: Tenant | str, base: MLSettings
     if tenant.country:
         layers["holidays_country"] = tenant.country
     # Deployment settings in a row written by someone else are not the business's to change: ignored.
-    stored = {k: v for k, v in tenant_overrides(storage, tenant.id).items()
-              if str(k).strip().lower().removeprefix("ml_") not in DEPLOYMENT_SETTINGS}
+    stored = {key: value for key, value in tenant_overrides(storage, tenant.id).items()
+              if setting_name(key) not in DEPLOYMENT_SETTINGS}
     layers.update(tenant_override_keys(stored))
     settings = merge_overrides(base or get_settings(), layers)
     check_country(settings.holidays_country)

@@ -22,7 +22,7 @@ import pytest
 
 from forecasting import dashboard
 from forecasting.anomalies import flag
-from forecasting.config import MLSettings
+from forecasting.config import DEPLOYMENT_SETTINGS, MLSettings
 from forecasting.demo import generate_demo, write_demo
 from forecasting.engine import ENSEMBLE
 from forecasting.errors import ConfigError
@@ -683,5 +683,5 @@ def test_every_setting_is_in_the_form_or_deployment_wide():
 
     in_form = [name for names in dashboard.SETTING_GROUPS.values() for name in names]
     assert len(in_form) == len(set(in_form))
-    assert set(in_form) | set(dashboard.DEPLOYMENT_SETTINGS) == set(MLSettings.model_fields), (
-        "a new ML setting: add it to dashboard.SETTING_GROUPS (and its strings) or to DEPLOYMENT_SETTINGS")
+    assert set(in_form) | set(DEPLOYMENT_SETTINGS) == set(MLSettings.model_fields), (
+        "a new ML setting: add it to dashboard.SETTING_GROUPS (and its strings) or to config.DEPLOYMENT_SETTINGS")
