@@ -40,12 +40,10 @@ class SQLStorage(Storage):
         # The embedded file, and which file it is (device, inode): see _check_file.
         database = self.engine.url.database if self.backend == "sqlite" else None
         self._file = Path(database) if database and database != ":memory:" else None
-        self._file_id: tuple[int, int] | None = None
+        self._file_id: tuple[int, int] | None = None  # known once the file exists (create_tables makes it)
         if create:
             self.create_tables()
-        if self._file is not None and self._file.exists():
-            stat = self._file.stat()
-            self._file_id = (stat.st_dev, stat.st_ino)
+        self._file_id = _identity(self._file) if self._file is not None else None
 
     @classmethod
     def sqlite_file(cls, path: str | Path, *, create_folder: bool = False) -> SQLStorage:
@@ -94,34 +92,25 @@ class SQLStorage(Storage):
             self._run(lambda: ensure_schema(self.engine), "create tables")
             return
         self._run(lambda: metadata.create_all(self.engine), "create tables")
-        self._run(self._add_new_columns, "add new columns")
-        self._run(self._drop_removed_columns, "drop removed columns")
+        self._run(self._upgrade_columns, "upgrade columns")
 
-    def _add_new_columns(self) -> None:
-        """Add the nullable columns a newer schema.py declares to tables an older version created (SQLite).
-
-        `create_all` creates missing tables only; this is the embedded file's
-        counterpart of an `add column if not exists` migration.
+    def _upgrade_columns(self) -> None:
+        """Bring tables an older version created to schema.py's columns (SQLite): add the nullable
+        columns it declares, drop the ones it removed (REMOVED_COLUMNS). `create_all` creates missing
+        tables only; this is the embedded file's counterpart of the migrations' `add/drop column if ...`.
         """
         inspector = inspect(self.engine)
         with self.engine.begin() as conn:
             for name, table in TABLES.items():
                 present = {column["name"] for column in inspector.get_columns(name)}
+                # Names from schema.py, never from users: the only SQL text built here.
                 for column in table.columns:
                     if column.name not in present and column.nullable:
                         kind = column.type.compile(dialect=self.engine.dialect)
-                        # Names from schema.py, never from users: the one piece of SQL text built here.
                         conn.execute(text(f'ALTER TABLE "{name}" ADD COLUMN "{column.name}" {kind}'))
                         log_event("column_added", table=name, column=column.name)
-
-    def _drop_removed_columns(self) -> None:
-        """Drop the columns schema.py no longer declares (REMOVED_COLUMNS) from an older file (SQLite)."""
-        inspector = inspect(self.engine)
-        with self.engine.begin() as conn:
-            for name, columns in REMOVED_COLUMNS.items():
-                present = {column["name"] for column in inspector.get_columns(name)}
-                for column in columns:
-                    if column in present:  # names from schema.py, never from users
+                for column in REMOVED_COLUMNS.get(name, ()):
+                    if column in present:
                         conn.execute(text(f'ALTER TABLE "{name}" DROP COLUMN "{column}"'))
                         log_event("column_dropped", table=name, column=column)
 
@@ -361,14 +350,7 @@ class SQLStorage(Storage):
         connection would create an empty one): a retrain "succeeds" and everything is lost at
         the next start. One `stat` per call catches it first.
         """
-        if self._file_id is None:
-            return
-        try:
-            stat = self._file.stat()
-            same = (stat.st_dev, stat.st_ino) == self._file_id
-        except OSError:
-            same = False
-        if not same:
+        if self._file_id is not None and _identity(self._file) != self._file_id:
             raise StorageError(f"the database file {str(self._file)!r} was deleted or replaced while the app was "
                                "running, so nothing was read or written: restore the file, or restart the app to "
                                "start a new one")
@@ -401,6 +383,15 @@ class SQLStorage(Storage):
             except SQLAlchemyError as exc:
                 raise StorageError(f"could not {what}: {_short(exc)}") from None
         raise AssertionError("unreachable")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file `path` is (device, inode), or None when there is none."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 class _ForeignRows(Exception):

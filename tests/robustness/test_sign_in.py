@@ -356,3 +356,25 @@ def test_a_refusal_takes_as_long_for_an_unknown_name_as_for_a_known_one(sql_stor
         known = _median_seconds(attempt("ana", password), 7)
         unknown = _median_seconds(attempt("nobody", password), 7)
         assert 1 / 3 < known / unknown < 3, (password[:10], known, unknown)
+
+
+def test_an_older_embedded_database_loses_the_moved_counters_and_keeps_its_users(tmp_path):
+    """The attempt counters moved from app_users to sign_in_attempts: an older file's NOT NULL
+    `failed_attempts` (which new inserts leave out) is dropped when the file is opened; its users stay."""
+    import sqlite3
+
+    import sqlalchemy
+
+    db = tmp_path / "old.db"
+    SQLStorage.sqlite_file(db).close()
+    with sqlite3.connect(db) as conn:  # as the previous version left it
+        conn.execute("ALTER TABLE app_users ADD COLUMN failed_attempts INTEGER NOT NULL DEFAULT 0")
+        conn.execute("ALTER TABLE app_users ADD COLUMN locked_until DATETIME")
+        conn.execute("INSERT INTO app_users (username, password_hash, role, disabled, failed_attempts, created_at, "
+                     "updated_at) VALUES ('old', 'x', 'admin', 0, 2, '2026-01-01', '2026-01-01')")
+    store = SQLStorage.sqlite_file(db)
+    columns = {c["name"] for c in sqlalchemy.inspect(store.engine).get_columns("app_users")}
+    assert not {"failed_attempts", "locked_until"} & columns
+    auth.add_user(store, "ana", PASSWORD, "admin")  # an insert without the old columns works
+    assert auth.list_users(store)["username"].tolist() == ["ana", "old"]
+    store.close()
