@@ -25,6 +25,7 @@ from typing import Any
 
 from .config import AppSettings, MLSettings, get_app_settings, get_settings
 from .errors import ConfigError
+from .locks import process_alive
 from .logs import log_event
 
 EXECUTORS = ("serial", "process", "dask")
@@ -54,14 +55,9 @@ def watch_parent(parent_pid: int, every_seconds: float = 1.0) -> None:
     ends the worker when it doesn't (the forkserver then exits by itself).
     """
     def watch() -> None:
-        while True:
+        while process_alive(parent_pid):
             time.sleep(every_seconds)
-            try:
-                os.kill(parent_pid, 0)
-            except ProcessLookupError:
-                os._exit(1)
-            except PermissionError:  # alive, under another user: keep going
-                pass
+        os._exit(1)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 

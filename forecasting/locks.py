@@ -47,15 +47,18 @@ def holder_is_dead(holder: str) -> bool:
     """
     host, _, rest = str(holder).partition(":")
     pid = rest.split(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
+    return host == socket.gethostname() and pid.isdigit() and not process_alive(int(pid))
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` exists on this host (one owned by another user counts as alive)."""
     try:
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, owned by another user
         return False
-    return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _left_behind(holder: str) -> bool:
