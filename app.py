@@ -1,15 +1,15 @@
 """The dashboard's entry point: `streamlit run app.py`.
 
 Sign-in, navigation, language, the business picker and where the data is; every
-page lives in `pages/` and every number comes from `forecasting.dashboard`.
+page lives in `pages/` and every number comes from `forecasting.views.dashboard`.
 """
 
 import streamlit as st
 
-from forecasting import dashboard
-from forecasting.config import get_app_settings
-from forecasting.errors import ForecastingError
-from forecasting.ui.i18n import md, t
+from forecasting.core.config import get_app_settings
+from forecasting.core.errors import ForecastingError
+from forecasting.i18n.catalog import md, t
+from forecasting.views import dashboard
 from pages import _shared as shared
 
 st.set_page_config(page_title=t("app.title", shared.language()), page_icon=":material/insights:", layout="wide",

@@ -4,7 +4,7 @@ For every series the last 42 days are held out; every method sees the same
 training data (at most the 730 days before the cutoff) and forecasts the
 42 days. Methods:
 
-* ours: the full auto-selection (`forecasting.engine.forecast_series`, default settings);
+* ours: the full auto-selection (`forecasting.core.engine.forecast_series`, default settings);
 * snaive: weekly seasonal naive;
 * prophet: Prophet with defaults (intervals from its predictive samples);
 * autoets / autoarima: statsforecast, season 7;
@@ -44,7 +44,7 @@ PEERS = ("snaive", "prophet", "autoets", "autoarima", "lgbm")
 
 def load_series(n_rossmann: int, n_favorita: int, seed: int = 0) -> list[tuple[str, str, str, pd.Series]]:
     """(dataset, id, country, daily series) for the sampled stores; samples are fixed by `seed`."""
-    from forecasting import datasets
+    from forecasting.core import datasets
 
     rng = np.random.default_rng(seed)
     out = []
@@ -76,8 +76,8 @@ def _frame(index, yhat, bands):
 
 
 def run_ours(train: pd.Series, country: str):
-    from forecasting.config import MLSettings
-    from forecasting.engine import forecast_series
+    from forecasting.core.config import MLSettings
+    from forecasting.core.engine import forecast_series
 
     settings = MLSettings(horizon_days=HOLDOUT, max_train_window_days=WINDOW)
     outcome = forecast_series(train, settings, country=country)
@@ -85,7 +85,7 @@ def run_ours(train: pd.Series, country: str):
 
 
 def run_snaive(train: pd.Series, country: str):
-    from forecasting.models.baselines import SeasonalNaive
+    from forecasting.core.models.baselines import SeasonalNaive
 
     return SeasonalNaive().fit(train).predict(HOLDOUT, LEVELS), "snaive"
 
@@ -148,8 +148,8 @@ def run_lgbm(train: pd.Series, country: str):
 
 def run_model(name: str, train: pd.Series, country: str):
     """One registered candidate alone (for analysis: `--methods lightgbm,theta`)."""
-    from forecasting.config import MLSettings
-    from forecasting.models import build
+    from forecasting.core.config import MLSettings
+    from forecasting.core.models import build
 
     model = build(name, MLSettings(horizon_days=HOLDOUT), country).fit(train)
     return model.predict(HOLDOUT, LEVELS), name
@@ -163,7 +163,7 @@ def evaluate_series(task) -> list[dict]:
     """Every method on one series; one result row per method (errors recorded, never raised)."""
     dataset, uid, country, series, methods = task
     warnings.simplefilter("ignore")
-    from forecasting.metrics import mase_scale, smape, wape
+    from forecasting.core.metrics import mase_scale, smape, wape
 
     train_full, test = series.iloc[:-HOLDOUT], series.iloc[-HOLDOUT:]
     train = train_full.iloc[-WINDOW:]

@@ -41,10 +41,10 @@ TENANT = "4"
 
 
 def build(db: Path, days: int, fast: bool) -> dict:
-    from forecasting.config import MLSettings
-    from forecasting.demo import generate_demo, write_demo
-    from forecasting.errors import ForecastingError
-    from forecasting.pipeline import train_and_predict_sales
+    from forecasting.core.config import MLSettings
+    from forecasting.core.errors import ForecastingError
+    from forecasting.services.demo import generate_demo, write_demo
+    from forecasting.services.training import train_and_predict_sales
     from forecasting.storage import SQLStorage
 
     storage = SQLStorage.sqlite_file(db)
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         db = Path(args.db) if args.db else Path(tmp) / "bench.db"
         setup = {"database": "given"} if args.db else build(db, args.days, args.fast)
         os.environ["FORECASTING_DB_PATH"] = str(db)
-        from forecasting.config import reset_settings
+        from forecasting.core.config import reset_settings
 
         reset_settings()
         rows = measure(args.repeat)

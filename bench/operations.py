@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.operations [--repeat 3]
 
-1. Sales import (`forecasting.importer`, the path of `import-sales` and the
+1. Sales import (`forecasting.services.importer`, the path of `import-sales` and the
    dashboard's upload) into a fresh embedded database: 100,000 rows, then the
    same file again (nothing new: every id already present). Target: under 30 s.
    Beside it, a plain pandas `read_csv` of the same file, the floor any
@@ -10,7 +10,7 @@
 2. Refusing a 1,000,000-row file above the row limit (500,000) before parsing
    it. Target: under 5 s.
 3. The `health_check` job on that database. Target: under 0.1 s.
-4. `import forecasting.pipeline` in a new interpreter (the cost every CLI
+4. `import forecasting.services.training` in a new interpreter (the cost every CLI
    command and worker process pays first). Target: under 5 s.
 
 Each is run `--repeat` times; the median is reported. Prints a table and
@@ -66,10 +66,10 @@ def timed(fn) -> float:
 def measure(repeat: int, folder: Path) -> list[dict]:
     import pandas as pd
 
-    from forecasting.errors import DataError
-    from forecasting.importer import import_sales, parse_sales_csv
-    from forecasting.jobs import health_check
-    from forecasting.config import MLSettings
+    from forecasting.core.config import MLSettings
+    from forecasting.core.errors import DataError
+    from forecasting.ops.jobs import health_check
+    from forecasting.services.importer import import_sales, parse_sales_csv
     from forecasting.storage import SQLStorage
 
     sales, big = folder / "ventas.csv", folder / "big.csv"
@@ -94,7 +94,7 @@ def measure(repeat: int, folder: Path) -> list[dict]:
         results["health"].append(timed(lambda: health_check(storage, MLSettings())))
         storage.close()
         results["startup"].append(timed(lambda: subprocess.run(
-            [sys.executable, "-c", "import forecasting.pipeline"], cwd=ROOT, check=True)))
+            [sys.executable, "-c", "import forecasting.services.training"], cwd=ROOT, check=True)))
     median = {k: statistics.median(v) for k, v in results.items()}
     return [
         {"operation": "import 100,000 sales", "seconds": median["import"], "target_s": 30.0,
@@ -104,7 +104,7 @@ def measure(repeat: int, folder: Path) -> list[dict]:
         {"operation": "refuse a 1,000,000-row file (limit 500,000)", "seconds": median["refuse"], "target_s": 5.0,
          "peer": "", "peer_seconds": None},
         {"operation": "health check job", "seconds": median["health"], "target_s": 0.1, "peer": "", "peer_seconds": None},
-        {"operation": "import forecasting.pipeline (new process)", "seconds": median["startup"], "target_s": 5.0,
+        {"operation": "import forecasting.services.training (new process)", "seconds": median["startup"], "target_s": 5.0,
          "peer": "", "peer_seconds": None},
     ]
 
@@ -113,7 +113,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
-    from forecasting.logs import setup_logging
+    from forecasting.core.logs import setup_logging
 
     setup_logging("WARNING")
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,8 @@ import logging
 import tempfile
 import time
 import warnings
-from datetime import datetime, time as dtime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
+from datetime import time as dtime
 from pathlib import Path
 
 import pandas as pd
@@ -51,7 +52,7 @@ def prophet_seconds(y: pd.Series) -> float:
 
 def per_tenant_ratio(n_stores: int, folder: Path) -> pd.DataFrame:
     from bench.accuracy import load_series
-    from forecasting.pipeline import train_and_predict_sales
+    from forecasting.services.training import train_and_predict_sales
     from forecasting.storage import SQLStorage
 
     storage = SQLStorage.sqlite_file(folder / "speed.db")
@@ -73,7 +74,7 @@ def per_tenant_ratio(n_stores: int, folder: Path) -> pd.DataFrame:
 
 
 def demo_daily_database(path: Path, tenants: int, days: int, seed: int = 1) -> None:
-    from forecasting.demo import generate_demo
+    from forecasting.services.demo import generate_demo
     from forecasting.storage import SQLStorage
 
     data = generate_demo(n_tenants=tenants, days=days, seed=seed)
@@ -91,8 +92,8 @@ def demo_daily_database(path: Path, tenants: int, days: int, seed: int = 1) -> N
 
 
 def throughput(cases: list[tuple[int, int]], folder: Path) -> pd.DataFrame:
-    from forecasting.config import MLSettings
-    from forecasting.executors import train_tenants
+    from forecasting.core.config import MLSettings
+    from forecasting.ops.executors import train_tenants
     from forecasting.storage import SQLStorage
 
     rows = []
@@ -118,7 +119,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller throughput cases")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
-    from forecasting.logs import setup_logging
+    from forecasting.core.logs import setup_logging
 
     setup_logging("WARNING")
     cases = [(20, 365), (50, 730)] if args.quick else [(50, 365), (50, 730), (300, 365), (300, 730)]

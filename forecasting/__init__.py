@@ -7,8 +7,8 @@ package for settings or storage stays fast.
 
 from importlib import import_module
 
-from .config import AppSettings, MLSettings, get_app_settings, get_settings
-from .errors import ConfigError, DataError, ForecastingError, ModelError, StorageError
+from .core.config import AppSettings, MLSettings, get_app_settings, get_settings
+from .core.errors import ConfigError, DataError, ForecastingError, ModelError, StorageError
 
 _LAZY = {
     "TrainResult": "pipeline",

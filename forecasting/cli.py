@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import get_app_settings, get_settings, reset_settings, setting_name
-from .errors import ForecastingError
-from .logs import setup_logging
+from .core.config import get_app_settings, get_settings, reset_settings, setting_name
+from .core.errors import ForecastingError
+from .core.logs import setup_logging
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _storage(args):
-    from .config import AppSettings
+    from .core.config import AppSettings
     from .storage import open_storage
 
     if args.db:  # an explicit file wins over any configured server
@@ -154,7 +154,7 @@ def _storage(args):
 
 
 def cmd_demo(args) -> int:
-    from .demo import generate_demo, write_demo
+    from .services.demo import generate_demo, write_demo
 
     storage = _storage(args)
     if args.if_empty and not storage.tenants().empty:
@@ -177,8 +177,8 @@ def cmd_tenants(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .jobs import allowed_tenants
-    from .pipeline import retrain_tenant
+    from .ops.jobs import allowed_tenants
+    from .services.training import retrain_tenant
 
     storage = _storage(args)
     if not args.all:
@@ -196,7 +196,7 @@ def cmd_train(args) -> int:
 def _train_all(storage, tenants, *, executor=None, workers=None, address=None) -> int:
     import time
 
-    from .executors import train_tenants
+    from .ops.executors import train_tenants
 
     started = time.perf_counter()
 
@@ -230,8 +230,8 @@ def _print_result(result) -> None:
 
 
 def cmd_predict(args) -> int:
-    from .pipeline import predict_from_active
-    from .exports import write_csv
+    from .services.exports import write_csv
+    from .services.training import predict_from_active
 
     forecast = predict_from_active(args.tenant, storage=_storage(args), horizon=args.horizon)
     frame = forecast.reset_index()
@@ -245,7 +245,7 @@ def cmd_predict(args) -> int:
 
 
 def cmd_import_sales(args) -> int:
-    from .importer import SalesImportError, import_sales
+    from .services.importer import SalesImportError, import_sales
 
     try:
         report = import_sales(_storage(args), args.tenant, Path(args.csv_path))
@@ -260,8 +260,8 @@ def cmd_import_sales(args) -> int:
 
 
 def cmd_settings(args) -> int:
-    from .errors import ConfigError
-    from .tenants import get_tenant, save_tenant_overrides, settings_for_tenant, tenant_overrides
+    from .core.errors import ConfigError
+    from .services.tenants import get_tenant, save_tenant_overrides, settings_for_tenant, tenant_overrides
 
     storage = _storage(args)
     tenant = get_tenant(storage, args.tenant)
@@ -286,7 +286,7 @@ def cmd_settings(args) -> int:
 
 
 def cmd_migrate(args) -> int:
-    from .errors import ConfigError
+    from .core.errors import ConfigError
     from .storage import sqlalchemy_url
     from .storage.migrate import apply_migrations, schema_version
     from .storage.sql import SQLStorage
@@ -311,7 +311,7 @@ def cmd_scheduler(args) -> int:
     import signal
     import threading
 
-    from .scheduler import SchedulerRunner
+    from .ops.scheduler import SchedulerRunner
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -328,9 +328,9 @@ def cmd_scheduler(args) -> int:
 def cmd_run_job(args) -> int:
     from datetime import datetime, timezone
 
-    from .errors import ConfigError
-    from .jobs import JOBS
-    from .scheduler import execute_job
+    from .core.errors import ConfigError
+    from .ops.jobs import JOBS
+    from .ops.scheduler import execute_job
 
     if args.job not in JOBS:
         raise ConfigError(f"unknown job {args.job!r}; choose from {', '.join(JOBS)}")
@@ -341,7 +341,7 @@ def cmd_run_job(args) -> int:
 
 
 def cmd_users(args) -> int:
-    from . import auth
+    from .services import auth
 
     storage = _storage(args)
     if args.action == "add":
@@ -373,7 +373,7 @@ def _new_password(args) -> str:
 
     Never an argument: those end up in shell history and `ps` listings.
     """
-    from .errors import ConfigError
+    from .core.errors import ConfigError
 
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
@@ -398,15 +398,15 @@ def _csv_settings(args):
         updates["model_candidates"] = args.models
     if args.country is not None:
         updates["holidays_country"] = args.country
-    from .calendar import check_country
-    from .config import merge_overrides
+    from .core.calendar import check_country
+    from .core.config import merge_overrides
 
     settings = merge_overrides(settings, updates)
     return settings, check_country(settings.holidays_country)
 
 
 def cmd_backtest(args) -> int:
-    from .csvtools import backtest_frame, check_output, progress_printer, read_long_csv
+    from .services.csvtools import backtest_frame, check_output, progress_printer, read_long_csv
     from .storage import json_safe
 
     settings, country = _csv_settings(args)
@@ -428,8 +428,8 @@ def cmd_backtest(args) -> int:
 
 
 def cmd_forecast(args) -> int:
-    from .csvtools import check_output, forecast_frame, progress_printer, read_long_csv
-    from .exports import write_csv
+    from .services.csvtools import check_output, forecast_frame, progress_printer, read_long_csv
+    from .services.exports import write_csv
 
     settings, country = _csv_settings(args)
     check_output(args.out, source=args.csv)  # before the work, not after it

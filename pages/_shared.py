@@ -2,7 +2,7 @@
 
 Only this module, `app.py` and the pages import Streamlit. Every cached
 function takes the database, the tenant id and that tenant's freshness
-stamp (`forecasting.dashboard.freshness`) as its key: cached data is
+stamp (`forecasting.views.dashboard.freshness`) as its key: cached data is
 shared by every user of the process, and an entry is never served after a
 retrain, new sales or a settings change, whoever made it.
 """
@@ -17,13 +17,14 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
-from forecasting import auth, dashboard
-from forecasting.config import get_app_settings, reset_settings
-from forecasting.errors import AccessError, ConfigError, DataError, ForecastingError, ModelError, StorageError
+from forecasting.core.config import get_app_settings, reset_settings
+from forecasting.core.errors import AccessError, ConfigError, DataError, ForecastingError, ModelError, StorageError
+from forecasting.i18n.catalog import LANGUAGES, escape_markdown, md, model_label, t
+from forecasting.i18n.formatting import Formatter, formatter_for
+from forecasting.services import auth
+from forecasting.services.tenants import Tenant
 from forecasting.storage import Storage, open_storage
-from forecasting.tenants import Tenant
-from forecasting.ui.formatting import Formatter, formatter_for
-from forecasting.ui.i18n import LANGUAGES, escape_markdown, model_label, md, t
+from forecasting.views import dashboard
 
 #: Upper bound on how long a cache entry lives even when nothing changed (the stamp catches changes).
 TTL_SECONDS = 3600
@@ -44,7 +45,7 @@ def load_secrets() -> None:
     """Read `.streamlit/secrets.toml` when there is one.
 
     Streamlit exposes its root-level keys (DATABASE_URL, SUPABASE_URL, ...)
-    as environment variables, where `forecasting.config` reads them; the
+    as environment variables, where `forecasting.core.config` reads them; the
     settings cache is dropped once so they take effect. Without the file the
     embedded database is used and nothing is needed.
     """
@@ -68,9 +69,9 @@ def storage() -> Storage:
 
 @st.cache_resource(show_spinner=False)
 def _scheduler(database_url: str, db_path: str):
-    from forecasting.scheduler import start_scheduler
+    from forecasting.ops.scheduler import start_scheduler
 
-    # One runner per process; its database lease makes it one per deployment (see forecasting.scheduler).
+    # One runner per process; its database lease makes it one per deployment (see forecasting.ops.scheduler).
     return start_scheduler(storage())
 
 

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from forecasting import dashboard
+from forecasting.i18n.catalog import md, t
 from forecasting.ui import figures, tables
-from forecasting.ui.i18n import md, t
+from forecasting.views import dashboard
 from pages import _shared as shared
 
 ctx = shared.page_context()

@@ -9,11 +9,11 @@ import time
 
 import streamlit as st
 
-from forecasting import dashboard
+from forecasting.i18n.catalog import md, t
+from forecasting.i18n.formatting import Formatter
 from forecasting.ui import tables
-from forecasting.ui.formatting import Formatter
-from forecasting.ui.i18n import md, t
 from forecasting.ui.schedule import describe_trigger
+from forecasting.views import dashboard
 from pages import _shared as shared
 
 #: How long the outcome of a Run now click stays on the page.

@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from forecasting import dashboard
-from forecasting.errors import ConfigError, ForecastingError
-from forecasting.importer import SalesImportError, error_table, import_sales
-from forecasting.locks import BusyError
+from forecasting.core.errors import ConfigError, ForecastingError
+from forecasting.i18n.catalog import md, model_label, t
+from forecasting.services.importer import SalesImportError, error_table, import_sales
+from forecasting.services.locks import BusyError
 from forecasting.ui import tables
-from forecasting.ui.i18n import model_label, md, t
+from forecasting.views import dashboard
 from pages import _shared as shared
 
 ctx = shared.page_context()

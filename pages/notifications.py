@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from forecasting import dashboard
-from forecasting.ui.i18n import escape_markdown, md, t
-from forecasting.ui.messages import say
+from forecasting.i18n.catalog import escape_markdown, md, t
+from forecasting.i18n.messages import say
+from forecasting.views import dashboard
 from pages import _shared as shared
 
 ctx = shared.page_context()

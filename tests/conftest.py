@@ -11,13 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.config import MLSettings, reset_settings
-from forecasting.logs import LOGGER_NAME
+from forecasting.core.config import MLSettings, reset_settings
+from forecasting.core.logs import LOGGER_NAME
 from forecasting.storage import SQLStorage
 
 # A real PostgreSQL server and a PostgREST stand-in over it (see tests/pg.py).
-from .pg import (  # noqa: F401
-    postgres_server, postgres_url, private_postgres_server, private_postgres_url, rest_server, rest_stand_in)
+from .pg import postgres_server, postgres_url, private_postgres_server, private_postgres_url, rest_server, rest_stand_in  # noqa: F401
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if not SHARED_DATA.is_dir():  # CI lays shared/ beside the clone, whatever the clone's folder is called
@@ -84,14 +83,14 @@ def storage(tmp_path) -> SQLStorage:
 
 @pytest.fixture(scope="session")
 def demo_data():
-    from forecasting.demo import generate_demo
+    from forecasting.services.demo import generate_demo
 
     return generate_demo(n_tenants=3, days=400, seed=7, end=END)
 
 
 @pytest.fixture
 def demo_storage(storage, demo_data) -> SQLStorage:
-    from forecasting.demo import write_demo
+    from forecasting.services.demo import write_demo
 
     write_demo(storage, demo_data)
     return storage

@@ -18,9 +18,9 @@ from datetime import datetime, timezone
 
 from apscheduler.triggers.interval import IntervalTrigger
 
-from forecasting import scheduler
-from forecasting.config import get_app_settings
-from forecasting.jobs import JOBS, JobOutcome
+from forecasting.core.config import get_app_settings
+from forecasting.ops import scheduler
+from forecasting.ops.jobs import JOBS, JobOutcome
 from forecasting.storage import open_storage
 
 PROBE_TABLE = "probe_runs"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecasting.anomalies import detect_anomalies, flag, robust_z
+from forecasting.core.anomalies import detect_anomalies, flag, robust_z
 
 from .conftest import make_series
 

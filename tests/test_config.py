@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from forecasting.config import MLSettings, get_settings, merge_overrides, reset_settings
-from forecasting.errors import ConfigError
-from forecasting.tenants import save_tenant_overrides, settings_for_tenant
+from forecasting.core.config import MLSettings, get_settings, merge_overrides, reset_settings
+from forecasting.core.errors import ConfigError
+from forecasting.services.tenants import save_tenant_overrides, settings_for_tenant
 
 
 def test_defaults_cover_every_spec_key():

@@ -1,4 +1,4 @@
-"""The dashboard's data and drawing layer: `forecasting.dashboard` and `forecasting.ui`, without Streamlit.
+"""The dashboard's data and drawing layer: `forecasting.views.dashboard` and `forecasting.ui`, without Streamlit.
 
 One demo database per module (three demo tenants, two of them trained,
 plus an empty one); tests that write copy it first.
@@ -20,21 +20,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting import dashboard
-from forecasting.anomalies import flag
-from forecasting.config import DEPLOYMENT_SETTINGS, MLSettings
-from forecasting.demo import generate_demo, write_demo
-from forecasting.engine import ENSEMBLE
-from forecasting.errors import ConfigError
-from forecasting.pipeline import train_and_predict_sales
-from forecasting.registry import KEY_FILE, list_models
-from forecasting.series import daily_sales
+from forecasting.core.anomalies import flag
+from forecasting.core.config import DEPLOYMENT_SETTINGS, MLSettings
+from forecasting.core.engine import ENSEMBLE
+from forecasting.core.errors import ConfigError
+from forecasting.i18n.catalog import LANGUAGES, STRINGS, model_label, t
+from forecasting.i18n.formatting import Formatter, locale_for
+from forecasting.services.demo import generate_demo, write_demo
+from forecasting.services.model_store import KEY_FILE, list_models
+from forecasting.services.sales import daily_sales
+from forecasting.services.tenants import get_tenant, settings_for_tenant, tenant_overrides
+from forecasting.services.training import train_and_predict_sales
 from forecasting.storage import SQLStorage
-from forecasting.tenants import get_tenant, settings_for_tenant, tenant_overrides
 from forecasting.ui import figures, tables
-from forecasting.ui.formatting import Formatter, locale_for
-from forecasting.ui.i18n import LANGUAGES, STRINGS, model_label, t
 from forecasting.ui.schedule import describe_interval, describe_trigger
+from forecasting.views import dashboard
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = MLSettings(model_candidates=["naive", "snaive", "ets"], horizon_days=14, cv_folds=2)
@@ -97,7 +97,7 @@ def copy_db(source: Path, target: Path) -> Path:
     """A consistent copy of a SQLite database (WAL included), with the model signing key kept beside it.
 
     Stored models are signed with a key that lives next to the embedded database file
-    (`forecasting.registry`); a copy in another folder without it holds models this installation
+    (`forecasting.services.model_store`); a copy in another folder without it holds models this installation
     refuses, and the first page that forecasts would retrain the business behind the test's back.
     """
     with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
@@ -139,8 +139,8 @@ def writable(dashboard_db, tmp_path):
 
 
 def test_package_and_ui_never_import_streamlit():
-    code = ("import sys, forecasting, forecasting.dashboard, forecasting.ui.figures, forecasting.ui.tables, "
-            "forecasting.ui.formatting, forecasting.ui.i18n, forecasting.ui.schedule, forecasting.scheduler; "
+    code = ("import sys, forecasting, forecasting.views.dashboard, forecasting.ui.figures, forecasting.ui.tables, "
+            "forecasting.i18n.formatting, forecasting.i18n.catalog, forecasting.ui.schedule, forecasting.ops.scheduler; "
             "assert 'streamlit' not in sys.modules, 'streamlit imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
@@ -189,7 +189,7 @@ def test_overview_reliability_uses_issued_forecasts_once_they_have_actuals(score
 
 
 def test_scorecard_scores_the_issued_forecasts_that_have_actuals(scored):
-    from forecasting.monitoring import scorecard
+    from forecasting.services.scoring import scorecard
 
     card = dashboard.scorecard_view(scored, TRAINED)
     assert card.scored and card.settled and card.days == QUICK.horizon_days  # the early forecast, every day past
@@ -445,7 +445,7 @@ def test_storage_label_never_shows_credentials(store):
 
 
 def test_notifications_newest_first_and_mark_read(writable):
-    from forecasting.notifications import notify
+    from forecasting.services.notifications import notify
 
     for i in range(3):
         notify(writable, TRAINED, kind="drift", title=f"alert {i}", message="m", event_key=f"k{i}")
@@ -473,7 +473,7 @@ def _wait_until_finished(storage, job_id: str, seconds: float = 30.0) -> pd.Data
 
 
 def test_trigger_formatter_says_the_schedule_in_words():
-    from forecasting.scheduler import crontab_trigger, job_specs
+    from forecasting.ops.scheduler import crontab_trigger, job_specs
 
     english = {spec.id: describe_trigger(spec.trigger, "en") for spec in job_specs()}
     assert english["health_check"] == "every 5 minutes" and english["refresh_features"] == "every hour"
@@ -497,8 +497,8 @@ def test_trigger_formatter_says_the_schedule_in_words():
 
 
 def test_trigger_times_are_the_scheduler_time_zone(monkeypatch):
-    from forecasting.config import reset_settings
-    from forecasting.scheduler import job_specs
+    from forecasting.core.config import reset_settings
+    from forecasting.ops.scheduler import job_specs
 
     monkeypatch.setenv("SCHEDULER_TIMEZONE", "America/Mexico_City")
     reset_settings()
@@ -518,7 +518,7 @@ def test_run_durations_and_relative_times_read_naturally():
 
 
 def test_jobs_view_lists_every_job_with_its_next_run_and_no_leader(writable):
-    from forecasting.scheduler import job_specs
+    from forecasting.ops.scheduler import job_specs
 
     view = dashboard.jobs_view(writable)
     assert [job.job_id for job in view.jobs] == [spec.id for spec in job_specs()]
@@ -651,8 +651,8 @@ def test_every_string_a_page_uses_exists_in_both_languages():
 
 
 def test_dynamic_keys_exist_for_every_choice_the_engine_offers():
-    from forecasting.config import METRICS
-    from forecasting.models import available_names
+    from forecasting.core.config import METRICS
+    from forecasting.core.models import available_names
 
     for name in (*available_names(), "ensemble"):
         assert f"model.{name}" in STRINGS, f"no display name for model {name}"
@@ -664,7 +664,7 @@ def test_dynamic_keys_exist_for_every_choice_the_engine_offers():
     for step in ("series", "cv", "final_fit", "saving", "anomalies", "done"):
         assert f"progress.{step}" in STRINGS
     assert model_label("unknown-model", "es") == "unknown-model"
-    from forecasting.jobs import JOBS
+    from forecasting.ops.jobs import JOBS
 
     for job_id in JOBS:
         assert {f"job.{job_id}", f"job.{job_id}.help"} <= set(STRINGS), f"no name for job {job_id}"
@@ -679,7 +679,7 @@ def test_dynamic_keys_exist_for_every_choice_the_engine_offers():
 
 
 def test_every_setting_is_in_the_form_or_deployment_wide():
-    from forecasting.config import MLSettings
+    from forecasting.core.config import MLSettings
 
     in_form = [name for names in dashboard.SETTING_GROUPS.values() for name in names]
     assert len(in_form) == len(set(in_form))

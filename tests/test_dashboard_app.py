@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from forecasting.config import MLSettings, reset_settings
-from forecasting.notifications import notify
-from forecasting.registry import list_models
+from forecasting.core.config import MLSettings, reset_settings
+from forecasting.i18n.catalog import t
+from forecasting.services.model_store import list_models
+from forecasting.services.notifications import notify
+from forecasting.services.tenants import tenant_overrides
 from forecasting.storage import SQLStorage
-from forecasting.tenants import tenant_overrides
-from forecasting.ui.i18n import t
 
 from .test_dashboard import EMPTY, NEVER_TRAINED, TRAINED, copy_db, shared_dashboard_db, shared_scored_db
 
@@ -273,7 +273,7 @@ def test_a_failed_retrain_explains_itself_and_keeps_the_old_model(own_app):
 
 
 def test_retrain_while_another_run_holds_the_tenant_says_so(own_app):
-    from forecasting.locks import tenant_lock
+    from forecasting.services.locks import tenant_lock
 
     at, storage = own_app
     open_page(at, MODELS, tenant=TRAINED)
@@ -324,7 +324,7 @@ def test_notifications_newest_first_and_marked_read(own_app):
 
 
 def test_notifications_are_said_in_the_readers_language(monkeypatch, own_db):
-    from forecasting.jobs import send_daily_notifications
+    from forecasting.ops.jobs import send_daily_notifications
 
     _use(monkeypatch, own_db)
     storage = SQLStorage.sqlite_file(own_db)
@@ -378,7 +378,7 @@ def wait_for_run(storage: SQLStorage, job_id: str, seconds: float = 300.0):
     The thread ends after the run's outcome is written, so no polling: a generous bound only turns a
     hung run into a failure instead of a hung test.
     """
-    from forecasting import dashboard
+    from forecasting.views import dashboard
 
     thread = dashboard._MANUAL_RUNS.get((dashboard.storage_key(storage), job_id))
     assert thread is not None, f"Run now started no thread for {job_id} on {storage.describe()}"
@@ -390,7 +390,7 @@ def wait_for_run(storage: SQLStorage, job_id: str, seconds: float = 300.0):
 
 
 def test_jobs_page_lists_every_scheduled_job_with_run_now(app):
-    from forecasting.scheduler import job_specs
+    from forecasting.ops.scheduler import job_specs
 
     open_page(app, JOBS)
     assert app.title[0].value == t("jobs.title", "en")
@@ -417,8 +417,8 @@ def test_run_now_on_health_check_records_a_manual_success(own_app):
 
 
 def test_run_now_on_retrain_all_updates_every_tenant_with_progress(own_app, monkeypatch):
-    from forecasting.jobs import JOBS as JOB_BODIES
-    from forecasting.locks import tenant_lock
+    from forecasting.ops.jobs import JOBS as JOB_BODIES
+    from forecasting.services.locks import tenant_lock
 
     at, storage = own_app
     # Small and in this process, as the brief's test set-up asks; the environment is what a real run reads.

@@ -27,14 +27,14 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from forecasting import dashboard
-from forecasting.config import reset_settings
-from forecasting.pipeline import train_and_predict_sales
-from forecasting.registry import list_models
-from forecasting.series import tenant_today
-from forecasting.tenants import get_tenant
-from forecasting.ui.formatting import formatter_for
-from forecasting.ui.i18n import t
+from forecasting.core.config import reset_settings
+from forecasting.core.series import tenant_today
+from forecasting.i18n.catalog import t
+from forecasting.i18n.formatting import formatter_for
+from forecasting.services.model_store import list_models
+from forecasting.services.tenants import get_tenant
+from forecasting.services.training import train_and_predict_sales
+from forecasting.views import dashboard
 
 from .conftest import FAST, open_backend
 

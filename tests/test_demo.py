@@ -1,4 +1,4 @@
-"""Tests for the demo data generator (forecasting.demo)."""
+"""Tests for the demo data generator (forecasting.services.demo)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.demo import DemoData, generate_demo
+from forecasting.services.demo import DemoData, generate_demo
 
 END = dt.date(2025, 6, 30)
 DAYS = 400  # covers a December, a spring and enough weeks around every anomaly

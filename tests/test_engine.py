@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.config import MLSettings
-from forecasting.engine import ENSEMBLE, add_ensemble, forecast_series
-from forecasting.evaluation import cross_validate
-from forecasting.models import build, load_model, lower_col, upper_col
-from forecasting.models.base import Conformal
-from forecasting.models.baselines import Naive, SeasonalNaive
-from forecasting.models.ensemble import EnsembleForecaster
+from forecasting.core.config import MLSettings
+from forecasting.core.engine import ENSEMBLE, add_ensemble, forecast_series
+from forecasting.core.evaluation import cross_validate
+from forecasting.core.models import build, load_model, lower_col, upper_col
+from forecasting.core.models.base import Conformal
+from forecasting.core.models.baselines import Naive, SeasonalNaive
+from forecasting.core.models.ensemble import EnsembleForecaster
 
 from .conftest import make_series
 
@@ -77,8 +77,8 @@ def test_an_ensemble_that_wins_cv_is_the_model_fitted_and_forecast():
 
 
 def test_a_winning_ensemble_is_what_the_pipeline_stores_and_serves(storage):
-    from forecasting.pipeline import predict_from_active, train_and_predict_sales
-    from forecasting.registry import load_active_model
+    from forecasting.services.model_store import load_active_model
+    from forecasting.services.training import predict_from_active, train_and_predict_sales
 
     y = halving_weeks()
     storage.upsert("negocios", "t", [{"id": "t", "nombre": "T", "timezone": "UTC", "country": "ES", "currency": "EUR"}])

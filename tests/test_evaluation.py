@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.evaluation import cross_validate, fold_cutoffs, plan_folds, select_winner
-from forecasting.metrics import mae, mape, mase, mase_scale, rmse, smape, wape
-from forecasting.models.baselines import Naive
-from forecasting.series import series_from_values
+from forecasting.core.evaluation import cross_validate, fold_cutoffs, plan_folds, select_winner
+from forecasting.core.metrics import mae, mape, mase, mase_scale, rmse, smape, wape
+from forecasting.core.models.baselines import Naive
+from forecasting.core.series import series_from_values
 
 
 def test_metrics_match_hand_computed_values():

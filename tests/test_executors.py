@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from forecasting import jobs
-from forecasting.executors import train_tenants
+from forecasting.ops import jobs
+from forecasting.ops.executors import train_tenants
 
 from .conftest import FAST, NOW
 
@@ -75,7 +75,7 @@ def test_dask_cluster_with_worker_processes(demo_storage, demo_data):
 
 
 def test_dask_without_an_address_is_a_clear_error(demo_storage):
-    from forecasting.errors import ConfigError
+    from forecasting.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="DASK_ADDRESS"):
         train_tenants(["1"], app=demo_storage.reopen_settings(), ml=FAST, executor="dask")

@@ -6,20 +6,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from forecasting import jobs
-from forecasting.locks import BusyError, tenant_lock
-from forecasting.pipeline import retrain_tenant, train_and_predict_sales
-from forecasting.series import _CACHE, cached_daily_sales
+from forecasting.ops import jobs
+from forecasting.services.locks import BusyError, tenant_lock
+from forecasting.services.training import retrain_tenant, train_and_predict_sales
 
 from .conftest import FAST, NOW
 
 
-def test_refresh_features_writes_features_and_drops_cached_series(demo_storage):
-    cached_daily_sales(demo_storage, "1", timezone="Europe/Madrid", max_days=400, now=NOW)
-    assert any(key[1] == "1" for key in _CACHE)
+def test_refresh_features_writes_features(demo_storage):
     outcome = jobs.refresh_all_features(demo_storage, FAST, now=NOW)
     assert outcome.status == "success" and outcome.done == 3
-    assert not any(key[1] == "1" for key in _CACHE)
     features = demo_storage.select("ml_features", "1")
     kinds = set(features["feature_type"])
     assert {"daily_total", "ma7", "ma28", "inventory_units", "inventory_value", "low_stock_products"} <= kinds
@@ -74,7 +70,7 @@ def test_cleanups_delete_only_old_rows(demo_storage):
     stale_row = {"tenant_id": "1", "prediction_date": datetime(2020, 1, 1).date(), "prediction_type": "sales_forecast",
                  "predicted_values": {"yhat": 1}, "created_at": now - timedelta(days=120)}
     demo_storage.upsert("ml_predictions", "1", [stale_row])
-    from forecasting import auth
+    from forecasting.services import auth
 
     auth.add_user(demo_storage, "ana", "correct horse battery", "admin")
     auth.sign_in(demo_storage, "ana", "correct horse battery", now=now - timedelta(days=2))

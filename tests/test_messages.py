@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 
-from forecasting import jobs
-from forecasting.notifications import check_drift
-from forecasting.pipeline import train_and_predict_sales
+from forecasting.i18n.formatting import formatter_for
+from forecasting.i18n.messages import say
+from forecasting.ops import jobs
+from forecasting.services.notifications import check_drift
+from forecasting.services.tenants import get_tenant
+from forecasting.services.training import train_and_predict_sales
 from forecasting.storage import SQLStorage
-from forecasting.tenants import get_tenant
-from forecasting.ui.formatting import formatter_for
-from forecasting.ui.messages import say
 
 from .conftest import FAST, NOW
 
@@ -42,7 +42,7 @@ def test_every_kind_of_notification_says_itself_in_spanish_and_english(demo_stor
 
 
 def test_messages_this_version_cannot_say_fall_back_to_the_stored_text():
-    from forecasting.ui.formatting import Formatter
+    from forecasting.i18n.formatting import Formatter
 
     fmt = Formatter(lang="es")
     for details in (None, "text", {}, {"title": ["notif.unknown", {}], "message": []},

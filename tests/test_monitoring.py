@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.models import lower_col, upper_col
-from forecasting.monitoring import recent_error, record_issued_forecast, score_issued, scorecard
-from forecasting.notifications import check_drift
-from forecasting.series import series_from_values
+from forecasting.core.models import lower_col, upper_col
+from forecasting.core.series import series_from_values
+from forecasting.services.notifications import check_drift
+from forecasting.services.scoring import recent_error, record_issued_forecast, score_issued, scorecard
 
 ISSUED = pd.Timestamp("2026-03-02")  # a Monday: the first forecast day
 

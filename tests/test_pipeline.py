@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.config import MLSettings
-from forecasting.models import available_names
-from forecasting.errors import DataError
-from forecasting.pipeline import predict_from_active, train_and_predict_sales
-from forecasting.registry import list_models, load_active_model
+from forecasting.core.config import MLSettings
+from forecasting.core.errors import DataError
+from forecasting.core.models import available_names
+from forecasting.services.model_store import list_models, load_active_model
+from forecasting.services.training import predict_from_active, train_and_predict_sales
 from forecasting.storage import TENANT_COLUMN
 
 from .conftest import FAST, NOW

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
-from forecasting.errors import StorageError
+from forecasting.core.errors import StorageError
 from forecasting.storage import CONFLICT_KEYS, TABLES, SQLStorage
 from forecasting.storage.migrate import (
     EXTRA_POSTGRES_TABLES,
@@ -220,9 +220,9 @@ def test_apschedulers_job_store_finds_its_table_ready(postgres_url):
 
 
 def test_the_migrate_command_applies_the_files_to_database_url(bare_database, monkeypatch, capsys):
-    from forecasting.config import reset_settings
-    from forecasting.errors import ConfigError
     from forecasting.cli import cmd_migrate
+    from forecasting.core.config import reset_settings
+    from forecasting.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="set DATABASE_URL"):
         cmd_migrate(None)

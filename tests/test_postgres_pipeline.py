@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from forecasting.demo import generate_demo, write_demo
-from forecasting.pipeline import train_and_predict_sales
-from forecasting.registry import load_active_model
+from forecasting.services.demo import generate_demo, write_demo
+from forecasting.services.model_store import load_active_model
+from forecasting.services.training import train_and_predict_sales
 from forecasting.storage import SQLStorage
 
 from .conftest import END, FAST, NOW

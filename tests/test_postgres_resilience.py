@@ -13,8 +13,8 @@ import psycopg
 import pytest
 from sqlalchemy import event
 
-from forecasting.errors import StorageError
-from forecasting.logs import LOGGER_NAME
+from forecasting.core.errors import StorageError
+from forecasting.core.logs import LOGGER_NAME
 from forecasting.storage import CHUNK_SIZE, SQLStorage
 
 

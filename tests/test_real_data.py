@@ -2,7 +2,7 @@
 
 The evaluation sample is fixed, so the figures are the same on every run: Rossmann stores 1..20 (the
 first twenty by id; stores 13 and 20 have the 2014H2 gap of the original data, filled with closed days),
-each cut at the five rolling-origin cutoffs `forecasting.evaluation` would use for 28-day folds (the
+each cut at the five rolling-origin cutoffs `forecasting.core.evaluation` would use for 28-day folds (the
 last 140 days, non-overlapping). Every forecast sees at most the 730 days before its cutoff, with the
 default candidates and settings. Measured: mean MASE 0.398 vs 0.976 for seasonal naive (ratio 0.41);
 80% bands cover 81.9% of the 2,800 held-out days, 95% bands 94.9%. It costs about 80 s of one core
@@ -17,14 +17,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting import datasets
-from forecasting.config import MLSettings
-from forecasting.engine import forecast_series
-from forecasting.evaluation import fold_cutoffs, plan_folds
-from forecasting.metrics import mase, mase_scale
-from forecasting.models import lower_col, upper_col
-from forecasting.models.baselines import SeasonalNaive
-from forecasting.pipeline import train_and_predict_sales
+from forecasting.core import datasets
+from forecasting.core.config import MLSettings
+from forecasting.core.engine import forecast_series
+from forecasting.core.evaluation import fold_cutoffs, plan_folds
+from forecasting.core.metrics import mase, mase_scale
+from forecasting.core.models import lower_col, upper_col
+from forecasting.core.models.baselines import SeasonalNaive
+from forecasting.services.training import train_and_predict_sales
 
 from .conftest import SHARED_DATA
 

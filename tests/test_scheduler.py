@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -14,9 +13,15 @@ import pandas as pd
 import psycopg
 import pytest
 
-from forecasting.config import AppSettings, MLSettings
-from forecasting.scheduler import (SchedulerRunner, execute_job, job_specs, last_due, mark_interrupted_runs,
-                                   recent_runs)
+from forecasting.core.config import AppSettings, MLSettings
+from forecasting.ops.scheduler import (
+    SchedulerRunner,
+    execute_job,
+    job_specs,
+    last_due,
+    mark_interrupted_runs,
+    recent_runs,
+)
 from forecasting.storage import SQLStorage
 
 from .scheduler_probe import PROBE_TABLE
@@ -182,7 +187,7 @@ def test_a_failing_job_is_recorded_with_its_error(tmp_path):
     ("0 9 * * 1-5", [datetime(2026, 11, 27, 9, tzinfo=timezone.utc), datetime(2026, 11, 30, 9, tzinfo=timezone.utc)]),
 ])
 def test_crontab_weekdays_mean_what_crontab_says(expression, fires):
-    from forecasting.scheduler import crontab_trigger
+    from forecasting.ops.scheduler import crontab_trigger
 
     trigger = crontab_trigger(expression, "UTC")
     now = datetime(2026, 11, 26, 12, tzinfo=timezone.utc)  # Thursday noon
@@ -194,7 +199,7 @@ def test_crontab_weekdays_mean_what_crontab_says(expression, fires):
 
 
 def test_invalid_cron_names_the_setting():
-    from forecasting.errors import ConfigError
+    from forecasting.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="ML_RETRAIN_CRON"):
         job_specs(AppSettings(), MLSettings(retrain_cron="every monday"))
@@ -203,7 +208,7 @@ def test_invalid_cron_names_the_setting():
 def test_a_job_runs_once_at_a_time_across_processes(storage, tmp_path, capsys):
     """Another process's run in progress (its live `job:<id>` lease): no second run, scheduled or manual."""
     from forecasting.cli import main
-    from forecasting.locks import BusyError
+    from forecasting.services.locks import BusyError
 
     elsewhere = "otherhost:4242:abcdef"  # a process on another host: nothing here can tell it died
     assert storage.acquire_lease("job:health_check", elsewhere, ttl_seconds=600)

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from forecasting.errors import DataError
-from forecasting.series import cached_daily_sales, daily_sales, drop_cached_series, to_daily
+from forecasting.core.errors import DataError
+from forecasting.core.series import to_daily
+from forecasting.services.sales import daily_sales
 
 NOW = datetime(2026, 4, 10, 12, tzinfo=timezone.utc)
 
@@ -55,12 +56,3 @@ def test_unknown_time_zone_is_a_clear_error(storage):
     add_sales(storage, "t", "UTC", [(NOW - timedelta(days=3), 1.0)])
     with pytest.raises(DataError, match="unknown time zone"):
         daily_sales(storage, "t", timezone="Mars/Olympus", max_days=30, now=NOW)
-
-
-def test_cached_series_is_reused_until_dropped(storage):
-    add_sales(storage, "t", "UTC", [(NOW - timedelta(days=3), 1.0)])
-    first = cached_daily_sales(storage, "t", timezone="UTC", max_days=30, now=NOW)
-    add_sales(storage, "t", "UTC", [(NOW - timedelta(days=3), 1.0), (NOW - timedelta(days=2), 9.0)])
-    assert cached_daily_sales(storage, "t", timezone="UTC", max_days=30, now=NOW).equals(first)
-    assert drop_cached_series("t") >= 1
-    assert cached_daily_sales(storage, "t", timezone="UTC", max_days=30, now=NOW).sum() == 10.0

@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from forecasting.config import AppSettings, MLSettings
-from forecasting.errors import StorageError
+from forecasting.core.config import AppSettings, MLSettings
+from forecasting.core.errors import StorageError
 from forecasting.storage import CHUNK_SIZE, CONFLICT_KEYS, TABLES, SQLStorage, open_storage
 
 from .conftest import open_backend
@@ -240,8 +240,8 @@ def test_defaults_fill_columns_the_row_leaves_out(storage):
 
 
 def test_a_saved_model_loads_back_and_predicts_the_same(storage):
-    from forecasting.models import build
-    from forecasting.registry import load_active_model, save_model
+    from forecasting.core.models import build
+    from forecasting.services.model_store import load_active_model, save_model
 
     from .conftest import make_series
 

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.config import MLSettings
-from forecasting.engine import forecast_series
-from forecasting.models import lower_col, upper_col
-from forecasting.pipeline import train_and_predict_sales
-from forecasting.series import series_from_values
+from forecasting.core.config import MLSettings
+from forecasting.core.engine import forecast_series
+from forecasting.core.models import lower_col, upper_col
+from forecasting.core.series import series_from_values
+from forecasting.services.training import train_and_predict_sales
 
 from .conftest import NOW, make_series
 

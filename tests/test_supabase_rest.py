@@ -37,9 +37,9 @@ import pytest
 import respx
 from psycopg.conninfo import conninfo_to_dict
 
-from forecasting.config import AppSettings
-from forecasting.errors import ConfigError, StorageError
-from forecasting.logs import LOGGER_NAME
+from forecasting.core.config import AppSettings
+from forecasting.core.errors import ConfigError, StorageError
+from forecasting.core.logs import LOGGER_NAME
 from forecasting.storage import CHUNK_SIZE, SQLStorage, open_storage, sqlalchemy_url
 from forecasting.storage.supabase_rest import SupabaseRestStorage
 
@@ -335,8 +335,8 @@ def test_pagination_against_a_server_capping_rows(stand_in_store):
 
 
 def test_the_pipeline_runs_over_rest(stand_in_store):
-    from forecasting.demo import generate_demo, write_demo
-    from forecasting.pipeline import train_and_predict_sales
+    from forecasting.services.demo import generate_demo, write_demo
+    from forecasting.services.training import train_and_predict_sales
 
     from .conftest import END, FAST, NOW
 

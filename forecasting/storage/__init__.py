@@ -10,8 +10,8 @@ a direct connection has transactions, the REST API does not.
 
 from __future__ import annotations
 
-from ..config import AppSettings, get_app_settings
-from ..errors import ConfigError
+from ..core.config import AppSettings, get_app_settings
+from ..core.errors import ConfigError
 from .base import CHUNK_SIZE, Storage, json_safe
 from .schema import CONFLICT_KEYS, TABLES, TENANT_COLUMN
 from .sql import SQLStorage

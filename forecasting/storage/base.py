@@ -13,13 +13,15 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
-from ..errors import StorageError
+from ..core.errors import StorageError
+from ..core.series import sum_by_local_day
+from ..core.series import zone as series_zone
 from .schema import CONFLICT_KEYS, JSON_COLUMNS, SYSTEM_TABLES, TABLES, TENANT_COLUMN
 
 CHUNK_SIZE = 200
@@ -63,18 +65,6 @@ def clean_value(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
-
-
-def sum_by_local_day(stamps, totals, zone) -> pd.Series:
-    """Sum `totals` by the local date of `stamps` (naive stamps are UTC)."""
-    if len(stamps) == 0:
-        return pd.Series(dtype=float, index=pd.DatetimeIndex([], name="ds"))
-    days = pd.to_datetime(stamps, utc=True).dt.tz_convert(zone).dt.tz_localize(None).dt.normalize()
-    values = pd.to_numeric(pd.Series(list(totals) if not isinstance(totals, pd.Series) else totals.to_numpy()),
-                           errors="coerce").to_numpy(dtype=float)
-    summed = pd.Series(values).groupby(days.to_numpy()).sum()
-    summed.index = pd.DatetimeIndex(summed.index, name="ds")
-    return summed.astype(float)
 
 
 def offset_periods(zone, since: datetime, until: datetime) -> list[tuple[datetime, datetime, int]]:
@@ -223,7 +213,7 @@ class Storage(ABC):
         SQL backends sum in the database, which moves a few hundred rows
         instead of every sale.
         """
-        zone = ZoneInfo(timezone)
+        zone = series_zone(timezone)
         since = datetime.combine(first, time.min, zone)
         until = datetime.combine(last + timedelta(days=1), time.min, zone)
         sales = self.select("ventas", tenant_id, columns=["fecha", "total"], gte={"fecha": since}, lt={"fecha": until})

@@ -21,8 +21,8 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from ..errors import StorageError
-from ..logs import log_event
+from ..core.errors import StorageError
+from ..core.logs import log_event
 from .schema import TABLES
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "supabase" / "migrations"

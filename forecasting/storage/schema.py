@@ -252,7 +252,7 @@ leases = Table(
     Column("expires_at", UTCDateTime, nullable=False),
 )
 
-# Dashboard sign-in (`forecasting.auth`). Passwords are argon2 hashes; an owner sees only `tenant_id`.
+# Dashboard sign-in (`forecasting.services.auth`). Passwords are argon2 hashes; an owner sees only `tenant_id`.
 app_users = Table(
     "app_users",
     metadata,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime, time as dtime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta, timezone
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
-from ..errors import StorageError
-from ..logs import log_event
+from ..core.errors import StorageError
+from ..core.logs import log_event
+from ..core.series import zone as series_zone
 from .base import Storage, offset_periods, stored_moment
 from .schema import CONFLICT_KEYS, REMOVED_COLUMNS, TABLES, TENANT_COLUMN, metadata
 
@@ -65,7 +66,7 @@ class SQLStorage(Storage):
         return cls(f"sqlite:///{path}")
 
     def reopen_settings(self):
-        from ..config import get_app_settings
+        from ..core.config import get_app_settings
 
         url = self.engine.url
         if self.backend == "sqlite":
@@ -272,7 +273,7 @@ class SQLStorage(Storage):
 
     def daily_totals(self, tenant_id: str, first, last, timezone_name: str) -> pd.Series:
         ventas = TABLES["ventas"]
-        zone = ZoneInfo(timezone_name)
+        zone = series_zone(timezone_name)
         since = datetime.combine(first, dtime.min, zone)
         until = datetime.combine(last + timedelta(days=1), dtime.min, zone)
         if self.backend == "postgresql":

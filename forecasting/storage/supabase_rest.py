@@ -44,8 +44,8 @@ from postgrest import APIError
 from postgrest.types import CountMethod, ReturnMethod
 from sqlalchemy.types import TypeDecorator
 
-from ..errors import StorageError
-from ..logs import log_event
+from ..core.errors import StorageError
+from ..core.logs import log_event
 from .base import Storage, stored_moment
 from .schema import CONFLICT_KEYS, TABLES, TENANT_COLUMN
 
@@ -67,8 +67,9 @@ class SupabaseRestStorage(Storage):
     def __init__(self, url: str, service_role_key: str, *, http_client: httpx.Client | None = None,
                  timeout: float = 30.0, page_size: int = PAGE_SIZE) -> None:
         # Imported here: the other backends don't need supabase-py loaded.
-        from supabase import create_client
         from supabase.lib.client_options import SyncClientOptions
+
+        from supabase import create_client
 
         parts = urlsplit(url.strip())
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -90,7 +91,7 @@ class SupabaseRestStorage(Storage):
                                f"{exc.__class__.__name__}") from None
 
     def reopen_settings(self):
-        from ..config import get_app_settings
+        from ..core.config import get_app_settings
 
         return get_app_settings().model_copy(update={"database_url": "", "supabase_url": self.url,
                                                      "supabase_service_role_key": self._key})

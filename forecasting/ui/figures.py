@@ -1,4 +1,4 @@
-"""Plotly figures for the dashboard: pure builders from `forecasting.dashboard` results to `go.Figure`.
+"""Plotly figures for the dashboard: pure builders from `forecasting.views.dashboard` results to `go.Figure`.
 
 Every builder takes a `Formatter` (language, locale separators, currency
 affixes) so axes and hovers read as the user reads numbers. Amounts on
@@ -13,9 +13,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..dashboard import CVView, ForecastView, Scorecard
-from .formatting import Formatter
-from .i18n import model_label, t
+from ..i18n.catalog import model_label, t
+from ..i18n.formatting import Formatter
+from ..views.dashboard import CVView, ForecastView, Scorecard
 
 INK = "#1F2933"
 TEAL = "#0F766E"

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from forecasting.i18n.catalog import t
 from forecasting.storage import SQLStorage
-from forecasting.ui.i18n import t
 
 from ..test_dashboard import NEVER_TRAINED, shared_scored_db
 from ..test_dashboard_app import copy_db
@@ -77,7 +77,7 @@ def wait_for(condition, what: str, timeout: float = 60.0):
 
 def add_notifications(db: Path) -> None:
     """Two messages for the first shop, one already read, so the Notifications page has something to show."""
-    from forecasting.notifications import mark_read, notify
+    from forecasting.services.notifications import mark_read, notify
 
     storage = SQLStorage.sqlite_file(db)
     try:
@@ -275,7 +275,7 @@ def test_spanish_pages_render(server, browser):
 
 def test_sign_in_keeps_an_owner_to_their_business(tmp_path_factory, browser):
     """With AUTH_ENABLED: the form, the same words for any failure, then one business and no Jobs page."""
-    from forecasting import auth
+    from forecasting.services import auth
 
     db = copy_db(shared_scored_db(tmp_path_factory), tmp_path_factory.mktemp("signin") / "demo.db")
     storage = SQLStorage.sqlite_file(db)

@@ -11,11 +11,11 @@ import re
 
 import pytest
 
-from forecasting.errors import DataError
-from forecasting.jobs import retrain_all
-from forecasting.pipeline import train_and_predict_sales
+from forecasting.core.errors import DataError
+from forecasting.ops.jobs import retrain_all
+from forecasting.services.tenants import get_tenant, list_tenants
+from forecasting.services.training import train_and_predict_sales
 from forecasting.storage import SQLStorage
-from forecasting.tenants import get_tenant, list_tenants
 
 from ..conftest import FAST, NOW
 from ..test_dashboard import copy_db

@@ -15,10 +15,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from forecasting import importer
-from forecasting.csvtools import progress_printer, read_long_csv
-from forecasting.errors import DataError
-from forecasting.importer import MAX_BYTES, import_sales, parse_sales_csv, read_text_file
+from forecasting.core.errors import DataError
+from forecasting.services import importer
+from forecasting.services.csvtools import progress_printer, read_long_csv
+from forecasting.services.importer import MAX_BYTES, import_sales, parse_sales_csv, read_text_file
 from forecasting.storage import SQLStorage
 
 from ..conftest import NOW

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from forecasting.config import AppSettings
-from forecasting.errors import StorageError
-from forecasting.pipeline import train_and_predict_sales
+from forecasting.core.config import AppSettings
+from forecasting.core.errors import StorageError
+from forecasting.services.training import train_and_predict_sales
 from forecasting.storage import SQLStorage, open_storage
 
 from ..conftest import FAST, NOW
@@ -58,7 +58,7 @@ def test_only_the_default_location_gets_its_folder_made(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("how", ["deleted", "replaced"])
 def test_a_database_file_deleted_or_replaced_while_open_is_never_written(demo_data, tmp_path, how):
-    from forecasting.demo import write_demo
+    from forecasting.services.demo import write_demo
 
     path = tmp_path / "shop.db"
     store = SQLStorage.sqlite_file(path)

@@ -17,9 +17,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from forecasting import dashboard
-from forecasting.errors import DataError
-from forecasting.exports import neutralize, write_csv
+from forecasting.core.errors import DataError
+from forecasting.services.exports import neutralize, write_csv
+from forecasting.views import dashboard
 
 from ..test_dashboard import TRAINED, dashboard_db, writable  # noqa: F401 - the dashboard tests' demo database
 

@@ -23,12 +23,12 @@ import joblib
 import numpy as np
 import pytest
 
-from forecasting.errors import ModelError
-from forecasting.pipeline import predict_from_active, train_and_predict_sales
-from forecasting.registry import list_models, load_active_model
-from forecasting.locks import tenant_lock
-from forecasting.scheduler import execute_job, mark_interrupted_runs, recent_runs
-from forecasting.tenants import list_tenants
+from forecasting.core.errors import ModelError
+from forecasting.ops.scheduler import execute_job, mark_interrupted_runs, recent_runs
+from forecasting.services.locks import tenant_lock
+from forecasting.services.model_store import list_models, load_active_model
+from forecasting.services.tenants import list_tenants
+from forecasting.services.training import predict_from_active, train_and_predict_sales
 from forecasting.storage import SQLStorage
 
 from ..conftest import FAST, NOW
@@ -66,7 +66,7 @@ def database(request, tmp_path) -> Database:
 @pytest.fixture(scope="module")
 def postgres_demo_template(postgres_server, demo_data):
     """conftest's demo tenants written once into a database that each test copies."""
-    from forecasting.demo import write_demo
+    from forecasting.services.demo import write_demo
 
     name = postgres_server.create_database()
     store = SQLStorage(postgres_server.url(name))

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import re
 
-
 import pytest
 from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
-from forecasting.notifications import notify, notify_parts
+from forecasting.i18n.catalog import escape_markdown
+from forecasting.i18n.formatting import Formatter
+from forecasting.services.notifications import notify, notify_parts
 from forecasting.storage import SQLStorage
-from forecasting.ui.formatting import Formatter
-from forecasting.ui.i18n import escape_markdown
 
 from ..test_dashboard import copy_db
 from ..test_dashboard_app import JOBS, PAGES, _use, open_page, start
@@ -106,8 +105,8 @@ def test_pages_survive_an_impossible_amount_already_in_the_database(monkeypatch,
     series is refused with the day named instead of training on it."""
     from datetime import datetime, timedelta, timezone
 
-    from forecasting.errors import DataError
-    from forecasting.series import daily_sales
+    from forecasting.core.errors import DataError
+    from forecasting.services.sales import daily_sales
 
     db = copy_db(demo_db, tmp_path / "bad-amount.db")
     storage = SQLStorage.sqlite_file(db)

@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from forecasting.errors import DataError
-from forecasting.importer import RowError, SalesImportError, error_table, import_sales, parse_sales_csv
-from forecasting.series import cached_daily_sales
+from forecasting.core.errors import DataError
+from forecasting.services.importer import RowError, SalesImportError, error_table, import_sales, parse_sales_csv
+from forecasting.services.sales import daily_sales
 from forecasting.storage import SQLStorage
 
 from ..conftest import NOW
@@ -451,11 +451,11 @@ def test_the_message_lists_ten_problems_and_errors_holds_all(shop):
     assert "line 11," in message and "line 12," not in message and "and 15 more" in message
 
 
-def test_a_successful_import_refreshes_the_cached_daily_series(shop):
+def test_a_successful_import_shows_in_the_next_daily_series(shop):
     import_sales(shop, "t", b"id,fecha,total\nA,2026-11-20 10:00,5\n", now=NOW)
-    before = cached_daily_sales(shop, "t", timezone=MADRID, max_days=30, now=NOW)
+    before = daily_sales(shop, "t", timezone=MADRID, max_days=30, now=NOW)
     import_sales(shop, "t", b"id,fecha,total\nB,2026-11-21 10:00,7\n", now=NOW)
-    after = cached_daily_sales(shop, "t", timezone=MADRID, max_days=30, now=NOW)
+    after = daily_sales(shop, "t", timezone=MADRID, max_days=30, now=NOW)
     assert before.sum() == 5.0 and after.sum() == 12.0
 
 

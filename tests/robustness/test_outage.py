@@ -29,13 +29,13 @@ from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import Engine
 
 import forecasting.storage.sql as sql_module
-from forecasting.config import AppSettings, reset_settings
-from forecasting.demo import generate_demo, write_demo
-from forecasting.errors import StorageError
-from forecasting.importer import import_sales
-from forecasting.logs import LOGGER_NAME
-from forecasting.registry import list_models
-from forecasting.scheduler import SchedulerRunner, execute_job, recent_runs
+from forecasting.core.config import AppSettings, reset_settings
+from forecasting.core.errors import StorageError
+from forecasting.core.logs import LOGGER_NAME
+from forecasting.ops.scheduler import SchedulerRunner, execute_job, recent_runs
+from forecasting.services.demo import generate_demo, write_demo
+from forecasting.services.importer import import_sales
+from forecasting.services.model_store import list_models
 from forecasting.storage import CHUNK_SIZE, SQLStorage
 
 from ..conftest import END, FAST, NOW

@@ -14,11 +14,11 @@ import pandas as pd
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from forecasting.config import MLSettings
-from forecasting.engine import forecast_series
-from forecasting.errors import ForecastingError
-from forecasting.importer import import_sales, parse_sales_csv
-from forecasting.series import series_from_values
+from forecasting.core.config import MLSettings
+from forecasting.core.engine import forecast_series
+from forecasting.core.errors import ForecastingError
+from forecasting.core.series import series_from_values
+from forecasting.services.importer import import_sales, parse_sales_csv
 from forecasting.storage import SQLStorage
 
 from ..conftest import NOW
@@ -94,7 +94,7 @@ def test_any_finite_daily_series_gets_a_valid_forecast(raw):
     assert (forecast["yhat_upper_80"] <= forecast["yhat_upper_95"]).all()
 
 
-#: The reasons a series can't be used at all, as `forecasting.models.base.check_series` words them; the
+#: The reasons a series can't be used at all, as `forecasting.core.models.base.check_series` words them; the
 #: engine refuses such a series with a ForecastingError that names the reason.
 REFUSALS = {
     "empty": "the series is empty",

@@ -19,11 +19,11 @@ import logging
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from forecasting import auth
-from forecasting.config import reset_settings
-from forecasting.demo import generate_demo, write_demo
-from forecasting.logs import LOGGER_NAME
-from forecasting.pipeline import train_and_predict_sales
+from forecasting.core.config import reset_settings
+from forecasting.core.logs import LOGGER_NAME
+from forecasting.services import auth
+from forecasting.services.demo import generate_demo, write_demo
+from forecasting.services.training import train_and_predict_sales
 from forecasting.storage import SQLStorage
 
 from ..conftest import FAST, NOW

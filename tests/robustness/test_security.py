@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from forecasting.errors import DataError
-from forecasting.pipeline import train_and_predict_sales
-from forecasting.tenants import get_tenant
+from forecasting.core.errors import DataError
+from forecasting.services.tenants import get_tenant
+from forecasting.services.training import train_and_predict_sales
 
 from ..conftest import FAST, NOW
 
@@ -39,7 +39,7 @@ def test_a_hostile_tenant_id_is_stored_as_plain_text(storage):
 
 def test_hostile_settings_values_are_validated_not_executed(demo_storage):
     demo_storage.upsert("tenant_ml_settings", "1", [{"tenant_id": "1", "settings": {"ML_CV_PRIMARY_METRIC": "mase; DROP TABLE ventas"}}])
-    from forecasting.errors import ConfigError
+    from forecasting.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="ML_CV_PRIMARY_METRIC"):
         train_and_predict_sales("1", storage=demo_storage, settings=FAST, now=NOW)
@@ -68,8 +68,9 @@ def test_user_values_travel_as_parameters_never_as_sql_text(sql_storage):
     import pandas as pd
     from sqlalchemy import event
 
-    from forecasting import auth, dashboard
-    from forecasting.errors import AccessError
+    from forecasting.core.errors import AccessError
+    from forecasting.services import auth
+    from forecasting.views import dashboard
 
     marker = "Zq9"  # in every hostile value, in no SQL we write
     tenant = f"{marker}'); DROP TABLE ventas; --"

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import pytest
 
-from forecasting.config import MLSettings
-from forecasting.errors import ConfigError
-from forecasting.evaluation import cross_validate
-from forecasting.models.baselines import Naive
-from forecasting.tenants import save_tenant_overrides, tenant_overrides
+from forecasting.core.config import MLSettings
+from forecasting.core.errors import ConfigError
+from forecasting.core.evaluation import cross_validate
+from forecasting.core.models.baselines import Naive
+from forecasting.services.tenants import save_tenant_overrides, tenant_overrides
 
 from ..conftest import make_series
 
@@ -86,7 +86,7 @@ def test_a_candidate_within_its_share_is_scored_on_every_fold():
 
 
 def test_the_engine_gives_cross_validation_the_configured_budget(monkeypatch):
-    import forecasting.engine as engine
+    import forecasting.core.engine as engine
 
     seen = {}
     real = engine.cross_validate

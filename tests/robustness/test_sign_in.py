@@ -15,9 +15,9 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 import pytest
 
-from forecasting import auth
-from forecasting.config import AppSettings
-from forecasting.errors import AccessError, ConfigError
+from forecasting.core.config import AppSettings
+from forecasting.core.errors import AccessError, ConfigError
+from forecasting.services import auth
 from forecasting.storage import SQLStorage
 
 PASSWORD = "correct horse battery"
@@ -235,7 +235,7 @@ def test_ended_sessions_are_purged(store):
 
 
 def test_an_owner_sees_only_their_business_and_runs_no_jobs(store):
-    from forecasting.tenants import list_tenants
+    from forecasting.services.tenants import list_tenants
 
     owner = auth.add_user(store, "ana", PASSWORD, "owner", "2")
     analyst = auth.add_user(store, "bob", PASSWORD, "analyst")
@@ -249,7 +249,7 @@ def test_an_owner_sees_only_their_business_and_runs_no_jobs(store):
 
 def test_the_database_keeps_owners_tied_to_a_business(store):
     """The check constraints hold even for rows written by hand, not through `add_user`."""
-    from forecasting.errors import StorageError
+    from forecasting.core.errors import StorageError
 
     with pytest.raises(StorageError):
         store.upsert("app_users", None, [{"username": "x", "password_hash": "h", "role": "owner"}])

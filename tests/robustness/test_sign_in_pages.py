@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from forecasting import auth
+from forecasting.i18n.catalog import t
+from forecasting.services import auth
 from forecasting.storage import SQLStorage
-from forecasting.ui.i18n import t
 
 from ..test_dashboard_app import APP, JOBS, PAGES, TIMEOUT, _use, copy_db, open_page
 
@@ -41,7 +41,7 @@ def signed_db(monkeypatch, demo_db, tmp_path):
     db = copy_db(demo_db, tmp_path / "signin.db")
     _use(monkeypatch, db)
     monkeypatch.setenv("AUTH_ENABLED", "true")
-    from forecasting.config import reset_settings
+    from forecasting.core.config import reset_settings
 
     reset_settings()
     store = SQLStorage.sqlite_file(db)
@@ -110,7 +110,7 @@ def test_a_failed_sign_in_says_the_same_thing_whatever_was_wrong(signed_db, user
 
 def test_wrong_passwords_through_the_form_lock_the_name_and_only_that_name(signed_db):
     """AUTH_MAX_ATTEMPTS wrong passwords in a row: even the right one is refused then, in the same words."""
-    from forecasting.config import get_app_settings
+    from forecasting.core.config import get_app_settings
     from forecasting.storage.base import stored_moment
 
     settings = get_app_settings()
@@ -151,7 +151,7 @@ def test_wrong_passwords_through_the_form_lock_the_name_and_only_that_name(signe
 def test_with_no_users_the_form_says_how_to_add_the_first(monkeypatch, demo_db):
     _use(monkeypatch, demo_db)
     monkeypatch.setenv("AUTH_ENABLED", "true")
-    from forecasting.config import reset_settings
+    from forecasting.core.config import reset_settings
 
     reset_settings()
     at = visit()

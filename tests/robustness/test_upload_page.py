@@ -15,11 +15,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from forecasting.series import tenant_today
+from forecasting.core.series import tenant_today
+from forecasting.i18n.catalog import t
+from forecasting.i18n.formatting import formatter_for
+from forecasting.services.tenants import get_tenant
 from forecasting.storage import SQLStorage
-from forecasting.tenants import get_tenant
-from forecasting.ui.formatting import formatter_for
-from forecasting.ui.i18n import t
 
 from ..test_dashboard import EMPTY, TRAINED
 from ..test_dashboard_app import MODELS, OVERVIEW, _use, copy_db, open_page, shown, start, texts

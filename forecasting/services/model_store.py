@@ -31,11 +31,11 @@ from typing import Any
 
 import pandas as pd
 
-from .config import AppSettings, get_app_settings
-from .errors import ConfigError, ModelError
-from .logs import log_event
-from .models import Forecaster, load_model
-from .storage import Storage
+from ..core.config import AppSettings, get_app_settings
+from ..core.errors import ConfigError, ModelError
+from ..core.logs import log_event
+from ..core.models import Forecaster, load_model
+from ..storage import Storage
 
 _TRACKED_LIBRARIES = ("numpy", "pandas", "scikit-learn", "statsmodels", "prophet", "xgboost", "mlforecast", "joblib")
 

@@ -15,18 +15,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .anomalies import detect_anomalies
-from .config import MLSettings
-from .engine import ForecastOutcome, Progress, forecast_series
-from .errors import DataError, ModelError
+from ..core.anomalies import detect_anomalies
+from ..core.config import MLSettings
+from ..core.engine import ForecastOutcome, Progress, forecast_series
+from ..core.errors import DataError, ModelError
+from ..core.logs import log_event
+from ..core.models import lower_col, upper_col
+from ..core.series import tenant_today
+from ..storage import Storage, open_storage
 from .locks import BusyError, tenant_lock
-from .logs import log_event
-from .models import lower_col, upper_col
-from .monitoring import record_issued_forecast
+from .model_store import load_active_model, new_version, save_model
 from .notifications import check_drift
-from .registry import load_active_model, new_version, save_model
-from .series import daily_sales, tenant_today
-from .storage import Storage, open_storage
+from .sales import daily_sales
+from .scoring import record_issued_forecast
 from .tenants import get_tenant, settings_for_tenant
 
 FORECAST = "sales_forecast"

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .catalog import STRINGS, md, t
 from .formatting import Formatter
-from .i18n import STRINGS, md, t
 
 Part = tuple[str, Mapping[str, Any]]
 

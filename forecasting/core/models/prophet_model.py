@@ -34,9 +34,8 @@ class ProphetForecaster(Forecaster):
         return cls(country=country, seasonality_mode=settings.seasonality_mode, log_transform=settings.log_transform)
 
     def _new_model(self, with_intervals: bool):
-        from prophet import Prophet
-
         from cmdstanpy.utils import get_logger
+        from prophet import Prophet
 
         # cmdstanpy's logger announces every fit at INFO on its own handler; warnings still pass.
         get_logger().setLevel(logging.WARNING)

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
-from .errors import ForecastingError, StorageError
-from .logs import log_event
-from .storage import Storage
+from ..core.errors import ForecastingError, StorageError
+from ..core.logs import log_event
+from ..storage import Storage
 
 #: A retrain takes seconds to a minute; a crashed one blocks the tenant at most this long.
 TENANT_LOCK_SECONDS = 15 * 60

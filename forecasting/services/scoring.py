@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .metrics import mape, mase_scale, wape
-from .models import lower_col, upper_col
-from .storage import Storage
+from ..core.metrics import mape, mase_scale, wape
+from ..core.models import lower_col, upper_col
+from ..storage import Storage
 
 #: Scored days needed before issued forecasts are trusted over the CV error.
 MIN_SCORED_DAYS = 7

@@ -39,11 +39,11 @@ import pandas as pd
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from .config import AppSettings, get_app_settings
-from .errors import AccessError, ConfigError
-from .logs import log_event
-from .storage import Storage
-from .storage.base import stored_moment
+from ..core.config import AppSettings, get_app_settings
+from ..core.errors import AccessError, ConfigError
+from ..core.logs import log_event
+from ..storage import Storage
+from ..storage.base import stored_moment
 
 ROLES = ("admin", "analyst", "owner")
 #: What every failed sign-in says, whatever went wrong.

@@ -15,15 +15,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .auth import purge_sessions
-from .config import MLSettings
-from .errors import DataError, ForecastingError
-from .features import DEFAULT_LOW_STOCK, refresh_features
-from .logs import log_event
-from .notifications import check_rules, daily_summary, rules_for
-from .series import daily_sales, drop_cached_series, tenant_today
-from .storage import Storage
-from .tenants import Tenant, list_tenants, settings_for_tenant
+from ..core.config import MLSettings
+from ..core.errors import DataError, ForecastingError
+from ..core.logs import log_event
+from ..core.series import tenant_today
+from ..services.auth import purge_sessions
+from ..services.features import DEFAULT_LOW_STOCK, refresh_features
+from ..services.notifications import check_rules, daily_summary, rules_for
+from ..services.sales import daily_sales
+from ..services.tenants import Tenant, list_tenants, settings_for_tenant
+from ..storage import Storage
 
 NOTIFICATION_RETENTION_DAYS = 30
 PREDICTION_RETENTION_DAYS = 90
@@ -100,7 +101,7 @@ def retrain_all(storage: Storage, settings: MLSettings, *, now: datetime | None 
 
 def refresh_all_features(storage: Storage, settings: MLSettings, *, now: datetime | None = None,
                          report: Report | None = None) -> JobOutcome:
-    """Rewrite recent sales features and the inventory snapshot; drop each tenant's cached series."""
+    """Rewrite recent sales features and the inventory snapshot."""
     def work(tenant: Tenant) -> int:
         rules = rules_for(storage, tenant.id)
         low = rules.get("low_stock") or DEFAULT_LOW_STOCK
@@ -179,4 +180,4 @@ JOBS: dict[str, Callable[..., JobOutcome]] = {
     "health_check": health_check,
 }
 
-__all__ = ["JOBS", "JobOutcome", "drop_cached_series"]
+__all__ = ["JOBS", "JobOutcome"]

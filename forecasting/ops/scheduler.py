@@ -15,7 +15,7 @@ One runner per deployment, however many processes start one:
 * Runs left `running` by a process that died are marked `interrupted` when
   a leader starts.
 
-Job bodies are the plain functions of `forecasting.jobs`.
+Job bodies are the plain functions of `forecasting.ops.jobs`.
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .config import AppSettings, MLSettings, get_app_settings, get_settings
-from .errors import ConfigError, StorageError
+from ..core.config import AppSettings, MLSettings, get_app_settings, get_settings
+from ..core.errors import ConfigError, StorageError
+from ..core.logs import log_event
+from ..services.locks import BusyError, holder_is_dead, lease_lock, process_holder
+from ..storage import Storage
 from .jobs import JOBS, JobOutcome
-from .locks import BusyError, holder_is_dead, lease_lock, process_holder
-from .logs import log_event
-from .storage import Storage
 
 LEASE_NAME = "scheduler"
 #: Interval triggers count from this instant, so every process computes the same due times.
@@ -76,7 +76,7 @@ def job_specs(app: AppSettings | None = None, ml: MLSettings | None = None) -> l
 
     return [
         JobSpec("retrain_all", "Retrain all tenants", retrain, 6 * day),  # late beats skipped until next week
-        JobSpec("refresh_features", "Refresh features and drop cached series", every(app.feature_refresh_seconds), 3600),
+        JobSpec("refresh_features", "Refresh features", every(app.feature_refresh_seconds), 3600),
         JobSpec("daily_notifications", "Daily notifications", CronTrigger(hour=8, minute=0, timezone=tz), 12 * 3600),
         JobSpec("check_notification_rules", "Check notification rules", every(app.rules_check_seconds), app.rules_check_seconds),
         JobSpec("cleanup_notifications", "Delete notifications older than 30 days", CronTrigger(hour=0, minute=0, timezone=tz), day),

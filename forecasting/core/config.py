@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from .errors import ConfigError
+from .errors import ConfigError, DataError
 
 METRICS = ("mase", "mae", "rmse", "smape", "wape", "mape")
 INTERVAL_LEVELS = (80, 95)
@@ -193,12 +193,12 @@ class AppSettings(BaseSettings):
     @field_validator("scheduler_timezone")
     @classmethod
     def _known_zone(cls, name: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        from .series import zone
 
         try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {name!r}") from None
+            zone(name)
+        except DataError as exc:
+            raise ValueError(str(exc)) from None
         return name
 
 

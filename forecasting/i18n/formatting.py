@@ -278,6 +278,6 @@ class Formatter:
 
 
 def formatter_for(tenant: Any, lang: str) -> Formatter:
-    """The formatter for a `forecasting.tenants.Tenant` in UI language `lang`."""
+    """The formatter for a `forecasting.services.tenants.Tenant` in UI language `lang`."""
     return Formatter(lang=lang, currency=tenant.currency or "USD", country=tenant.country,
                      timezone=tenant.timezone or "UTC")

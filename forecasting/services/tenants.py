@@ -6,13 +6,19 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .calendar import check_country
-from .config import (DEPLOYMENT_SETTINGS, MLSettings, get_settings, merge_overrides, setting_name,
-                     tenant_override_keys)
-from .errors import ConfigError, DataError
-from .storage import Storage, json_safe
+from ..core.calendar import check_country
+from ..core.config import (
+    DEPLOYMENT_SETTINGS,
+    MLSettings,
+    get_settings,
+    merge_overrides,
+    setting_name,
+    tenant_override_keys,
+)
+from ..core.errors import ConfigError, DataError
+from ..core.series import zone
+from ..storage import Storage, json_safe
 
 
 @dataclass(frozen=True)
@@ -57,8 +63,8 @@ def tenant_problems(timezone: str, currency: str, country: str | None) -> list[s
     """What is wrong with a business's time zone, currency and country, in words (empty: nothing)."""
     problems = []
     try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+        zone(timezone)
+    except DataError:
         problems.append(f"unknown time zone {timezone!r} in negocios.timezone (use a name such as Europe/Madrid)")
     if currency not in _currencies():
         problems.append(f"unknown currency {currency!r} in negocios.currency (use an ISO 4217 code such as EUR)")

@@ -13,16 +13,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .logs import log_event
-from .storage import Storage
-from .ui.formatting import Formatter, formatter_for
-from .ui.messages import Part, message, say
+from ..core.logs import log_event
+from ..i18n.formatting import Formatter, formatter_for
+from ..i18n.messages import Part, message, say
+from ..storage import Storage
+
 
 def notify(storage: Storage, tenant_id: str, *, kind: str, title: str, message: str,
            event_key: str, severity: str = "info", details: dict[str, Any] | None = None) -> int:
     """Write one notification unless the same event was already notified; returns rows written.
 
-    `details` is the message as i18n keys and values (`forecasting.ui.messages`),
+    `details` is the message as i18n keys and values (`forecasting.i18n.messages`),
     for the dashboard to say in the reader's language; `notify_parts` builds both.
     """
     existing = storage.select("notifications", str(tenant_id), columns=["id"], where={"event_key": event_key})
@@ -66,7 +67,7 @@ def check_drift(storage: Storage, tenant_id: str, y: pd.Series, threshold: float
     the winner's cross-validation error stands in. MAPE is used, or WAPE when
     MAPE is undefined (no day with non-zero sales). Returns the error checked.
     """
-    from .monitoring import recent_error
+    from .scoring import recent_error
 
     error = recent_error(storage, tenant_id, y)
     if error is None and cv_scores:

@@ -23,10 +23,10 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime
 from typing import Any
 
-from .config import AppSettings, MLSettings, get_app_settings, get_settings
-from .errors import ConfigError
-from .locks import process_alive
-from .logs import log_event
+from ..core.config import AppSettings, MLSettings, get_app_settings, get_settings
+from ..core.errors import ConfigError
+from ..core.logs import log_event
+from ..services.locks import process_alive
 
 EXECUTORS = ("serial", "process", "dask")
 
@@ -38,7 +38,7 @@ _WORKER_STORAGE: dict[str, Any] = {}
 
 def _storage_for(app: AppSettings):
     """One storage per worker process and configuration (connections are reused across tasks)."""
-    from .storage import open_storage
+    from ..storage import open_storage
 
     key = app.model_dump_json()
     if key not in _WORKER_STORAGE:
@@ -65,8 +65,8 @@ def watch_parent(parent_pid: int, every_seconds: float = 1.0) -> None:
 def train_task(app: AppSettings, ml: MLSettings, tenant_id: str, now: datetime | None = None,
                wait_seconds: float = 300.0) -> dict[str, Any]:
     """Train one tenant where this runs; returns {tenant_id, ok, summary | error}."""
-    from .pipeline import retrain_tenant
-    from .logs import setup_logging
+    from ..core.logs import setup_logging
+    from ..services.training import retrain_tenant
 
     setup_logging(app.log_level)
     try:
@@ -125,7 +125,8 @@ def _run_on_dask(tenant_ids, app, ml, address, now, collect) -> None:
         raise ConfigError("invalid setting(s): DASK_ADDRESS: the dask executor needs a scheduler address "
                           "(e.g. tcp://10.0.0.5:8786)")
     try:
-        from distributed import Client, as_completed as dask_completed
+        from distributed import Client
+        from distributed import as_completed as dask_completed
     except ImportError:
         raise ConfigError("the dask executor needs `pip install \"dask[distributed]\"`") from None
     with Client(address, timeout="30s") as client:

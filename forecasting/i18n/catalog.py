@@ -64,7 +64,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "auth.admins_only": {"en": "Only administrators run jobs by hand.",
                          "es": "Solo los administradores ejecutan tareas a mano."},
 
-    # --- notifications, as stored (forecasting.notifications; values named by forecasting.ui.messages) ----
+    # --- notifications, as stored (forecasting.services.notifications; values named by forecasting.i18n.messages) ----
     "notif.drift.title": {"en": "Forecast error is higher than usual", "es": "El error de la previsión es mayor de lo normal"},
     "notif.drift.message": {
         "en": "Over the last {days_num} days the forecast was off by {value_pct} ({metric}), above the alert "

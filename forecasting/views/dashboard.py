@@ -27,22 +27,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .anomalies import flag
-from .calendar import check_country, holidays_between
-from .config import MLSettings, get_app_settings, get_settings, merge_overrides
-from .errors import ConfigError, DataError, ForecastingError
-from .logs import log_event
-from .models import available_names
-from .monitoring import MIN_SCORED_DAYS, scorecard
-from .notifications import list_notifications
-from .notifications import mark_read as _mark_read
-from .pipeline import ANOMALY, FORECAST
-from .registry import SavedModel, active_model_info, list_models
-from .series import daily_sales, tenant_today
-from .storage import Storage
-from .storage.base import stored_moment
-from .tenants import Tenant, get_tenant, list_tenants, save_tenant_overrides, settings_for_tenant, tenant_overrides
-from .exports import write_csv
+from ..core.anomalies import flag
+from ..core.calendar import check_country, holidays_between
+from ..core.config import MLSettings, get_app_settings, get_settings, merge_overrides
+from ..core.errors import ConfigError, DataError, ForecastingError
+from ..core.logs import log_event
+from ..core.models import available_names
+from ..core.series import tenant_today
+from ..services.exports import write_csv
+from ..services.model_store import SavedModel, active_model_info, list_models
+from ..services.notifications import list_notifications
+from ..services.notifications import mark_read as _mark_read
+from ..services.sales import daily_sales
+from ..services.scoring import MIN_SCORED_DAYS, scorecard
+from ..services.tenants import (
+    Tenant,
+    get_tenant,
+    list_tenants,
+    save_tenant_overrides,
+    settings_for_tenant,
+    tenant_overrides,
+)
+from ..services.training import ANOMALY, FORECAST
+from ..storage import Storage
+from ..storage.base import stored_moment
 
 #: Windows of the overview cards, in days.
 PERIODS = (7, 30)
@@ -229,7 +237,7 @@ def _forecast_totals(storage: Storage, tenant: Tenant, info: SavedModel, today: 
     if not wanted.isin(stored.index).all():
         # The stored horizon (28 days by default) is shorter than the 30-day card: the active
         # model forecasts the rest, exactly as it forecast the stored days.
-        from .pipeline import predict_from_active
+        from ..services.training import predict_from_active
 
         try:
             extra = predict_from_active(tenant.id, storage=storage, now=now, horizon=longest)["yhat"]
@@ -347,9 +355,7 @@ def scorecard_view(storage: Storage, tenant_id: str, *, lookback_days: int = REL
     """The tenant's reliability scorecard over the last `lookback_days` days (see `Scorecard`).
 
     Never raises for a tenant without sales or forecasts: it comes back
-    unscored. The series is read fresh (`daily_sales`, not the process
-    cache) because pages cache this per freshness stamp, and a stamp that
-    moved with new sales must not be filled from a series cached before them.
+    unscored.
     """
     tenant = get_tenant(storage, str(tenant_id))
     today = tenant_today(tenant.timezone, now)
@@ -567,7 +573,7 @@ def cv_view(storage: Storage, tenant_id: str, model_version: str | None = None) 
 def cv_from_metrics(metrics: Mapping[str, Any], model_version: str, last_trained: datetime,
                     fallback_winner: str) -> CVView:
     """A CVView from the training-metrics JSON (see `pipeline.training_metrics`)."""
-    from .metrics import METRICS
+    from ..core.metrics import METRICS
 
     metric = metrics.get("primary_metric") or "mase"
     winner = metrics.get("winner") or fallback_winner
@@ -737,7 +743,7 @@ def retrain(storage: Storage, tenant_id: str, *, progress: Callable[[str, str], 
     a second, competing run. Otherwise raises what the pipeline raises:
     DataError (no sales), ConfigError (invalid overrides), ModelError, StorageError.
     """
-    from .pipeline import retrain_tenant
+    from ..services.training import retrain_tenant
 
     result = retrain_tenant(storage, str(tenant_id), settings=settings, progress=progress)
     return RetrainOutcome(result.summary(), result.cv_scores)
@@ -816,7 +822,7 @@ def settings_form(storage: Storage, tenant_id: str) -> tuple[list[SettingField],
 
 
 def _normalized(overrides: Mapping[str, Any]) -> dict[str, Any]:
-    from .config import normalize_override_keys
+    from ..core.config import normalize_override_keys
 
     return normalize_override_keys(dict(overrides))
 
@@ -881,7 +887,7 @@ def reset_tenant_settings(storage: Storage, tenant_id: str) -> None:
 def notifications(storage: Storage, tenant_id: str, *, unread_only: bool = False) -> pd.DataFrame:
     """The tenant's notifications, newest first (id, kind, severity, title, message, details, is_read, created_at).
 
-    `details` is the message as i18n parts (`forecasting.ui.messages.say` says it in a language), or
+    `details` is the message as i18n parts (`forecasting.i18n.messages.say` says it in a language), or
     None for rows written without them (by older versions or other applications): show `title` and
     `message` then.
     """
@@ -978,7 +984,7 @@ class JobsView:
 
 def _run_frame(runs: pd.DataFrame, now: datetime) -> pd.DataFrame:
     """`job_runs` rows -> RUN_COLUMNS (UTC timestamps, derived `state` and `seconds`)."""
-    from .scheduler import STALE_RUN_SECONDS
+    from ..ops.scheduler import STALE_RUN_SECONDS
 
     frame = runs.reindex(columns=[c for c in RUN_COLUMNS if c not in ("state", "seconds")]).copy()
     for column in ("started_at", "finished_at"):
@@ -1000,7 +1006,7 @@ def _job_total(storage: Storage, job_id: str) -> int | None:
     if job_id not in PER_TENANT_JOBS:
         return None
     if job_id == "retrain_all":
-        from .jobs import allowed_tenants
+        from ..ops.jobs import allowed_tenants
 
         return len(allowed_tenants(storage, get_settings()))
     return len(list_tenants(storage))
@@ -1015,8 +1021,8 @@ def jobs_view(storage: Storage, runner: Any = None, *, runs: int = JOB_RUNS_SHOW
     (what a leader elsewhere computes too). Raises ConfigError for an invalid
     schedule (ML_RETRAIN_CRON) and StorageError when the database can't be read.
     """
-    from .locks import process_holder
-    from .scheduler import LEASE_NAME, job_specs, recent_runs
+    from ..ops.scheduler import LEASE_NAME, job_specs, recent_runs
+    from ..services.locks import process_holder
 
     now = now or datetime.now(timezone.utc)
     app = get_app_settings()
@@ -1076,7 +1082,7 @@ def run_job_now(storage: Storage, job_id: str, runner: Any = None, *, wait_secon
     run's row so the page that redraws next shows it. Raises ConfigError for
     an unknown job and StorageError when job_runs can't be read.
     """
-    from .jobs import JOBS
+    from ..ops.jobs import JOBS
 
     if job_id not in JOBS:
         raise ConfigError(f"unknown job {job_id!r}; choose from {', '.join(sorted(JOBS))}")
@@ -1098,7 +1104,7 @@ def run_job_now(storage: Storage, job_id: str, runner: Any = None, *, wait_secon
 
 
 def _run_manually(storage: Storage, job_id: str) -> None:
-    from .scheduler import execute_job
+    from ..ops.scheduler import execute_job
 
     try:
         execute_job(storage, job_id, scheduled_for=datetime.now(timezone.utc), trigger="manual")

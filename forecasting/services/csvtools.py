@@ -37,10 +37,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import MLSettings
-from .engine import forecast_series, select_candidates
-from .errors import ConfigError, DataError
-from .models import lower_col, upper_col
+from ..core.config import MLSettings
+from ..core.engine import forecast_series, select_candidates
+from ..core.errors import ConfigError, DataError
+from ..core.models import lower_col, upper_col
 
 MAX_REPORTED = 10
 #: The largest CSV `forecast`/`backtest` read; a larger one is refused before it is read.

@@ -79,15 +79,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from .errors import DataError, StorageError
-from .logs import log_event
-from .series import MAX_ABS_AMOUNT, drop_cached_series
-from .storage import Storage
-from .storage.sql import SQLStorage
+from ..core.errors import DataError, StorageError
+from ..core.logs import log_event
+from ..core.series import MAX_ABS_AMOUNT
+from ..core.series import zone as series_zone
+from ..storage import Storage
+from ..storage.sql import SQLStorage
 
 __all__ = ["COLUMN_ALIASES", "MAX_BYTES", "MAX_ROWS", "ImportPlan", "ImportReport", "RowError", "SalesImportError",
            "error_table", "import_sales", "parse_sales_csv", "read_text_file"]
@@ -257,7 +258,7 @@ def parse_sales_csv(
     rows) raise DataError; problems with rows are collected in
     `ImportPlan.errors`, all of them.
     """
-    zone = _zone(tenant_timezone)
+    zone = series_zone(tenant_timezone)
     now = _aware(now) if now is not None else datetime.now(_UTC)
     name, text, encoding = _read_text(source, min(max_bytes, max_rows * _BYTES_PER_ROW))
     lines = _physical_lines(text)
@@ -289,13 +290,6 @@ def parse_sales_csv(
     return ImportPlan(rows=rows, lines=row_lines, errors=errors, encoding=encoding, delimiter=delimiter,
                       columns=columns, ignored_columns=ignored, data_rows=validator.data_rows,
                       blank_lines=validator.blank_lines)
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        raise DataError(f"unknown time zone {name!r}: set negocios.timezone to a name like Europe/Madrid") from None
 
 
 def _aware(moment: datetime) -> datetime:
@@ -878,7 +872,6 @@ def import_sales(storage: Storage, tenant_id: str, source: Source, *, now: datet
 
     updated = sum(1 for row in plan.rows if row["id"] in mine and _differs(row, mine[row["id"]]))
     storage.upsert("ventas", tenant.id, plan.rows)
-    drop_cached_series(tenant.id)
     report = ImportReport(tenant_id=tenant.id, rows=len(plan.rows), inserted=len(plan.rows) - len(mine),
                           already_present=len(mine), updated=updated, encoding=plan.encoding,
                           delimiter=plan.delimiter, ignored_columns=tuple(plan.ignored_columns),
@@ -915,7 +908,7 @@ def _lookup_sql(storage, ids: Sequence[str], wanted: Sequence[str]) -> list[dict
     from sqlalchemy import select
     from sqlalchemy.exc import SQLAlchemyError
 
-    from .storage.schema import TABLES
+    from ..storage.schema import TABLES
 
     ventas = TABLES["ventas"]
     found: list[dict[str, Any]] = []

@@ -13,9 +13,10 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import DataError
-from .series import daily_sales, drop_cached_series, tenant_today
-from .storage import Storage
+from ..core.errors import DataError
+from ..core.series import tenant_today
+from ..storage import Storage
+from .sales import daily_sales
 from .tenants import Tenant
 
 #: Days of sales features rewritten on each refresh (older ones do not change).
@@ -49,11 +50,10 @@ def inventory_snapshot(products: pd.DataFrame, low_stock: float = DEFAULT_LOW_ST
 
 def refresh_features(storage: Storage, tenant: Tenant, *, max_days: int, low_stock: float = DEFAULT_LOW_STOCK,
                      now: datetime | None = None) -> int:
-    """Rewrite the tenant's recent features and drop its cached series; returns rows written.
+    """Rewrite the tenant's recent features ; returns rows written.
 
     A tenant without sales still gets its inventory snapshot.
     """
-    drop_cached_series(tenant.id)
     rows: list[dict[str, Any]] = []
     try:
         y = daily_sales(storage, tenant.id, timezone=tenant.timezone, max_days=max_days, now=now)
