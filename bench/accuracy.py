@@ -163,7 +163,7 @@ def evaluate_series(task) -> list[dict]:
     """Every method on one series; one result row per method (errors recorded, never raised)."""
     dataset, uid, country, series, methods = task
     warnings.simplefilter("ignore")
-    from forecasting.core.metrics import mase_scale, smape, wape
+    from forecasting.core.metrics import evaluate, mase_scale
 
     train_full, test = series.iloc[:-HOLDOUT], series.iloc[-HOLDOUT:]
     train = train_full.iloc[-WINDOW:]
@@ -175,8 +175,7 @@ def evaluate_series(task) -> list[dict]:
             forecast, chosen = METHODS[name](train, country) if name in METHODS else run_model(name, train, country)
             yhat = forecast["yhat"].to_numpy()
             y = test.to_numpy()
-            row = {"mase": float(np.mean(np.abs(y - yhat)) / scale), "wape": wape(y, yhat), "smape": smape(y, yhat),
-                   "chosen": chosen}
+            row = {**evaluate(y, yhat, scale, ("mase", "wape", "smape")), "chosen": chosen}
             for level in LEVELS:
                 inside = (y >= forecast[f"yhat_lower_{level}"].to_numpy() - 1e-9) & \
                          (y <= forecast[f"yhat_upper_{level}"].to_numpy() + 1e-9)

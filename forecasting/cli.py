@@ -178,12 +178,14 @@ def cmd_tenants(args) -> int:
 
 def cmd_train(args) -> int:
     from .ops.jobs import allowed_tenants
+    from .services.notifications import notify_drift
     from .services.training import retrain_tenant
 
     storage = _storage(args)
     if not args.all:
         # One tenant, under its retrain lock: its error (busy, unknown, no sales) is the command's error.
         result = retrain_tenant(storage, args.tenant)
+        notify_drift(storage, args.tenant, result.drift)
         _print_result(result)
         return 0
     tenants = [t.id for t in allowed_tenants(storage, get_settings())]

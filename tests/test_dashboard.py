@@ -651,7 +651,7 @@ def test_every_string_a_page_uses_exists_in_both_languages():
 
 
 def test_dynamic_keys_exist_for_every_choice_the_engine_offers():
-    from forecasting.core.config import METRICS
+    from forecasting.core.metrics import METRICS
     from forecasting.core.models import available_names
 
     for name in (*available_names(), "ensemble"):

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.core.evaluation import cross_validate, fold_cutoffs, plan_folds, select_winner
+from forecasting.core.evaluation import (
+    CVResult,
+    cross_validate,
+    fold_cutoffs,
+    plan_folds,
+    rank_candidates,
+    select_winner,
+)
 from forecasting.core.metrics import mae, mape, mase, mase_scale, rmse, smape, wape
-from forecasting.core.models.baselines import Naive
+from forecasting.core.models.baselines import Naive, SeasonalNaive
 from forecasting.core.series import series_from_values
 
 
@@ -112,6 +120,28 @@ def test_select_winner_lowest_metric_ties_by_order_and_mape_fallback():
     scores = pd.DataFrame({"mase": [1.0, 0.5, 0.5], "mape": [np.nan] * 3}, index=["a", "b", "c"])
     assert select_winner(scores, "mase", order=["a", "c", "b"]) == "c"
     assert select_winner(scores, "mape", order=["a", "b", "c"]) == "b"  # MAPE undefined: MASE decides
+
+
+def test_rank_candidates_puts_unscored_models_last_and_breaks_ties_by_order():
+    scores = pd.DataFrame({"mase": [0.9, np.nan, 0.5, 0.5, np.inf], "wape": [0.1, 0.2, np.nan, 0.3, 0.4]},
+                          index=["a", "b", "c", "d", "e"])
+    assert rank_candidates(scores, "mase", order=["d", "c"]) == ["d", "c", "a", "b", "e"]
+    assert rank_candidates(scores, "mase") == ["c", "d", "a", "b", "e"]
+    assert rank_candidates(scores, "wape") == ["a", "b", "d", "e", "c"]  # wape decides, its NaN last
+    assert rank_candidates(scores.assign(wape=np.nan), "wape")[0] == "c"  # wape undefined for all: MASE
+
+
+def test_cv_result_survives_its_json_and_rescores_the_same():
+    y = series_from_values(10 + 3 * np.sin(np.arange(120) * 2 * np.pi / 7) + np.arange(120) * 0.05)
+    cv = cross_validate(y, {"naive": Naive, "snaive": SeasonalNaive}, horizon=7, folds=3)
+    cv.skipped["broken"] = "boom"
+    back = CVResult.from_json(json.loads(json.dumps(cv.to_json())))
+    assert back.plan == cv.plan and back.skipped == cv.skipped and back.models == cv.models
+    pd.testing.assert_frame_equal(back.scores(), cv.scores(), rtol=1e-3)
+    pd.testing.assert_frame_equal(back.scores_by_step(), cv.scores_by_step(), rtol=1e-3)
+    older = cv.to_json()
+    del older["scales"]  # stored before scales were kept: recovered from MAE / MASE per fold
+    assert CVResult.from_json(older).scales == pytest.approx(cv.scales, rel=1e-3)
 
 
 def test_fold_cutoffs_are_oldest_first():

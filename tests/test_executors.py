@@ -56,6 +56,17 @@ def test_local_executors_train_every_tenant(demo_storage, demo_data, executor):
     check_written(demo_storage, demo_data, results, ["1", "2", "3"])
 
 
+@pytest.mark.parametrize("executor", ["serial", "process"])
+def test_drift_measured_by_a_worker_is_notified_by_the_caller(demo_storage, executor):
+    strict = FAST.model_copy(update={"error_alert_mape": 0.0001})  # every error is "too high"
+    results = train_tenants(["1", "2"], app=demo_storage.reopen_settings(), ml=strict, executor=executor,
+                            workers=2, now=NOW)
+    assert all(r["ok"] and r["drift"]["drift"] for r in results)
+    for tenant in ("1", "2"):
+        notes = demo_storage.select("notifications", tenant)
+        assert notes["kind"].tolist() == ["drift"], tenant
+
+
 def test_a_failing_tenant_is_its_own_result(demo_storage, demo_data):
     results = train_tenants(["1", "missing"], app=demo_storage.reopen_settings(), ml=FAST, executor="process",
                             workers=2, now=NOW)

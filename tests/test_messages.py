@@ -7,7 +7,8 @@ import sqlite3
 from forecasting.i18n.formatting import formatter_for
 from forecasting.i18n.messages import say
 from forecasting.ops import jobs
-from forecasting.services.notifications import check_drift
+from forecasting.services.notifications import notify_drift
+from forecasting.services.scoring import measure_drift
 from forecasting.services.tenants import get_tenant
 from forecasting.services.training import train_and_predict_sales
 from forecasting.storage import SQLStorage
@@ -25,7 +26,8 @@ def test_every_kind_of_notification_says_itself_in_spanish_and_english(demo_stor
     jobs.check_notification_rules(demo_storage, FAST, now=NOW)
     jobs.send_daily_notifications(demo_storage, FAST, now=NOW)
     y = demo_storage.daily_totals("1", NOW.date().replace(year=2025), NOW.date(), "Europe/Madrid")
-    check_drift(demo_storage, "1", y, threshold=0.0, cv_scores={"mape": 0.4, "wape": 0.3})
+    drift = measure_drift(demo_storage, "1", y, threshold=0.0, cv_scores={"mape": 0.4, "wape": 0.3})
+    notify_drift(demo_storage, "1", drift)
     notes = demo_storage.select("notifications", "1")
     assert {"low_stock", "anomaly", "forecast_drop", "daily_summary", "drift"} <= set(notes["kind"])
 

@@ -8,8 +8,8 @@ import pytest
 
 from forecasting.core.models import lower_col, upper_col
 from forecasting.core.series import series_from_values
-from forecasting.services.notifications import check_drift
-from forecasting.services.scoring import recent_error, record_issued_forecast, score_issued, scorecard
+from forecasting.services.notifications import notify_drift
+from forecasting.services.scoring import measure_drift, recent_error, record_issued_forecast, score_issued, scorecard
 
 ISSUED = pd.Timestamp("2026-03-02")  # a Monday: the first forecast day
 
@@ -66,21 +66,23 @@ def test_too_few_scored_days_give_no_recent_error(storage):
 def test_a_degraded_tenant_gets_one_drift_notification(storage):
     record_issued_forecast(storage, "t", issued_forecast([100] * 14), "ets", "v1")
     y = history_with_actuals([40] * 10)  # sales collapsed: 150% error
-    first = check_drift(storage, "t", y, threshold=0.3)
+    first = measure_drift(storage, "t", y, threshold=0.3)
     assert first["drift"] and first["source"] == "issued forecasts" and first["value"] == pytest.approx(1.5)
-    check_drift(storage, "t", y, threshold=0.3)
+    assert storage.count("notifications", "t") == 0  # measuring writes nothing
+    assert notify_drift(storage, "t", first) and notify_drift(storage, "t", measure_drift(storage, "t", y, 0.3))
     notes = storage.select("notifications", "t")
     assert len(notes) == 1 and notes["kind"].iloc[0] == "drift"
     healthy = history_with_actuals([100] * 10)
     storage.delete("notifications", "t")
-    assert not check_drift(storage, "t", healthy, threshold=0.3)["drift"]
+    healthy_check = measure_drift(storage, "t", healthy, threshold=0.3)
+    assert not healthy_check["drift"] and not notify_drift(storage, "t", healthy_check)
     assert storage.count("notifications", "t") == 0
 
 
 def test_before_any_forecast_meets_its_sales_a_high_backtest_error_says_hard_to_forecast(storage):
     y = history_with_actuals([100] * 10)  # no issued forecast: cross-validation stands in
-    error = check_drift(storage, "t", y, threshold=0.3, cv_scores={"mape": 0.45, "wape": 0.4})
-    assert error["drift"] and error["source"] == "cross-validation"
+    error = measure_drift(storage, "t", y, threshold=0.3, cv_scores={"mape": 0.45, "wape": 0.4})
+    assert error["drift"] and error["source"] == "cross-validation" and notify_drift(storage, "t", error)
     note = storage.select("notifications", "t").iloc[0]
     assert note["title"] == "Sales are hard to forecast for now"
     assert "back-tests" in note["message"] and "changed pattern" not in note["message"]

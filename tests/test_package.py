@@ -20,6 +20,15 @@ def test_no_module_of_the_package_imports_streamlit():
     assert int(count) > 40 and imported == "False"
 
 
+def test_a_training_worker_loads_no_locale_strings_or_notifications():
+    """What a Dask or pool worker imports to train: no Babel, no string table, no notification code."""
+    code = ("import sys, forecasting.ops.executors, forecasting.services.training\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'babel' or m.startswith('forecasting.i18n')\n"
+            "             or m.endswith('notifications')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
+
+
 def _lint_imports(root: Path) -> subprocess.CompletedProcess:
     return subprocess.run([str(Path(sys.executable).with_name("lint-imports")), "--config", "pyproject.toml",
                            "--no-cache"], capture_output=True, text=True, cwd=root)

@@ -10,6 +10,7 @@ from forecasting.core.config import MLSettings
 from forecasting.core.errors import DataError
 from forecasting.core.models import available_names
 from forecasting.services.model_store import list_models, load_active_model
+from forecasting.services.notifications import notify_drift
 from forecasting.services.training import predict_from_active, train_and_predict_sales
 from forecasting.storage import TENANT_COLUMN
 
@@ -62,14 +63,16 @@ def test_injected_anomalies_are_found(demo_storage, demo_data):
     assert in_window and len(in_window & flagged) >= len(in_window) * 0.6
 
 
-def test_forced_high_error_raises_one_drift_notification(demo_storage):
+def test_training_measures_drift_and_its_caller_raises_one_notification(demo_storage):
     strict = FAST.model_copy(update={"error_alert_mape": 0.0001})
     result = train_and_predict_sales("1", storage=demo_storage, settings=strict, now=NOW)
     assert result.drift["drift"] and result.drift["source"] == "cross-validation"
+    assert rows(demo_storage, "notifications", "1").empty  # training only measures
+    assert notify_drift(demo_storage, "1", result.drift)
+    again = train_and_predict_sales("1", storage=demo_storage, settings=strict, now=NOW)
+    notify_drift(demo_storage, "1", again.drift)
     notes = rows(demo_storage, "notifications", "1")
-    assert len(notes) == 1 and notes.kind.iloc[0] == "drift"
-    train_and_predict_sales("1", storage=demo_storage, settings=strict, now=NOW)
-    assert len(rows(demo_storage, "notifications", "1")) == 1  # same event: not notified twice
+    assert len(notes) == 1 and notes.kind.iloc[0] == "drift"  # same event: not notified twice
     relaxed = FAST.model_copy(update={"error_alert_mape": 50.0})
     assert not train_and_predict_sales("3", storage=demo_storage, settings=relaxed, now=NOW).drift["drift"]
     assert rows(demo_storage, "notifications", "3").empty

@@ -23,8 +23,8 @@ from pydantic import BeforeValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .errors import ConfigError, DataError
+from .metrics import METRICS
 
-METRICS = ("mase", "mae", "rmse", "smape", "wape", "mape")
 INTERVAL_LEVELS = (80, 95)
 
 
@@ -71,7 +71,7 @@ class MLSettings(BaseSettings):
         default=True,
         description="Pick the CV winner; when off, the first candidate is always used.",
     )
-    cv_primary_metric: Literal["mase", "mae", "rmse", "smape", "wape", "mape"] = Field(
+    cv_primary_metric: Literal[tuple(METRICS)] = Field(  # the metric registry's names
         default="mase", description="Metric that picks the winner (lower is better)."
     )
     horizon_days: int = Field(default=28, ge=1, le=366, description="Days forecast ahead (also the CV horizon).")

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .config import INTERVAL_LEVELS, MLSettings
 from .errors import ForecastingError
-from .evaluation import CVResult, cross_validate, select_winner
+from .evaluation import CVResult, cross_validate, rank_candidates, ranking_metric
 from .logs import log_event
 from .models import Forecaster, build, unavailable_reason
 from .models.base import Conformal, check_series
@@ -121,9 +121,7 @@ def select_candidates(y: pd.Series, settings: MLSettings, *, country: str | None
         order = ["snaive", "naive"] if len(y) >= 14 else ["naive"]
         note = next(iter(cv.skipped.values()), "no candidate could be cross-validated")
         return Selection(cv, members, skipped, order, f"{note}; using {order[0]}")
-    winner = select_winner(scores, settings.cv_primary_metric, order=[*factories, ENSEMBLE])
-    ranked = scores[settings.cv_primary_metric].fillna(scores["mase"]).sort_values(kind="stable").index.tolist()
-    order = [winner, *[name for name in ranked if name != winner], "naive"]
+    order = [*rank_candidates(scores, settings.cv_primary_metric, order=[*factories, ENSEMBLE]), "naive"]
     note = f"lowest CV {settings.cv_primary_metric.upper()} of {len(scores)} candidate(s)" if settings.select_best \
         else "fixed model (ML_SELECT_BEST is off)"
     return Selection(cv, members, skipped, order, note)
@@ -141,8 +139,8 @@ def add_ensemble(cv: CVResult, metric: str, top_k: int) -> list[str]:
     scores = cv.scores()
     if top_k < 2 or len(scores) < 2:
         return []
-    ranked = scores[metric].astype(float).fillna(scores["mase"]).sort_values(kind="stable")
-    members = [name for name in ranked.index if np.isfinite(ranked[name])][:top_k]
+    column = scores[ranking_metric(scores, metric)].astype(float)
+    members = [name for name in rank_candidates(scores, metric) if np.isfinite(column[name])][:top_k]
     if len(members) < 2:
         return []
     preds = cv.predictions[cv.predictions["model"].isin(members)]

@@ -23,7 +23,7 @@ import pandas as pd
 
 from .errors import DataError, ForecastingError, ModelError
 from .logs import log_event
-from .metrics import METRICS, evaluate, mase_scale
+from .metrics import METRICS, mase_scale, score_frame
 from .models import Forecaster
 
 #: Shortest training window a fold may have; shorter histories shrink the CV horizon.
@@ -89,34 +89,22 @@ class CVResult:
         cached = getattr(self, "_by_fold", None)
         if cached is not None and cached[0] == key:
             return cached[1]
-        rows = []
-        for (model, fold), group in self.predictions.groupby(["model", "fold"], sort=False):
-            row = {"model": model, "fold": fold, "cutoff": group["cutoff"].iloc[0]}
-            row.update(evaluate(group["y"].to_numpy(), group["yhat"].to_numpy(), self.scales[fold]))
-            rows.append(row)
-        frame = pd.DataFrame(rows, columns=["model", "fold", "cutoff", *METRICS])
+        frame = score_frame(self._scaled(), ["model", "fold", "cutoff"])[["model", "fold", "cutoff", *METRICS]]
         self._by_fold = (key, frame)
         return frame
 
     def scores_by_step(self) -> pd.DataFrame:
         """MAE and MASE per horizon step (1 = first forecast day), over folds."""
-        frame = self.predictions.assign(
-            abs_error=lambda d: (d["y"] - d["yhat"]).abs(),
-            scaled_error=lambda d: (d["y"] - d["yhat"]).abs() / d["fold"].map(self.scales),
-        )
-        return (
-            frame.groupby(["model", "step"], sort=False)
-            .agg(mae=("abs_error", "mean"), mase=("scaled_error", "mean"))
-            .reset_index()
-        )
+        return score_frame(self._scaled(), ["model", "step"], ("mae", "mase")).drop(columns="days")
 
     def scores_by_weekday(self) -> pd.DataFrame:
         """MAE per weekday (0 = Monday), over folds."""
-        frame = self.predictions.assign(
-            weekday=lambda d: pd.DatetimeIndex(d["ds"]).dayofweek,
-            abs_error=lambda d: (d["y"] - d["yhat"]).abs(),
-        )
-        return frame.groupby(["model", "weekday"], sort=False)["abs_error"].mean().rename("mae").reset_index()
+        frame = self.predictions.assign(weekday=lambda d: pd.DatetimeIndex(d["ds"]).dayofweek)
+        return score_frame(frame, ["model", "weekday"], ("mae",)).drop(columns="days")
+
+    def _scaled(self) -> pd.DataFrame:
+        """The predictions with each row's MASE scale (that of its fold's training data)."""
+        return self.predictions.assign(scale=self.predictions["fold"].map(self.scales).astype(float))
 
     def to_json(self) -> dict[str, Any]:
         """A compact, JSON-safe summary stored in `ml_models.training_metrics`."""
@@ -128,6 +116,7 @@ class CVResult:
             "by_fold": self.scores_by_fold().assign(cutoff=lambda d: d["cutoff"].astype(str)).to_dict(orient="records"),
             "by_step": self.scores_by_step().to_dict(orient="records"),
             "by_weekday": self.scores_by_weekday().to_dict(orient="records"),
+            "scales": {str(fold): scale for fold, scale in self.scales.items()},
             "skipped": dict(self.skipped),
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "predictions": {
@@ -138,6 +127,31 @@ class CVResult:
                 "yhat": preds["yhat"].round(4).tolist(),
             },
         }
+
+    @classmethod
+    def from_json(cls, stored: Mapping[str, Any]) -> CVResult:
+        """The CV result back from `to_json` (predictions rounded to 4 decimals, as stored).
+
+        Rows stored before `scales` was kept get each fold's MASE scale back
+        from its stored MAE / MASE; a fold whose MASE is missing gets 1.
+        """
+        preds = stored.get("predictions") or {}
+        by_fold = pd.DataFrame(stored.get("by_fold") or [], columns=["model", "fold", "cutoff", *METRICS])
+        cutoffs = dict(zip(by_fold["fold"], pd.to_datetime(by_fold["cutoff"])))
+        frame = pd.DataFrame({k: preds.get(k, []) for k in ("model", "fold", "ds", "y", "yhat")})
+        frame = frame.astype({"model": object, "fold": int, "y": float, "yhat": float})
+        frame["ds"] = pd.to_datetime(frame["ds"])
+        frame.insert(2, "cutoff", pd.to_datetime(frame["fold"].map(cutoffs)))
+        frame.insert(4, "step", (frame["ds"] - frame["cutoff"]).dt.days.astype(int))
+        if "scales" in stored:
+            scales = {int(fold): float(scale) for fold, scale in stored["scales"].items()}
+        else:
+            ratio = pd.to_numeric(by_fold["mae"], errors="coerce") / pd.to_numeric(by_fold["mase"], errors="coerce")
+            recovered = ratio.groupby(by_fold["fold"]).first()
+            scales = {int(fold): float(s) if np.isfinite(s) and s > 0 else 1.0 for fold, s in recovered.items()}
+        plan = FoldPlan(int(stored.get("horizon") or 0), int(stored.get("folds") or 0))
+        seconds = {k: float(v) for k, v in (stored.get("seconds") or {}).items()}
+        return cls(frame, scales, dict(stored.get("skipped") or {}), plan, seconds)
 
 
 def cross_validate(
@@ -221,17 +235,29 @@ def _cv_one(name: str, factory, y: pd.Series, cutoffs: Sequence[pd.Timestamp], h
     return pd.concat(parts, ignore_index=True)
 
 
-def select_winner(scores: pd.DataFrame, metric: str, order: Sequence[str] = ()) -> str:
-    """The model with the lowest `metric`; ties go to the earlier one in `order`.
+def ranking_metric(scores: pd.DataFrame, metric: str) -> str:
+    """The column that ranks: `metric`, or MASE when `metric` is undefined for every model (MAPE on zeros)."""
+    if metric in scores and scores[metric].astype(float).notna().any():
+        return metric
+    return "mase"
 
-    When `metric` is undefined for every model (MAPE on a series of zeros),
-    MASE decides instead.
+
+def rank_candidates(scores: pd.DataFrame, metric: str, order: Sequence[str] = ()) -> list[str]:
+    """Models best first by `metric` (see `ranking_metric`); a model without a finite score comes last.
+
+    Ties go to the earlier one in `order` (the configured candidate order),
+    then to the order of `scores`. The engine, the ensemble and the
+    dashboard's ranking all use this, so they never disagree.
     """
+    column = scores[ranking_metric(scores, metric)].astype(float)
+    rank = {name: i for i, name in enumerate(order)}
+    position = {name: i for i, name in enumerate(column.index)}
+    return sorted(column.index, key=lambda name: (np.nan_to_num(column[name], nan=np.inf, posinf=np.inf),
+                                                  rank.get(name, len(rank)), position[name]))
+
+
+def select_winner(scores: pd.DataFrame, metric: str, order: Sequence[str] = ()) -> str:
+    """The model with the lowest `metric` (`rank_candidates`' first)."""
     if scores.empty:
         raise DataError("no candidate could be cross-validated")
-    column = scores[metric].astype(float)
-    if column.isna().all():
-        column = scores["mase"].astype(float)
-    rank = {name: i for i, name in enumerate(order)}
-    ranked = sorted(column.items(), key=lambda item: (np.nan_to_num(item[1], nan=np.inf), rank.get(item[0], len(rank))))
-    return ranked[0][0]
+    return rank_candidates(scores, metric, order)[0]

@@ -1,8 +1,11 @@
 """Forecast error metrics: one registry read by CV, selection, benchmarks and the dashboard.
 
 Every metric takes actuals `y`, forecasts `yhat` and, for MASE, the scale of
-the training data, and returns a float where lower is better. None divides
-by zero:
+the training data (one number, or one per row when rows come from folds with
+different training data), and returns a float where lower is better.
+`score_frame` applies them per group of a tidy frame (`y`, `yhat`, optional
+`scale`): cross-validation, the scorecard of issued forecasts and `bench/`
+all score through it, so a metric is defined once. None divides by zero:
 
 * MAPE is computed over days with non-zero actuals only (a closed day has no
   percentage error); with no such day it is NaN, and callers say so.
@@ -14,9 +17,10 @@ by zero:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
+import pandas as pd
 
 SEASON = 7
 
@@ -61,8 +65,10 @@ def mape(y, yhat, scale: float = 1.0) -> float:
     return float(np.mean(np.abs((y[nonzero] - yhat[nonzero]) / y[nonzero])))
 
 
-def mase(y, yhat, scale: float = 1.0) -> float:
-    return mae(y, yhat) / scale
+def mase(y, yhat, scale=1.0) -> float:
+    """Mean absolute error in units of the training data's seasonal-naive error (`mase_scale`)."""
+    y, yhat = _arrays(y, yhat)
+    return float(np.mean(np.abs(y - yhat) / np.asarray(scale, dtype=float)))
 
 
 METRICS: dict[str, Callable[..., float]] = {
@@ -87,6 +93,23 @@ def mase_scale(y_train, season: int = SEASON) -> float:
     return level if level > 0 else 1.0
 
 
-def evaluate(y, yhat, scale: float) -> dict[str, float]:
-    """Every metric of the registry for one forecast."""
-    return {name: fn(y, yhat, scale=scale) for name, fn in METRICS.items()}
+def evaluate(y, yhat, scale=1.0, metrics: Sequence[str] = tuple(METRICS)) -> dict[str, float]:
+    """`metrics` (names in the registry; all by default) for one forecast."""
+    return {name: METRICS[name](y, yhat, scale=scale) for name in metrics}
+
+
+def score_frame(frame: pd.DataFrame, by: str | Sequence[str], metrics: Sequence[str] = tuple(METRICS)) -> pd.DataFrame:
+    """`metrics` of each group of a tidy frame, plus `days` (rows scored); one row per group, `by` as columns.
+
+    `frame` has `y`, `yhat` and, for MASE, `scale` (per row; 1 without it).
+    A missing value is not skipped: it makes its group's metrics NaN.
+    """
+    keys = [by] if isinstance(by, str) else list(by)
+    rows = []
+    for group, part in frame.groupby(keys, sort=False):
+        scale = part["scale"].to_numpy(dtype=float) if "scale" in part else 1.0
+        values = dict(zip(keys, group if isinstance(group, tuple) else (group,)))
+        values.update(evaluate(part["y"].to_numpy(), part["yhat"].to_numpy(), scale, metrics))
+        values["days"] = len(part)
+        rows.append(values)
+    return pd.DataFrame(rows, columns=[*keys, *metrics, "days"])

@@ -64,14 +64,18 @@ def watch_parent(parent_pid: int, every_seconds: float = 1.0) -> None:
 
 def train_task(app: AppSettings, ml: MLSettings, tenant_id: str, now: datetime | None = None,
                wait_seconds: float = 300.0) -> dict[str, Any]:
-    """Train one tenant where this runs; returns {tenant_id, ok, summary | error}."""
+    """Train one tenant where this runs; returns {tenant_id, ok, summary, drift | error}.
+
+    Nothing here writes a notification (a Dask worker loads no locale
+    strings): `train_tenants` raises the drift notification from `drift`.
+    """
     from ..core.logs import setup_logging
     from ..services.training import retrain_tenant
 
     setup_logging(app.log_level)
     try:
         result = retrain_tenant(_storage_for(app), tenant_id, settings=ml, wait_seconds=wait_seconds, now=now)
-        return {"tenant_id": tenant_id, "ok": True, "summary": result.summary()}
+        return {"tenant_id": tenant_id, "ok": True, "summary": result.summary(), "drift": result.drift}
     except Exception as exc:  # noqa: BLE001 - the failure is this tenant's result
         log_event("pipeline_failed", tenant_id=tenant_id, error=str(exc), error_type=type(exc).__name__)
         return {"tenant_id": tenant_id, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
@@ -95,9 +99,16 @@ def train_tenants(
         raise ConfigError(f"invalid setting(s): TRAIN_EXECUTOR: choose from {', '.join(EXECUTORS)}, got {executor!r}")
     tenant_ids = [str(t) for t in tenant_ids]
     results: list[dict[str, Any]] = []
+    storage = None
 
     def collect(result: dict[str, Any]) -> None:
+        nonlocal storage
         results.append(result)
+        if (result.get("drift") or {}).get("drift"):
+            from ..services.notifications import notify_drift
+
+            storage = storage or _storage_for(app)
+            notify_drift(storage, result["tenant_id"], result["drift"])
         if on_result:
             on_result(result)
 

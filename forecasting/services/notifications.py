@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ..core.logs import log_event
 from ..i18n.formatting import Formatter, formatter_for
 from ..i18n.messages import Part, message, say
 from ..storage import Storage
+from .scoring import measure_drift
 
 
 def notify(storage: Storage, tenant_id: str, *, kind: str, title: str, message: str,
@@ -58,39 +58,22 @@ def mark_read(storage: Storage, tenant_id: str, notification_id: int | None = No
     return storage.update("notifications", str(tenant_id), {"is_read": True}, where=where)
 
 
-def check_drift(storage: Storage, tenant_id: str, y: pd.Series, threshold: float,
-                cv_scores: dict[str, float] | None = None) -> dict[str, Any] | None:
-    """Raise a drift notification when recent error exceeds `threshold` (`ML_ERROR_ALERT_MAPE`).
+def notify_drift(storage: Storage, tenant_id: str, drift: dict[str, Any] | None) -> bool:
+    """Raise the drift notification for a check from `scoring.measure_drift`; True when one was due.
 
-    Recent error is that of forecasts issued before and now comparable with
-    actuals; before there are enough of those (a tenant's first training),
-    the winner's cross-validation error stands in. MAPE is used, or WAPE when
-    MAPE is undefined (no day with non-zero sales). Returns the error checked.
+    Training only measures (it runs where no notification should be
+    written, such as a Dask worker); whoever ran it raises this, once per
+    last sales day (`event_key`).
     """
-    from .scoring import recent_error
-
-    error = recent_error(storage, tenant_id, y)
-    if error is None and cv_scores:
-        error = {"mape": cv_scores.get("mape"), "wape": cv_scores.get("wape"), "days": None, "source": "cross-validation"}
-    if error is None:
-        return None
-    value = error["mape"]
-    metric = "MAPE"
-    if value is None or not np.isfinite(value):
-        value, metric = error["wape"], "WAPE"
-    if value is None or not np.isfinite(value):
-        return None
-    error = {**error, "metric": metric, "value": float(value), "threshold": threshold, "drift": value > threshold}
-    if error["drift"]:
-        last = y.index[-1].date().isoformat()
-        log_event("drift", tenant_id=str(tenant_id), **{k: v for k, v in error.items() if k != "drift"})
-        # Before any forecast met its sales, nothing "changed": the shop is simply hard to forecast.
-        key = "notif.drift_cv" if error["source"] == "cross-validation" else "notif.drift"
-        values = {"value_pct": float(value), "threshold_pct": float(threshold), "metric": metric,
-                  "days_num": error.get("days")}
-        notify_parts(storage, tenant_id, Formatter(), kind="drift", severity="warning", event_key=f"drift:{last}",
-                     title=(f"{key}.title", {}), parts=[(f"{key}.message", values)])
-    return error
+    if not drift or not drift.get("drift"):
+        return False
+    # Before any forecast met its sales, nothing "changed": the shop is simply hard to forecast.
+    key = "notif.drift_cv" if drift["source"] == "cross-validation" else "notif.drift"
+    values = {"value_pct": float(drift["value"]), "threshold_pct": float(drift["threshold"]), "metric": drift["metric"],
+              "days_num": drift.get("days")}
+    notify_parts(storage, str(tenant_id), Formatter(), kind="drift", severity="warning",
+                 event_key=f"drift:{drift['last_day']}", title=(f"{key}.title", {}), parts=[(f"{key}.message", values)])
+    return True
 
 
 # --- rules from business_notification_config ------------------------------------------
@@ -166,8 +149,7 @@ def check_rules(storage: Storage, tenant, settings, y: pd.Series | None, *, toda
 
     if y is not None and "forecast_drift" in rules:
         threshold = rules["forecast_drift"] if rules["forecast_drift"] is not None else settings.error_alert_mape
-        error = check_drift(storage, tenant.id, y, threshold)
-        if error and error.get("drift"):
+        if notify_drift(storage, tenant.id, measure_drift(storage, tenant.id, y, threshold)):
             written.append(f"drift:{y.index[-1].date().isoformat()}")
     return written
 

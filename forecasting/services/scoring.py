@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..core.metrics import mape, mase_scale, wape
+from ..core.logs import log_event
+from ..core.metrics import mape, mase, mase_scale, score_frame, wape
 from ..core.models import lower_col, upper_col
 from ..storage import Storage
 
@@ -108,17 +109,12 @@ def scorecard(storage: Storage, tenant_id: str, y: pd.Series, lookback_days: int
         return None
     scale = mase_scale(y.iloc[-365 - lookback_days : -lookback_days].to_numpy()) if len(y) > lookback_days + 14 \
         else mase_scale(y.to_numpy())
-    by_step = scored.groupby("step").agg(mae=("abs_error", "mean"), days=("abs_error", "size"),
-                                         actual=("y", lambda s: s.abs().sum()), errors=("abs_error", "sum")).reset_index()
-    by_step["mase"] = by_step["mae"] / scale
-    by_step["wape"] = by_step["errors"] / by_step["actual"].replace(0, np.nan)
+    by_step = score_frame(scored.assign(scale=scale), "step", ("mae", "mase", "wape")).sort_values("step")
     daily = latest_per_day(scored)
-    weekly = daily.assign(week=daily["target_date"].dt.to_period("W").dt.start_time).groupby("week")
-    over_time = pd.DataFrame({
-        "wape": weekly.apply(lambda g: wape(g["y"], g["yhat"]), include_groups=False),
-        "snaive_wape": weekly.apply(lambda g: wape(g["y"], g["snaive"].fillna(0.0)), include_groups=False),
-        "days": weekly.size(),
-    }).reset_index()
+    daily = daily.assign(week=daily["target_date"].dt.to_period("W").dt.start_time)
+    ours = score_frame(daily, "week", ("wape",))
+    snaive = score_frame(daily.assign(yhat=daily["snaive"].fillna(0.0)), "week", ("wape",))
+    over_time = ours.assign(snaive_wape=snaive["wape"].to_numpy())[["week", "wape", "snaive_wape", "days"]]
     snaive_known = scored.dropna(subset=["snaive"])
     snaive_mae = snaive_known["snaive_abs_error"].mean()
     ours_mae = snaive_known["abs_error"].mean()
@@ -127,11 +123,11 @@ def scorecard(storage: Storage, tenant_id: str, y: pd.Series, lookback_days: int
         days=int(daily["target_date"].nunique()),
         wape=wape(scored["y"], scored["yhat"]),
         mape=mape(scored["y"], scored["yhat"]),
-        mase=float(scored["abs_error"].mean() / scale),
+        mase=mase(scored["y"], scored["yhat"], scale),
         coverage_80=float(scored["in_80"].mean()),
         coverage_95=float(scored["in_95"].mean()),
         beats_snaive=beats,
-        by_step=by_step[["step", "mae", "mase", "wape", "days"]],
+        by_step=by_step.reset_index(drop=True),
         over_time=over_time,
     )
 
@@ -147,3 +143,31 @@ def recent_error(storage: Storage, tenant_id: str, y: pd.Series, days: int = REC
         return None
     return {"mape": mape(daily["y"], daily["yhat"]), "wape": wape(daily["y"], daily["yhat"]),
             "days": int(len(daily)), "source": "issued forecasts"}
+
+
+def measure_drift(storage: Storage, tenant_id: str, y: pd.Series, threshold: float,
+                  cv_scores: dict[str, float] | None = None) -> dict[str, Any] | None:
+    """Whether recent error exceeds `threshold` (`ML_ERROR_ALERT_MAPE`); None when nothing can be measured.
+
+    Recent error is that of forecasts issued before and now comparable with
+    actuals; before there are enough of those (a tenant's first training),
+    the winner's cross-validation error stands in. MAPE is used, or WAPE when
+    MAPE is undefined (no day with non-zero sales). Only measures and logs:
+    `notifications.notify_drift` tells the owner.
+    """
+    error = recent_error(storage, tenant_id, y)
+    if error is None and cv_scores:
+        error = {"mape": cv_scores.get("mape"), "wape": cv_scores.get("wape"), "days": None,
+                 "source": "cross-validation"}
+    if error is None:
+        return None
+    value, metric = error["mape"], "MAPE"
+    if value is None or not np.isfinite(value):
+        value, metric = error["wape"], "WAPE"
+    if value is None or not np.isfinite(value):
+        return None
+    drift = {**error, "metric": metric, "value": float(value), "threshold": threshold, "drift": value > threshold,
+             "last_day": y.index[-1].date().isoformat()}
+    if drift["drift"]:
+        log_event("drift", tenant_id=str(tenant_id), **{k: v for k, v in drift.items() if k != "drift"})
+    return drift

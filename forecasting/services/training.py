@@ -2,7 +2,8 @@
 
 Steps (each logged as a JSON event and reported to `progress`):
 series -> cross-validation per candidate -> final fit -> forecast upsert ->
-anomalies upsert -> model version saved -> drift check.
+anomalies upsert -> model version saved -> drift measured (`TrainResult.drift`; whoever ran the
+training raises the notification with `notifications.notify_drift`, so training never writes one).
 """
 
 from __future__ import annotations
@@ -25,9 +26,8 @@ from ..core.series import tenant_today
 from ..storage import Storage, open_storage
 from .locks import BusyError, tenant_lock
 from .model_store import load_active_model, new_version, save_model
-from .notifications import check_drift
 from .sales import daily_sales
-from .scoring import record_issued_forecast
+from .scoring import measure_drift, record_issued_forecast
 from .tenants import get_tenant, settings_for_tenant
 
 FORECAST = "sales_forecast"
@@ -130,7 +130,7 @@ def train_and_predict_sales(
                extra={"settings": settings.model_dump(mode="json"), "country": settings.holidays_country or None})
     rows["ml_models"] = 1
 
-    drift = check_drift(storage, tenant_id, y, settings.error_alert_mape, winner_scores)
+    drift = measure_drift(storage, tenant_id, y, settings.error_alert_mape, winner_scores)
     seconds = time.perf_counter() - started
     result = TrainResult(tenant_id, outcome.winner, version, outcome, anomalies, rows, drift, seconds,
                          settings, len(y), steps)
