@@ -8,11 +8,15 @@ import re
 import string
 from pathlib import Path
 
+import numpy as np
+import pytest
 from babel.messages.catalog import Catalog, Message
 from babel.messages.pofile import PoFileError, read_po
 
 from forecasting.i18n import catalog
-from forecasting.i18n.catalog import LANGUAGES, LOCALES, STRINGS, escape_markdown, md, t
+from forecasting.i18n.catalog import LANGUAGES, LOCALES, STRINGS, escape_markdown, md, plural_count, t
+from forecasting.i18n.formatting import Formatter
+from forecasting.i18n.messages import message, say
 
 SOURCE = "en"
 
@@ -264,6 +268,52 @@ def test_the_loader_takes_what_a_language_has_and_english_for_the_rest(tmp_path,
     assert t("only.spanish", "es") == "only.spanish"  # fuzzy: not used
 
 
+# --- plural forms ------------------------------------------------------------------------------------
+
+
+def test_a_count_picks_the_form_in_each_language():
+    def stock(lang: str, count: object, shown: str) -> str:
+        return t("notif.low_stock.message", lang, n=count, product="Pan", stock_num=shown, threshold_num="5")
+
+    assert stock("en", 1, "1") == "Pan has 1 unit left (alert at 5)."
+    assert stock("en", 2, "2") == "Pan has 2 units left (alert at 5)."
+    assert stock("es", 1, "1") == "A Pan le queda 1 unidad (aviso a partir de 5)."
+    assert stock("es", 2, "2") == "A Pan le quedan 2 unidades (aviso a partir de 5)."
+    for count in (0, 2.5, "2,5", None, float("nan")):
+        assert "unidades" in stock("es", count, str(count)) and "units" in stock("en", count, str(count))
+    for count in (1.0, np.int64(1), np.float64(1.0), "1", -1):
+        assert "1 unidad " in stock("es", count, "1"), count
+    assert t("trigger.every_minutes", "es", n=1) == "cada 1 minuto"
+    assert t("trigger.every_minutes", "en", n=5) == "every 5 minutes"
+
+
+def test_a_stored_message_counts_with_its_stored_value():
+    def say_stock(lang: str, stock: float) -> str:
+        details = message(("notif.low_stock.title", {"product": "Pan"}),
+                          [("notif.low_stock.message", {"product": "Pan", "stock_num": stock, "threshold_num": 5})])
+        return say(details, lang, Formatter(lang))[1]
+
+    assert plural_count("notif.low_stock.message") == "stock_num" and plural_count("app.title") is None
+    assert say_stock("en", 1) == "Pan has 1 unit left (alert at 5)."
+    assert say_stock("en", 1.0) == "Pan has 1 unit left (alert at 5)."
+    assert say_stock("es", 1) == "A Pan le queda 1 unidad (aviso a partir de 5)."
+    assert say_stock("es", 2) == "A Pan le quedan 2 unidades (aviso a partir de 5)."
+    assert say_stock("es", 2.5) == "A Pan le quedan 2,5 unidades (aviso a partir de 5)."
+
+
+def test_without_a_count_a_key_says_what_it_said_before():
+    """Callers that don't pass n= yet keep their text: the plural form, or the "(s)" wording."""
+    assert t("overview.sales_last", "en", days=7) == "Sales, last 7 days"
+    assert t("overview.sales_last", "es", days=7) == "Ventas, últimos 7 días"
+    assert t("overview.sales_last", "es", n=1, days=1) == "Ventas, último 1 día"
+    assert t("import.failed", "en", problems=4, lines=4) == (
+        "Nothing was imported: 4 problem(s) on 4 line(s). Fix these rows and upload the file again.")
+    assert t("import.failed", "en", n=1, problems=1, lines=1).startswith("Nothing was imported: 1 problem in the file")
+    assert t("settings.saved", "es", n=1, count=1).startswith("Guardado: 1 ajuste difiere")
+    assert t("comparison.why", "en", model="ETS", metric="MASE", value="0.5", n=3, runner="Naive",
+             runner_value="0.7", margin="20%", won=2, folds=3).startswith("**ETS** won: lowest MASE (0.5) of 3 candidates")
+
+
 # --- fallbacks and Markdown ---------------------------------------------------------------------------
 
 
@@ -273,13 +323,29 @@ def test_missing_strings_fall_back_to_english_then_default_then_the_key():
     assert md("no.such.key", "es", default="a*b") == "a\\*b" and md("no.such.key", "es") == "no.such.key"
 
 
+def test_md_escapes_the_values_not_the_template():
+    assert md("sidebar.storage", "es", backend="sqlite", location="a_b") == "Datos: **sqlite** · `a\\_b`"
+    assert md("msg.not_trained", "en", name="[x](https://e.vil)").startswith(
+        "No forecast yet for **\\[x\\]\\(https\u200b\\://e.vil\\)**")
+
+
+def test_md_escapes_the_values_and_counts_with_the_raw_number():
+    text = md("jobs.last_partial", "en", n=1, failed=1, when="today", error="see https://evil.example *now*")
+    assert text == "The last run finished, but 1 business failed (today): see https\u200b\\://evil.example \\*now\\*"
+
+
 def test_escape_markdown_is_unchanged():
     assert escape_markdown("[x](http://a.b) `c` $d$ :red[e] #f\n- g user@mail.com www.site.com") == (
         "\\[x\\]\\(http\u200b\\://a.b\\) \\`c\\` \\$d\\$ \\:red\\[e\\] \\#f \\- g user@\u200bmail.com "
         "www\u200b.site.com")
 
 
-def test_md_escapes_the_values_not_the_template():
-    assert md("sidebar.storage", "es", backend="sqlite", location="a_b") == "Datos: **sqlite** · `a\\_b`"
-    assert md("msg.not_trained", "en", name="[x](https://e.vil)").startswith(
-        "No forecast yet for **\\[x\\]\\(https\u200b\\://e.vil\\)**")
+@pytest.mark.parametrize("lang", sorted(LANGUAGES))
+def test_every_plural_key_says_one_and_many(lang):
+    plural = [key for key in STRINGS if plural_count(key) is not None]
+    assert len(plural) > 20
+    for key in plural:
+        values = {name: "7" for name in re.findall(r"{(\w+)}", STRINGS[key]["en"])}
+        one, many = t(key, lang, **{**values, "n": 1}), t(key, lang, **{**values, "n": 7})
+        assert "{" not in one + many, key
+        assert one != many or (lang, key) == ("en", "notifications.count"), key  # "1 shown", "7 shown"
