@@ -5,6 +5,9 @@ the parts of `message` are joined by a space. Values are plain JSON and
 formatted by the suffix of their name: `_pct` a fraction as a percentage,
 `_spct` the same with a sign, `_money` an amount in the business's
 currency, `_date` an ISO date, `_num` a number; anything else is text.
+A key with plural forms takes its count from the value its catalog entry
+names ("#. count: {stock_num}"), as it was stored, before formatting: 1
+unit, 2 units, 2.5 units.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .catalog import STRINGS, md, t
+from .catalog import STRINGS, md, plural_count, t
 from .formatting import Formatter
 
 Part = tuple[str, Mapping[str, Any]]
@@ -33,11 +36,19 @@ def say(details: Any, lang: str, fmt: Formatter, *, markdown: bool = False) -> t
         if not all(isinstance(key, str) and key in STRINGS and isinstance(values, Mapping) for key, values in parts):
             return None
         say_one = md if markdown else t
-        texts = [say_one(key, lang, **{name: _format(name, value, fmt) for name, value in values.items()})
-                 for key, values in parts]
+        texts = [say_one(key, lang, **_values(key, values, fmt)) for key, values in parts]
     except (KeyError, TypeError, ValueError, IndexError):
         return None
     return texts[0], " ".join(texts[1:])
+
+
+def _values(key: str, values: Mapping[str, Any], fmt: Formatter) -> dict[str, Any]:
+    """`values` formatted for the reader, plus the count `n` as stored when `key` has plural forms."""
+    shown: dict[str, Any] = {name: _format(name, value, fmt) for name, value in values.items()}
+    count = plural_count(key)
+    if count is not None and "n" not in values and values.get(count) is not None:
+        shown["n"] = values[count]
+    return shown
 
 
 def _format(name: str, value: Any, fmt: Formatter) -> str:
