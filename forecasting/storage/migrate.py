@@ -25,7 +25,10 @@ from ..core.errors import StorageError
 from ..core.logs import log_event
 from .schema import TABLES
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "supabase" / "migrations"
+# An installed package carries a copy of the files beside this module (pyproject.toml maps supabase/migrations
+# to the package forecasting.storage.migrations); a checkout, or an editable install, reads them in place.
+_INSTALLED = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS_DIR = _INSTALLED if _INSTALLED.is_dir() else Path(__file__).resolve().parents[2] / "supabase" / "migrations"
 
 # Tables only the migrations declare: Supabase sign-in membership (unused by the embedded file),
 # and APScheduler's job store, declared so that it gets row-level security and no API grants.
@@ -40,7 +43,8 @@ _VERSION = re.compile(r"^(\d{14})_.+\.sql$")
 def migration_files(folder: Path = MIGRATIONS_DIR) -> list[Path]:
     """The migration files, oldest first (Supabase CLI names: `<14-digit timestamp>_<name>.sql`)."""
     if not folder.is_dir():
-        raise StorageError(f"migration folder {folder} is missing; run from a full checkout of the project")
+        raise StorageError(f"migration folder {folder} is missing; run from a full checkout of the project "
+                           "or install it with `pip install .`")
     files = sorted(p for p in folder.iterdir() if _VERSION.match(p.name))
     if not files:
         raise StorageError(f"no migration files in {folder}")
