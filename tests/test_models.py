@@ -10,9 +10,9 @@ import pytest
 
 from forecasting.core.config import MLSettings
 from forecasting.core.errors import DataError, ModelError
+from forecasting.core.intervals import sanitize_forecast
 from forecasting.core.metrics import mase, mase_scale
 from forecasting.core.models import available_names, build, load_model, lower_col, unavailable_reason, upper_col
-from forecasting.core.models.base import sanitize_forecast
 
 from .conftest import make_series
 

@@ -13,7 +13,8 @@ import importlib.util
 from typing import Any
 
 from ..errors import ModelError
-from .base import Forecaster, lower_col, upper_col
+from ..intervals import lower_col, upper_col
+from .base import Forecaster
 
 __all__ = ["Forecaster", "available_names", "build", "load_model", "lower_col", "model_class", "unavailable_reason", "upper_col"]
 

@@ -9,7 +9,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .base import Conformal, Forecaster
+from ..intervals import Conformal
+from .base import Forecaster
 
 
 class EnsembleForecaster(Forecaster):

@@ -23,7 +23,8 @@ import pandas as pd
 
 from ..calendar import holidays_between
 from ..errors import ModelError
-from .base import Conformal, Forecaster
+from ..intervals import Conformal
+from .base import Forecaster
 
 LAGS = (7, 14, 21, 28, 35)
 WARMUP = 35  # the longest look-back of any feature

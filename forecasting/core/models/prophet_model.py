@@ -8,7 +8,8 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .base import Conformal, Forecaster, z_value
+from ..intervals import Conformal, z_value
+from .base import Forecaster
 
 # Prophet samples to draw its 80% band; the 95% band is scaled from it.
 _UNCERTAINTY_SAMPLES = 300
