@@ -13,6 +13,8 @@ from forecasting.core.errors import DataError, ModelError
 from forecasting.core.intervals import sanitize_forecast
 from forecasting.core.metrics import mase, mase_scale
 from forecasting.core.models import available_names, build, load_model, lower_col, unavailable_reason, upper_col
+from forecasting.core.models.baselines import Naive
+from forecasting.core.models.ensemble import EnsembleForecaster
 
 from .conftest import make_series
 
@@ -106,6 +108,34 @@ def test_error_ceiling(name):
     forecast = build(name, SETTINGS, None).fit(train).predict(14)
     score = mase(test.to_numpy(), forecast["yhat"].to_numpy(), scale=mase_scale(train.to_numpy()))
     assert score < CEILING[name], f"{name} MASE {score:.3f}"
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_parameters_are_the_constructor_arguments_stored_once(name):
+    """scikit-learn's rule: get_params reads the __init__ arguments back from the attributes of their names."""
+    model = build(name, SETTINGS, "ES")
+    params = model.get_params()
+    assert list(params) == list(model.param_names())
+    assert not hasattr(model, "params")  # no second copy to drift from the attributes
+    assert json.loads(json.dumps(params)) == params
+    assert type(model)(**params).get_params() == params  # the same model, unfitted
+
+
+def test_a_composite_shows_its_members_parameters():
+    members = [build("snaive", SETTINGS), build("theta", SETTINGS)]
+    ensemble = EnsembleForecaster(members)
+    assert ensemble.get_params() == {"members": [{"name": "snaive", "params": {"season": 7}},
+                                                 {"name": "theta", "params": members[1].get_params()}]}
+    assert repr(ensemble).startswith("EnsembleForecaster(members=[SeasonalNaive(season=7), ThetaForecaster(")
+
+
+def test_a_model_taking_unnamed_parameters_is_refused():
+    class Loose(Naive):
+        def __init__(self, **kwargs):
+            self.kwargs = kwargs
+
+    with pytest.raises(TypeError, match="must have a name"):
+        Loose().get_params()
 
 
 def test_short_history_is_refused_with_the_need():

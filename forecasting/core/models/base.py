@@ -1,8 +1,10 @@
 """The one protocol every forecasting candidate speaks.
 
-A candidate is a small class in the scikit-learn style: the constructor
-stores plain parameters only, `fit` learns and returns `self`, learned state
-ends with `_`, `predict` never refits. It declares what it needs
+A candidate is a small class in the scikit-learn style: the constructor's
+keyword arguments are its parameters, each stored unchanged (or normalized,
+say a list to a tuple) in the attribute of the same name and nowhere else,
+so `get_params` reads them from the signature; `fit` learns and returns
+`self`, learned state ends with `_`, `predict` never refits. It declares what it needs
 (`min_train_days`, `requires`) so cross-validation can skip it with its own
 reason instead of an `if` about its name.
 
@@ -14,6 +16,7 @@ higher levels, nothing below zero (sales).
 
 from __future__ import annotations
 
+import inspect
 import io
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -37,8 +40,17 @@ class Forecaster(ABC):
     #: Optional packages the model imports; a missing one is a recorded skip.
     requires: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, **params: Any) -> None:
-        self.params = params
+    @classmethod
+    def param_names(cls) -> tuple[str, ...]:
+        """The model's parameters: its constructor's arguments, in their order (scikit-learn's rule)."""
+        if cls.__init__ is object.__init__:
+            return ()
+        names = []
+        for parameter in list(inspect.signature(cls.__init__).parameters.values())[1:]:
+            if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+                raise TypeError(f"{cls.__name__}.__init__ takes *{parameter.name}: a parameter must have a name")
+            names.append(parameter.name)
+        return tuple(names)
 
     @classmethod
     def from_settings(cls, settings: Any, country: str | None) -> Forecaster:
@@ -96,8 +108,12 @@ class Forecaster(ABC):
         return pd.Series(values, index=self.y_.index, name="fitted")
 
     def get_params(self) -> dict[str, Any]:
-        """Plain-valued parameters, shown in the comparison table and stored with the model."""
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.params.items()}
+        """The parameters, read from the attributes of their names, as plain (JSON) values.
+
+        Stored with the model. `type(self)(**get_params())` is the same model, unfitted,
+        except for a composite: a member model shows as its name and parameters.
+        """
+        return {name: _plain(getattr(self, name)) for name in self.param_names()}
 
     # --- serialization ------------------------------------------------------
 
@@ -142,8 +158,19 @@ class Forecaster(ABC):
         return {level: (mean - z_value(level) * sd, mean + z_value(level) * sd) for level in levels}
 
     def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        params = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.param_names())
         return f"{type(self).__name__}({params})"
+
+
+def _plain(value: Any) -> Any:
+    """A parameter as JSON would hold it: tuples as lists, a model as its name and parameters."""
+    if isinstance(value, Forecaster):
+        return {"name": value.name, "params": value.get_params()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
 
 
 def check_series(y: pd.Series) -> pd.Series:

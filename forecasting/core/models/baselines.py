@@ -34,7 +34,6 @@ class SeasonalNaive(Forecaster):
     name = "snaive"
 
     def __init__(self, season: int = 7) -> None:
-        super().__init__(season=season)
         self.season = season
 
     @property

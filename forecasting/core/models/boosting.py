@@ -24,7 +24,6 @@ class _TreeForecaster(Forecaster):
 
     def __init__(self, country: str | None = None, horizon: int = 28, n_estimators: int = 200,
                  learning_rate: float = 0.05, seed: int = 0) -> None:
-        super().__init__(country=country, horizon=horizon, n_estimators=n_estimators, learning_rate=learning_rate, seed=seed)
         self.country, self.horizon = country, horizon
         self.n_estimators, self.learning_rate, self.seed = n_estimators, learning_rate, seed
 

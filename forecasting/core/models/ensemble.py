@@ -19,12 +19,7 @@ class EnsembleForecaster(Forecaster):
     name = "ensemble"
 
     def __init__(self, members: list[Forecaster] | None = None) -> None:
-        super().__init__(members=[m.name for m in members or []])
         self.members = list(members or [])
-
-    def get_params(self):
-        return {"members": [m.name for m in self.members],
-                "member_params": {m.name: m.get_params() for m in self.members}}
 
     @property
     def min_train_days(self) -> int:  # type: ignore[override]

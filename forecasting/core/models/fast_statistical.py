@@ -20,7 +20,6 @@ class _StatsForecastModel(Forecaster):
     min_train_days = 21  # three weeks: enough for a weekly season
 
     def __init__(self, season: int = 7, max_train_days: int | None = 730) -> None:
-        super().__init__(season=season, max_train_days=max_train_days)
         self.season, self.max_train_days = season, max_train_days
 
     def _model(self):

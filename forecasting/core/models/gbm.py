@@ -83,8 +83,6 @@ class LightGBMForecaster(Forecaster):
     def __init__(self, country: str | None = None, n_estimators: int = 100, learning_rate: float = 0.1,
                  num_leaves: int = 15, objective: str = "l1", normalize: bool = True, sample: float = 0.8,
                  seed: int = 0) -> None:
-        super().__init__(country=country, n_estimators=n_estimators, learning_rate=learning_rate,
-                         num_leaves=num_leaves, objective=objective, normalize=normalize, sample=sample, seed=seed)
         self.normalize, self.sample = normalize, sample
         self.country, self.n_estimators, self.learning_rate = country, n_estimators, learning_rate
         self.num_leaves, self.objective, self.seed = num_leaves, objective, seed
@@ -144,7 +142,7 @@ class LightGBMForecaster(Forecaster):
     def to_bytes(self) -> bytes:
         self._check_fitted()
         payload = {
-            "params": self.params,
+            "params": self.get_params(),
             "y": {"start": self.y_.index[0].isoformat(), "values": self.y_.tolist()},
             "floor": self.floor_,
             "booster": self.booster_.model_to_string(),

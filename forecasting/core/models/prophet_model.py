@@ -27,7 +27,6 @@ class ProphetForecaster(Forecaster):
     requires = ("prophet",)
 
     def __init__(self, country: str | None = None, seasonality_mode: str = "additive", log_transform: bool = False) -> None:
-        super().__init__(country=country, seasonality_mode=seasonality_mode, log_transform=log_transform)
         self.country, self.seasonality_mode, self.log_transform = country, seasonality_mode, log_transform
 
     @classmethod

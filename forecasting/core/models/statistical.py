@@ -27,7 +27,6 @@ class ETS(Forecaster):
     min_train_days = 14
 
     def __init__(self, season: int = 7, damped: bool = True, max_train_days: int | None = 730) -> None:
-        super().__init__(season=season, damped=damped, max_train_days=max_train_days)
         self.season, self.damped, self.max_train_days = season, damped, max_train_days
 
     def _fit(self, y: pd.Series) -> None:
@@ -74,7 +73,6 @@ class SARIMAX(Forecaster):
         return cls(order=settings.sarimax_order, seasonal_order=settings.sarimax_seasonal)
 
     def __init__(self, order=(1, 1, 1), seasonal_order=(1, 1, 1, 7), max_train_days: int | None = 365) -> None:
-        super().__init__(order=tuple(order), seasonal_order=tuple(seasonal_order), max_train_days=max_train_days)
         self.order, self.seasonal_order, self.max_train_days = tuple(order), tuple(seasonal_order), max_train_days
 
     @property
