@@ -12,8 +12,17 @@ from forecasting.core.config import MLSettings
 from forecasting.core.errors import DataError, ModelError
 from forecasting.core.intervals import sanitize_forecast
 from forecasting.core.metrics import mase, mase_scale
-from forecasting.core.models import available_names, build, load_model, lower_col, unavailable_reason, upper_col
-from forecasting.core.models.baselines import Naive
+from forecasting.core.models import (
+    Forecaster,
+    available_names,
+    build,
+    load_model,
+    lower_col,
+    model_class,
+    unavailable_reason,
+    upper_col,
+)
+from forecasting.core.models.baselines import Naive, SeasonalNaive
 from forecasting.core.models.ensemble import EnsembleForecaster
 
 from .conftest import make_series
@@ -136,6 +145,22 @@ def test_a_model_taking_unnamed_parameters_is_refused():
 
     with pytest.raises(TypeError, match="must have a name"):
         Loose().get_params()
+
+
+@pytest.mark.parametrize("name", [*MODELS, "ensemble"])
+def test_every_model_declares_its_minimum_history_one_way(name):
+    """A property on every model, whether constant or read from the parameters (cross-validation reads it)."""
+    cls = model_class(name)
+    owner = next(klass for klass in cls.__mro__ if "min_train_days" in vars(klass))
+    assert owner is not Forecaster, f"{name} relies on the base class's minimum"
+    assert isinstance(vars(owner)["min_train_days"], property)
+
+
+def test_minimum_history_follows_the_parameters():
+    assert build("snaive", SETTINGS).min_train_days == 7 and SeasonalNaive(season=14).min_train_days == 14
+    assert EnsembleForecaster([Naive(), SeasonalNaive(season=10)]).min_train_days == 10
+    with pytest.raises(DataError, match="needs at least 10 days"):
+        SeasonalNaive(season=10).fit(make_series(9))
 
 
 def test_short_history_is_refused_with_the_need():

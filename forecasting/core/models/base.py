@@ -35,8 +35,6 @@ class Forecaster(ABC):
 
     #: Registry name, also the `model_type` stored in `ml_models`.
     name: ClassVar[str] = "base"
-    #: Shortest history (days) the model can be fitted on.
-    min_train_days: ClassVar[int] = 1
     #: Optional packages the model imports; a missing one is a recorded skip.
     requires: ClassVar[tuple[str, ...]] = ()
 
@@ -51,6 +49,15 @@ class Forecaster(ABC):
                 raise TypeError(f"{cls.__name__}.__init__ takes *{parameter.name}: a parameter must have a name")
             names.append(parameter.name)
         return tuple(names)
+
+    @property
+    def min_train_days(self) -> int:
+        """Shortest history (days) the model can be fitted on.
+
+        Declared as a property by every model, whether it is a constant or
+        depends on the parameters (a season, an order, the members).
+        """
+        return 1
 
     @classmethod
     def from_settings(cls, settings: Any, country: str | None) -> Forecaster:

@@ -20,12 +20,14 @@ DATE_FEATURES = ("dayofweek", "month", "dayofyear", "day")
 class _TreeForecaster(Forecaster):
     """Shared mlforecast plumbing; subclasses say which regressor to use."""
 
-    min_train_days = 63  # the longest lag plus the 28-day rolling mean, and a few weeks to learn from
-
     def __init__(self, country: str | None = None, horizon: int = 28, n_estimators: int = 200,
                  learning_rate: float = 0.05, seed: int = 0) -> None:
         self.country, self.horizon = country, horizon
         self.n_estimators, self.learning_rate, self.seed = n_estimators, learning_rate, seed
+
+    @property
+    def min_train_days(self) -> int:
+        return 63  # the longest lag plus the 28-day rolling mean, and a few weeks to learn from
 
     @classmethod
     def from_settings(cls, settings, country):

@@ -22,7 +22,7 @@ class EnsembleForecaster(Forecaster):
         self.members = list(members or [])
 
     @property
-    def min_train_days(self) -> int:  # type: ignore[override]
+    def min_train_days(self) -> int:
         return max((m.min_train_days for m in self.members), default=1)
 
     def _fit(self, y: pd.Series) -> None:

@@ -17,10 +17,13 @@ from .base import Forecaster
 
 class _StatsForecastModel(Forecaster):
     requires = ("statsforecast",)
-    min_train_days = 21  # three weeks: enough for a weekly season
 
     def __init__(self, season: int = 7, max_train_days: int | None = 730) -> None:
         self.season, self.max_train_days = season, max_train_days
+
+    @property
+    def min_train_days(self) -> int:
+        return 21  # three weeks: enough for a weekly season
 
     def _model(self):
         raise NotImplementedError

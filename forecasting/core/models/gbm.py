@@ -77,7 +77,6 @@ class LightGBMForecaster(Forecaster):
     """Gradient-boosted trees (LightGBM) on level-relative weekly lags and the calendar."""
 
     name = "lightgbm"
-    min_train_days = WARMUP + 56  # warm-up plus eight weeks to learn from
     requires = ("lightgbm",)
 
     def __init__(self, country: str | None = None, n_estimators: int = 100, learning_rate: float = 0.1,
@@ -86,6 +85,10 @@ class LightGBMForecaster(Forecaster):
         self.normalize, self.sample = normalize, sample
         self.country, self.n_estimators, self.learning_rate = country, n_estimators, learning_rate
         self.num_leaves, self.objective, self.seed = num_leaves, objective, seed
+
+    @property
+    def min_train_days(self) -> int:
+        return WARMUP + 56  # warm-up plus eight weeks to learn from
 
     @classmethod
     def from_settings(cls, settings, country):

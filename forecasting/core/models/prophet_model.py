@@ -23,11 +23,14 @@ class ProphetForecaster(Forecaster):
     """
 
     name = "prophet"
-    min_train_days = 14
     requires = ("prophet",)
 
     def __init__(self, country: str | None = None, seasonality_mode: str = "additive", log_transform: bool = False) -> None:
         self.country, self.seasonality_mode, self.log_transform = country, seasonality_mode, log_transform
+
+    @property
+    def min_train_days(self) -> int:
+        return 14
 
     @classmethod
     def from_settings(cls, settings, country):

@@ -24,10 +24,13 @@ class ETS(Forecaster):
     """Additive error, damped additive trend, additive weekly season (statsmodels ETSModel)."""
 
     name = "ets"
-    min_train_days = 14
 
     def __init__(self, season: int = 7, damped: bool = True, max_train_days: int | None = 730) -> None:
         self.season, self.damped, self.max_train_days = season, damped, max_train_days
+
+    @property
+    def min_train_days(self) -> int:
+        return 14
 
     def _fit(self, y: pd.Series) -> None:
         from statsmodels.tsa.exponential_smoothing.ets import ETSModel
@@ -76,7 +79,7 @@ class SARIMAX(Forecaster):
         self.order, self.seasonal_order, self.max_train_days = tuple(order), tuple(seasonal_order), max_train_days
 
     @property
-    def min_train_days(self) -> int:  # type: ignore[override]
+    def min_train_days(self) -> int:
         p, d, q = self.order
         P, D, Q, s = self.seasonal_order
         return max(14, d + D * s + max(p, q) + (max(P, Q) + 1) * s + 7)
