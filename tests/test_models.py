@@ -10,7 +10,7 @@ import pytest
 
 from forecasting.core.config import MLSettings
 from forecasting.core.errors import DataError, ModelError
-from forecasting.core.intervals import sanitize_forecast
+from forecasting.core.intervals import Conformal, sanitize_forecast
 from forecasting.core.metrics import mase, mase_scale
 from forecasting.core.models import (
     Forecaster,
@@ -161,6 +161,31 @@ def test_minimum_history_follows_the_parameters():
     assert EnsembleForecaster([Naive(), SeasonalNaive(season=10)]).min_train_days == 10
     with pytest.raises(DataError, match="needs at least 10 days"):
         SeasonalNaive(season=10).fit(make_series(9))
+
+
+def test_a_model_is_asked_for_its_own_intervals_only_if_it_has_some_and_is_not_calibrated():
+    asked = []
+
+    class Spy:
+        def _predict(self, h, levels):
+            asked.append(levels)
+            return super()._predict(h, levels)
+
+    class SpyNaive(Spy, Naive):
+        pass
+
+    class SpyEnsemble(Spy, EnsembleForecaster):
+        pass
+
+    y = make_series(60)
+    calibration = Conformal({80: [0.1], 95: [0.2]}, {80: 1.0, 95: 2.0}, floor=1.0)
+    assert Naive.own_intervals and not EnsembleForecaster.own_intervals
+    for model in (SpyNaive().fit(y), SpyEnsemble([Naive(), SeasonalNaive()]).fit(y)):
+        uncalibrated = model.predict(7, (80, 95))
+        calibrated = model.calibrate(calibration).predict(7, (80, 95))
+        for forecast in (uncalibrated, calibrated):
+            assert (forecast[lower_col(95)] < forecast["yhat"]).all()  # a band either way
+    assert asked == [(80, 95), (), (), ()]
 
 
 def test_short_history_is_refused_with_the_need():

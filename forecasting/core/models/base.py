@@ -37,6 +37,10 @@ class Forecaster(ABC):
     name: ClassVar[str] = "base"
     #: Optional packages the model imports; a missing one is a recorded skip.
     requires: ClassVar[tuple[str, ...]] = ()
+    #: Whether the model makes prediction intervals of its own. One that doesn't (an average of
+    #: members' bands is no band) is never asked for them: it needs conformal calibration
+    #: (`calibrate`), and without it gets the fallback band built from its typical daily change.
+    own_intervals: ClassVar[bool] = True
 
     @classmethod
     def param_names(cls) -> tuple[str, ...]:
@@ -93,8 +97,10 @@ class Forecaster(ABC):
         levels = tuple(sorted(int(level) for level in levels))
         index = pd.date_range(self.y_.index[-1] + pd.Timedelta(days=1), periods=h, freq="D", name="ds")
         calibration = getattr(self, "conformal_", None)
+        # Calibrated bands replace the model's own, so it isn't asked for them then either.
+        asked = levels if calibration is None and self.own_intervals else ()
         try:
-            mean, bands = self._predict(h, () if calibration else levels)
+            mean, bands = self._predict(h, asked)
         except (DataError, ModelError):
             raise
         except Exception as exc:

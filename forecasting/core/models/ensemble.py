@@ -17,6 +17,9 @@ class EnsembleForecaster(Forecaster):
     """Equal-weight average of member models (each fitted on the same series)."""
 
     name = "ensemble"
+    # Members' own bands can't be averaged into a valid band: the engine calibrates the ensemble
+    # on its CV errors, and without that the base class builds a fallback band.
+    own_intervals = False
 
     def __init__(self, members: list[Forecaster] | None = None) -> None:
         self.members = list(members or [])
@@ -29,9 +32,7 @@ class EnsembleForecaster(Forecaster):
         for member in self.members:
             member.fit(y, with_intervals=False)
 
-    def _predict(self, h, levels):
-        # Members' own bands can't be averaged into a valid band; the engine calibrates the
-        # ensemble on CV errors, and without that the base class builds a fallback band.
+    def _predict(self, h, levels):  # never asked for levels (no intervals of its own)
         means = [member.predict(h, levels=())["yhat"].to_numpy() for member in self.members]
         return np.mean(means, axis=0), {}
 
