@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import inspect
 import io
+import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import joblib
@@ -156,6 +158,47 @@ class Forecaster(ABC):
     def _fitted(self) -> np.ndarray: ...
 
     # --- helpers for subclasses ---------------------------------------------
+
+    @staticmethod
+    @contextmanager
+    def _quiet(category: type[Warning] = Warning) -> Iterator[None]:
+        """Silence a library's warnings (statsmodels and statsforecast warn freely on short or flat
+        series; the CV score is what judges a fit)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category)
+            yield
+
+    def _train_window(self, y: pd.Series, max_days: int | None) -> pd.Series:
+        """The last `max_days` days of `y` (all of it when None), for models whose fit time grows
+        with length; `offset_` is where the window starts in `y`."""
+        window = y.iloc[-max_days:] if max_days else y
+        self.offset_ = len(y) - len(window)
+        return window
+
+    def _over_history(self, window_values: Any) -> np.ndarray:
+        """In-sample values of the training window placed over the whole history, NaN before it."""
+        fitted = np.full(len(self.y_), np.nan)
+        fitted[self.offset_ :] = np.asarray(window_values, dtype=float)
+        return fitted
+
+    def _state_to_json(self) -> dict[str, Any]:
+        """What a model stored as JSON keeps besides its own parts: the training series, whether
+        it was fitted with intervals, and its calibration."""
+        conformal = getattr(self, "conformal_", None)
+        return {
+            "with_intervals": self.with_intervals_,
+            "y": {"start": self.y_.index[0].isoformat(), "values": self.y_.tolist()},
+            "conformal": conformal.to_dict() if conformal else None,
+        }
+
+    def _state_from_json(self, payload: dict[str, Any]) -> None:
+        """Restore what `_state_to_json` kept (models stored before it kept `with_intervals` were fitted with)."""
+        values = payload["y"]["values"]
+        index = pd.date_range(payload["y"]["start"], periods=len(values), freq="D", name="ds")
+        self.y_ = pd.Series(values, index=index, name="y", dtype=float)
+        self.with_intervals_ = bool(payload.get("with_intervals", True))
+        if payload.get("conformal"):
+            self.calibrate(Conformal(**payload["conformal"]))
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "y_"):

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
-import warnings
 
 import numpy as np
 import pandas as pd
 
-from ..intervals import Conformal
 from .base import Forecaster
 
 
@@ -38,15 +36,13 @@ class EnsembleForecaster(Forecaster):
 
     def _fitted(self):
         # Members have no in-sample fit on their first days (lags): those days stay NaN, quietly.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with self._quiet(RuntimeWarning):
             return np.nanmean([m.fitted().to_numpy() for m in self.members], axis=0)
 
     def to_bytes(self) -> bytes:
         payload = {
             "members": [{"name": m.name, "data": base64.b64encode(m.to_bytes()).decode("ascii")} for m in self.members],
-            "y": {"start": self.y_.index[0].isoformat(), "values": self.y_.tolist()},
-            "conformal": self.conformal_.to_dict() if getattr(self, "conformal_", None) else None,
+            **self._state_to_json(),
         }
         return json.dumps(payload).encode("utf-8")
 
@@ -57,10 +53,5 @@ class EnsembleForecaster(Forecaster):
         payload = json.loads(data.decode("utf-8"))
         members = [load_model(m["name"], base64.b64decode(m["data"])) for m in payload["members"]]
         model = cls(members)
-        values = payload["y"]["values"]
-        model.y_ = pd.Series(values, index=pd.date_range(payload["y"]["start"], periods=len(values), freq="D", name="ds"),
-                             name="y")
-        model.with_intervals_ = True
-        if payload.get("conformal"):
-            model.calibrate(Conformal(**payload["conformal"]))
+        model._state_from_json(payload)
         return model

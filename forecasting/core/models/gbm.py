@@ -23,7 +23,6 @@ import pandas as pd
 
 from ..calendar import holidays_between
 from ..errors import ModelError
-from ..intervals import Conformal
 from .base import Forecaster
 
 LAGS = (7, 14, 21, 28, 35)
@@ -146,10 +145,9 @@ class LightGBMForecaster(Forecaster):
         self._check_fitted()
         payload = {
             "params": self.get_params(),
-            "y": {"start": self.y_.index[0].isoformat(), "values": self.y_.tolist()},
+            **self._state_to_json(),
             "floor": self.floor_,
             "booster": self.booster_.model_to_string(),
-            "conformal": self.conformal_.to_dict() if getattr(self, "conformal_", None) else None,
         }
         return json.dumps(payload).encode("utf-8")
 
@@ -160,17 +158,12 @@ class LightGBMForecaster(Forecaster):
         try:
             payload = json.loads(data.decode("utf-8"))
             model = cls(**payload["params"])
-            values = payload["y"]["values"]
-            model.y_ = pd.Series(values, index=pd.date_range(payload["y"]["start"], periods=len(values), freq="D",
-                                                             name="ds"), name="y")
-            model.with_intervals_ = True
+            model._state_from_json(payload)
             model.floor_ = float(payload["floor"])
             model.booster_ = Booster(model_str=payload["booster"])
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
             raise ModelError(f"stored lightgbm model can't be read: {exc}") from None
-        model._extend_calendar(len(values) + 400)
-        if payload.get("conformal"):
-            model.calibrate(Conformal(**payload["conformal"]))
+        model._extend_calendar(len(model.y_) + 400)
         return model
 
     def _fitted(self):

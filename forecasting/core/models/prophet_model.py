@@ -8,7 +8,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ..intervals import Conformal, z_value
+from ..intervals import z_value
 from .base import Forecaster
 
 # Prophet samples to draw its 80% band; the 95% band is scaled from it.
@@ -91,13 +91,7 @@ class ProphetForecaster(Forecaster):
     def to_bytes(self) -> bytes:
         from prophet.serialize import model_to_json
 
-        payload = {
-            "params": self.get_params(),
-            "with_intervals": self.with_intervals_,
-            "y": {"start": self.y_.index[0].isoformat(), "values": self.y_.tolist()},
-            "model": model_to_json(self.model_),
-            "conformal": self.conformal_.to_dict() if getattr(self, "conformal_", None) else None,
-        }
+        payload = {"params": self.get_params(), **self._state_to_json(), "model": model_to_json(self.model_)}
         return json.dumps(payload).encode("utf-8")
 
     @classmethod
@@ -106,10 +100,6 @@ class ProphetForecaster(Forecaster):
 
         payload = json.loads(data.decode("utf-8"))
         model = cls(**payload["params"])
-        values = payload["y"]["values"]
-        model.y_ = pd.Series(values, index=pd.date_range(payload["y"]["start"], periods=len(values), freq="D", name="ds"), name="y")
-        model.with_intervals_ = payload["with_intervals"]
+        model._state_from_json(payload)
         model.model_ = model_from_json(payload["model"])
-        if payload.get("conformal"):
-            model.calibrate(Conformal(**payload["conformal"]))
         return model

@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import numpy as np
 import pandas as pd
 
 from .base import Forecaster
-
-
-@contextmanager
-def quiet() -> Iterator[None]:
-    """statsmodels warns freely on short or flat series; the CV score is what judges a fit."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
 
 
 class ETS(Forecaster):
@@ -35,10 +23,9 @@ class ETS(Forecaster):
     def _fit(self, y: pd.Series) -> None:
         from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
-        window = y.iloc[-self.max_train_days :] if self.max_train_days else y
-        self.offset_ = len(y) - len(window)
+        window = self._train_window(y, self.max_train_days)
         seasonal = "add" if len(window) >= 2 * self.season + 2 else None
-        with quiet():
+        with self._quiet():
             model = ETSModel(
                 window.asfreq("D"), error="add", trend="add", damped_trend=self.damped,
                 seasonal=seasonal, seasonal_periods=self.season if seasonal else None,
@@ -47,7 +34,7 @@ class ETS(Forecaster):
 
     def _predict(self, h, levels):
         n = self.result_.model.nobs
-        with quiet():
+        with self._quiet():
             prediction = self.result_.get_prediction(start=n, end=n + h - 1)
             mean = np.asarray(prediction.predicted_mean, dtype=float)
             bands = {}
@@ -57,9 +44,7 @@ class ETS(Forecaster):
         return mean, bands
 
     def _fitted(self):
-        fitted = np.full(len(self.y_), np.nan)
-        fitted[self.offset_ :] = np.asarray(self.result_.fittedvalues, dtype=float)
-        return fitted
+        return self._over_history(self.result_.fittedvalues)
 
 
 class SARIMAX(Forecaster):
@@ -87,15 +72,14 @@ class SARIMAX(Forecaster):
     def _fit(self, y: pd.Series) -> None:
         from statsmodels.tsa.statespace.sarimax import SARIMAX as _SARIMAX
 
-        window = y.iloc[-self.max_train_days :] if self.max_train_days else y
-        self.offset_ = len(y) - len(window)
-        with quiet():
+        window = self._train_window(y, self.max_train_days)
+        with self._quiet():
             model = _SARIMAX(window.to_numpy(), order=self.order, seasonal_order=self.seasonal_order,
                              enforce_stationarity=False, enforce_invertibility=False)
             self.result_ = model.fit(disp=False, maxiter=75)
 
     def _predict(self, h, levels):
-        with quiet():
+        with self._quiet():
             forecast = self.result_.get_forecast(h)
             mean = np.asarray(forecast.predicted_mean, dtype=float)
             bands = {}
@@ -105,11 +89,9 @@ class SARIMAX(Forecaster):
         return mean, bands
 
     def _fitted(self):
-        fitted = np.full(len(self.y_), np.nan)
         values = np.asarray(self.result_.fittedvalues, dtype=float)
         _, d, _ = self.order
         _, D, _, s = self.seasonal_order
         burn = d + D * s  # differencing leaves the first fitted values meaningless
         values[:burn] = np.nan
-        fitted[self.offset_ :] = values
-        return fitted
+        return self._over_history(values)
