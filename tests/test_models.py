@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import pickle
+import zlib
 
+import cloudpickle
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -86,15 +92,47 @@ def test_saved_and_reloaded_model_predicts_the_same(fitted, name):
     pd.testing.assert_frame_equal(model.predict(14), reloaded.predict(14))
 
 
-@pytest.mark.parametrize("name", ["lightgbm", "prophet"])
-def test_models_with_a_native_format_are_stored_as_json_not_pickles(fitted, name):
-    """Loading a pickle runs code; these are stored as data (LightGBM's own text format, Prophet's JSON)."""
+@pytest.mark.parametrize("name", ["lightgbm", "prophet", "xgboost"])
+def test_models_with_a_native_format_are_stored_as_json_not_pickles(fitted, name, monkeypatch):
+    """Loading a pickle runs code; these are stored as data (LightGBM's own text format, Prophet's JSON,
+    XGBoost's UBJSON) and loaded without unpickling anything."""
     model = fitted[name]
     payload = json.loads(model.to_bytes().decode("utf-8"))
     assert isinstance(payload, dict)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a stored model was unpickled")
+
+    for module, function in [(pickle, "load"), (pickle, "loads"), (joblib, "load"), (cloudpickle, "load"),
+                             (cloudpickle, "loads")]:
+        monkeypatch.setattr(module, function, refuse)
     reloaded = load_model(name, model.to_bytes())
     pd.testing.assert_frame_equal(model.predict(14), reloaded.predict(14))
     pd.testing.assert_series_equal(model.fitted(), reloaded.fitted())
+
+
+@pytest.mark.parametrize("days", [100, 210])  # too short for mlforecast's conformal windows, and long enough
+def test_xgboost_is_stored_as_its_booster_and_features_and_forecasts_the_same(days):
+    import xgboost
+
+    model = build("xgboost", MLSettings(horizon_days=28), "ES").fit(make_series(days, seed=4))
+    payload = json.loads(model.to_bytes())
+    booster = xgboost.Booster()
+    booster.load_model(bytearray(zlib.decompress(base64.b64decode(payload["regressor"]))))  # XGBoost's own format
+    assert booster.num_boosted_rounds() == model.n_estimators
+    assert payload["features"] == {"lags": [7, 14, 21, 28], "rolling_means": {"7": [7, 28]},
+                                   "date_features": ["dayofweek", "month", "dayofyear", "day"], "holidays": True}
+    assert (payload["conformity_scores"] is None) == (days < 63 + 2 * 28)
+    reloaded = load_model("xgboost", model.to_bytes())
+    for h, levels in [(7, (80, 95)), (28, (50, 80, 95)), (40, (80, 95)), (28, ())]:
+        pd.testing.assert_frame_equal(model.predict(h, levels), reloaded.predict(h, levels))
+    pd.testing.assert_series_equal(model.fitted(), reloaded.fitted())
+    assert load_model("xgboost", reloaded.to_bytes()).predict(28).equals(model.predict(28))
+
+
+def test_an_xgboost_model_stored_as_a_pickle_asks_for_a_retrain():
+    with pytest.raises(ModelError, match="needs a retrain"):
+        load_model("xgboost", joblib_bytes(Naive().fit(make_series(30))))
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -186,6 +224,12 @@ def test_a_model_is_asked_for_its_own_intervals_only_if_it_has_some_and_is_not_c
         for forecast in (uncalibrated, calibrated):
             assert (forecast[lower_col(95)] < forecast["yhat"]).all()  # a band either way
     assert asked == [(80, 95), (), (), ()]
+
+
+def joblib_bytes(value) -> bytes:
+    buffer = io.BytesIO()
+    joblib.dump(value, buffer)
+    return buffer.getvalue()
 
 
 def test_short_history_is_refused_with_the_need():

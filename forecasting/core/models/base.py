@@ -187,15 +187,13 @@ class Forecaster(ABC):
         conformal = getattr(self, "conformal_", None)
         return {
             "with_intervals": self.with_intervals_,
-            "y": {"start": self.y_.index[0].isoformat(), "values": self.y_.tolist()},
+            "y": series_to_json(self.y_),
             "conformal": conformal.to_dict() if conformal else None,
         }
 
     def _state_from_json(self, payload: dict[str, Any]) -> None:
         """Restore what `_state_to_json` kept (models stored before it kept `with_intervals` were fitted with)."""
-        values = payload["y"]["values"]
-        index = pd.date_range(payload["y"]["start"], periods=len(values), freq="D", name="ds")
-        self.y_ = pd.Series(values, index=index, name="y", dtype=float)
+        self.y_ = series_from_json(payload["y"]).rename("y")
         self.with_intervals_ = bool(payload.get("with_intervals", True))
         if payload.get("conformal"):
             self.calibrate(Conformal(**payload["conformal"]))
@@ -216,6 +214,18 @@ class Forecaster(ABC):
     def __repr__(self) -> str:
         params = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.param_names())
         return f"{type(self).__name__}({params})"
+
+
+def series_to_json(series: pd.Series) -> dict[str, Any]:
+    """A daily series as JSON: its first day and its values."""
+    if not series.index.equals(pd.date_range(series.index[0], periods=len(series), freq="D")):
+        raise ModelError("only a series of consecutive days is stored as its first day and values")
+    return {"start": series.index[0].isoformat(), "values": series.tolist()}
+
+
+def series_from_json(data: dict[str, Any]) -> pd.Series:
+    values = data["values"]
+    return pd.Series(values, index=pd.date_range(data["start"], periods=len(values), freq="D", name="ds"), dtype=float)
 
 
 def _plain(value: Any) -> Any:

@@ -3,22 +3,37 @@
 mlforecast does the recursive multi-step forecasting (each day's forecast
 feeds the next day's lags) and conformal prediction intervals from its own
 rolling windows, so neither is hand-written here.
+
+Stored as data, never pickled: the regressor in its library's own format
+(XGBoost's UBJSON, zlib-compressed: a third of the size), the feature
+configuration, the training series and the conformity scores, in a JSON
+document. Loading rebuilds the mlforecast
+pipeline from them as `MLForecast.load` does from its pickles: the series
+state from `preprocess` on the same data, then the fitted regressor and the
+interval calibration put back in place.
 """
 
 from __future__ import annotations
+
+import base64
+import json
+import zlib
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..calendar import HolidayFlag
-from .base import Forecaster
+from ..errors import ModelError
+from .base import Forecaster, series_from_json, series_to_json
 
 LAGS = (7, 14, 21, 28)
+ROLLING_MEANS = {7: (7, 28)}  # lag -> windows of the rolling means over that lag
 DATE_FEATURES = ("dayofweek", "month", "dayofyear", "day")
 
 
 class _TreeForecaster(Forecaster):
-    """Shared mlforecast plumbing; subclasses say which regressor to use."""
+    """Shared mlforecast plumbing; subclasses say which regressor to use and how it is stored."""
 
     def __init__(self, country: str | None = None, horizon: int = 28, n_estimators: int = 200,
                  learning_rate: float = 0.05, seed: int = 0) -> None:
@@ -36,26 +51,49 @@ class _TreeForecaster(Forecaster):
     def _regressor(self):
         raise NotImplementedError
 
-    def _fit(self, y: pd.Series) -> None:
+    def _regressor_to_bytes(self, regressor) -> bytes:
+        raise NotImplementedError
+
+    def _regressor_from_bytes(self, data: bytes):
+        raise NotImplementedError
+
+    @staticmethod
+    def _features() -> dict[str, Any]:
+        """The feature configuration, as stored with the model (so a stored model keeps its features)."""
+        return {"lags": list(LAGS), "rolling_means": {str(lag): list(w) for lag, w in ROLLING_MEANS.items()},
+                "date_features": list(DATE_FEATURES), "holidays": True}
+
+    def _pipeline(self, regressor, features: dict[str, Any]):
         from mlforecast import MLForecast
         from mlforecast.lag_transforms import RollingMean
+
+        holidays = [HolidayFlag(self.country)] if features["holidays"] else []
+        return MLForecast(
+            models={"model": regressor},
+            freq="D",
+            lags=list(features["lags"]),
+            lag_transforms={int(lag): [RollingMean(window_size=int(w)) for w in windows]
+                            for lag, windows in features["rolling_means"].items()},
+            date_features=[*features["date_features"], *holidays],
+        )
+
+    def _frame(self, y: pd.Series) -> pd.DataFrame:
+        return pd.DataFrame({"unique_id": "s", "ds": y.index, "y": y.to_numpy()})
+
+    def _fit(self, y: pd.Series) -> None:
         from mlforecast.utils import PredictionIntervals
 
-        self.forecaster_ = MLForecast(
-            models={"model": self._regressor()},
-            freq="D",
-            lags=list(LAGS),
-            lag_transforms={7: [RollingMean(window_size=7), RollingMean(window_size=28)]},
-            date_features=[*DATE_FEATURES, HolidayFlag(self.country)],
-        )
-        frame = pd.DataFrame({"unique_id": "s", "ds": y.index, "y": y.to_numpy()})
+        self.features_ = self._features()
+        self.forecaster_ = self._pipeline(self._regressor(), self.features_)
         intervals = None
         # Conformal windows need history beyond the features' warm-up; with less, bands fall back.
         h = self.horizon
         if self.with_intervals_ and len(y) >= self.min_train_days + 2 * h:
             intervals = PredictionIntervals(n_windows=2, h=h)
         self.conformal_h_ = h if intervals else 0
-        self.forecaster_.fit(frame, prediction_intervals=intervals, fitted=True)
+        self.forecaster_.fit(self._frame(y), prediction_intervals=intervals, fitted=True)
+        fitted = self.forecaster_.forecast_fitted_values()
+        self.fitted_ = pd.Series(fitted["model"].to_numpy(), index=pd.DatetimeIndex(fitted["ds"]))
 
     def _predict(self, h, levels):
         use_levels = list(levels) if levels and self.conformal_h_ >= h else None
@@ -75,9 +113,55 @@ class _TreeForecaster(Forecaster):
         return self._gaussian_bands(mean, spread * steps, levels)
 
     def _fitted(self):
-        fitted = self.forecaster_.forecast_fitted_values()
-        series = pd.Series(fitted["model"].to_numpy(), index=pd.DatetimeIndex(fitted["ds"]))
-        return series.reindex(self.y_.index).to_numpy()
+        return self.fitted_.reindex(self.y_.index).to_numpy()
+
+    # --- storage: the regressor's own format in a JSON document ---------------------------------
+
+    def to_bytes(self) -> bytes:
+        self._check_fitted()
+        regressor = zlib.compress(self._regressor_to_bytes(self.forecaster_.models_["model"]))
+        scores = self.forecaster_._cs_df  # what fit(prediction_intervals=...) calibrated, None without
+        payload = {
+            "params": self.get_params(),
+            **self._state_to_json(),
+            "features": self.features_,
+            "regressor": base64.b64encode(regressor).decode("ascii"),
+            "fitted": series_to_json(self.fitted_),
+            "conformity_scores": None if scores is None else {
+                "n_windows": self.forecaster_.prediction_intervals.n_windows,
+                "h": self.conformal_h_,
+                "scores": scores["model"].tolist(),
+            },
+        }
+        return json.dumps(payload).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> _TreeForecaster:
+        try:
+            payload = json.loads(data.decode("utf-8"))
+            model = cls(**payload["params"])
+            model._state_from_json(payload)
+            model.features_ = payload["features"]
+            model.fitted_ = series_from_json(payload["fitted"])
+            regressor = model._regressor_from_bytes(zlib.decompress(base64.b64decode(payload["regressor"])))
+            intervals = payload["conformity_scores"]
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, zlib.error) as exc:
+            raise ModelError(f"stored {cls.name} model can't be read (one stored before it was kept as JSON "
+                             f"needs a retrain): {exc}") from None
+        model.forecaster_ = model._pipeline(regressor, model.features_)
+        model.forecaster_.preprocess(model._frame(model.y_))  # the series state forecasts start from
+        model.forecaster_.models_ = {"model": regressor}
+        model.conformal_h_ = 0
+        model.forecaster_._cs_df = model.forecaster_._cs_source_scales_ = None
+        if intervals:
+            from mlforecast.utils import PredictionIntervals
+
+            model.forecaster_.prediction_intervals = PredictionIntervals(n_windows=intervals["n_windows"],
+                                                                         h=intervals["h"])
+            model.forecaster_._cs_df = pd.DataFrame({"unique_id": "s", "model": np.asarray(intervals["scores"],
+                                                                                             dtype=float)})
+            model.conformal_h_ = int(intervals["h"])
+        return model
 
 
 class XGBoostForecaster(_TreeForecaster):
@@ -91,3 +175,11 @@ class XGBoostForecaster(_TreeForecaster):
 
         return XGBRegressor(n_estimators=self.n_estimators, learning_rate=self.learning_rate, max_depth=4,
                             subsample=0.9, random_state=self.seed, n_jobs=1, verbosity=0)
+
+    def _regressor_to_bytes(self, regressor) -> bytes:
+        return bytes(regressor.get_booster().save_raw(raw_format="ubj"))
+
+    def _regressor_from_bytes(self, data: bytes):
+        regressor = self._regressor()
+        regressor.load_model(bytearray(data))
+        return regressor
