@@ -7,6 +7,8 @@ import io
 import json
 import pickle
 import zlib
+from dataclasses import replace
+from datetime import datetime, timezone
 
 import cloudpickle
 import joblib
@@ -19,6 +21,7 @@ from forecasting.core.errors import DataError, ModelError
 from forecasting.core.intervals import Conformal, sanitize_forecast
 from forecasting.core.metrics import mase, mase_scale
 from forecasting.core.models import (
+    COMMON_PACKAGES,
     Forecaster,
     available_names,
     build,
@@ -30,6 +33,8 @@ from forecasting.core.models import (
 )
 from forecasting.core.models.baselines import Naive, SeasonalNaive
 from forecasting.core.models.ensemble import EnsembleForecaster
+from forecasting.services.model_store import SavedModel, library_versions
+from forecasting.services.model_store import _check_versions as check_library_versions
 
 from .conftest import make_series
 
@@ -70,6 +75,22 @@ def test_every_registered_model_can_run_here(name):
     # production; here it is a failure naming the package (requirements.txt installs every one).
     reason = unavailable_reason(name)
     assert reason is None, f"model {name!r} can't run: {reason} (pip install -r requirements-dev.txt)"
+
+
+@pytest.mark.parametrize("name", [*MODELS, "ensemble"])
+def test_the_library_guard_records_every_package_a_model_needs(name):
+    """Stored models carry these versions; one written by another major.minor of any of them is refused."""
+    versions = library_versions()
+    missing = [package for package in (*COMMON_PACKAGES, *model_class(name).requires) if package not in versions]
+    assert not missing, f"{name} needs {missing}, which the library guard of stored models doesn't record"
+
+
+def test_a_model_written_with_another_version_of_a_package_it_requires_is_refused():
+    stored = {**library_versions(), "lightgbm": "3.3.5", "statsforecast": "1.7.0"}
+    info = SavedModel("1", "lightgbm", "v1", datetime.now(timezone.utc), {"library_versions": stored}, {}, None)
+    with pytest.raises(ModelError, match=r"written with lightgbm 3\.3\.5, this installation has 4\."):
+        check_library_versions(info)
+    check_library_versions(replace(info, hyperparameters={"library_versions": library_versions()}))
 
 
 @pytest.mark.parametrize("name", MODELS)

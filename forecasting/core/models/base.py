@@ -37,7 +37,8 @@ class Forecaster(ABC):
 
     #: Registry name, also the `model_type` stored in `ml_models`.
     name: ClassVar[str] = "base"
-    #: Optional packages the model imports; a missing one is a recorded skip.
+    #: Packages (import names) the model imports beyond numpy and pandas: a missing one is a recorded
+    #: skip, and their versions are recorded with every stored model (a different one refuses to load it).
     requires: ClassVar[tuple[str, ...]] = ()
     #: Whether the model makes prediction intervals of its own. One that doesn't (an average of
     #: members' bands is no band) is never asked for them: it needs conformal calibration

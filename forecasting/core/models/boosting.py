@@ -168,7 +168,7 @@ class XGBoostForecaster(_TreeForecaster):
     """XGBoost regressor on lags 7-28, rolling means, calendar and holiday flags."""
 
     name = "xgboost"
-    requires = ("xgboost", "mlforecast")
+    requires = ("xgboost", "mlforecast", "sklearn")  # XGBRegressor and mlforecast are scikit-learn estimators
 
     def _regressor(self):
         from xgboost import XGBRegressor

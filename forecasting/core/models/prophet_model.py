@@ -23,7 +23,7 @@ class ProphetForecaster(Forecaster):
     """
 
     name = "prophet"
-    requires = ("prophet",)
+    requires = ("prophet", "cmdstanpy")  # cmdstanpy: its logger is quieted here
 
     def __init__(self, country: str | None = None, seasonality_mode: str = "additive", log_transform: bool = False) -> None:
         self.country, self.seasonality_mode, self.log_transform = country, seasonality_mode, log_transform

@@ -12,6 +12,7 @@ class ETS(Forecaster):
     """Additive error, damped additive trend, additive weekly season (statsmodels ETSModel)."""
 
     name = "ets"
+    requires = ("statsmodels",)
 
     def __init__(self, season: int = 7, damped: bool = True, max_train_days: int | None = 730) -> None:
         self.season, self.damped, self.max_train_days = season, damped, max_train_days
@@ -55,6 +56,7 @@ class SARIMAX(Forecaster):
     """
 
     name = "sarimax"
+    requires = ("statsmodels",)
 
     @classmethod
     def from_settings(cls, settings, country):
