@@ -4,9 +4,12 @@ A candidate is a small class in the scikit-learn style: the constructor's
 keyword arguments are its parameters, each stored unchanged (or normalized,
 say a list to a tuple) in the attribute of the same name and nowhere else,
 so `get_params` reads them from the signature; `fit` learns and returns
-`self`, learned state ends with `_`, `predict` never refits. It declares what it needs
-(`min_train_days`, `requires`) so cross-validation can skip it with its own
-reason instead of an `if` about its name.
+`self`, learned state ends with `_`, `predict` never refits. It declares
+what it needs (`min_train_days`, `requires`) so cross-validation can skip it
+with its own reason instead of an `if` about its name, and whether it makes
+intervals of its own (`own_intervals`). What several models do alike --
+fitting on a recent window, silencing a library's warnings, storing the
+training series and calibration as JSON -- is a helper here.
 
 `predict(h, levels)` returns a frame indexed by date with `yhat` and, per
 level, `yhat_lower_<L>` / `yhat_upper_<L>`. The base class guarantees what
@@ -37,8 +40,8 @@ class Forecaster(ABC):
 
     #: Registry name, also the `model_type` stored in `ml_models`.
     name: ClassVar[str] = "base"
-    #: Packages (import names) the model imports beyond numpy and pandas: a missing one is a recorded
-    #: skip, and their versions are recorded with every stored model (a different one refuses to load it).
+    #: Packages (import names) the model needs beyond the common ones (`models.COMMON_PACKAGES`): a missing
+    #: one is a recorded skip, and their versions are stored with every model (another one refuses to load it).
     requires: ClassVar[tuple[str, ...]] = ()
     #: Whether the model makes prediction intervals of its own. One that doesn't (an average of
     #: members' bands is no band) is never asked for them: it needs conformal calibration
@@ -193,7 +196,7 @@ class Forecaster(ABC):
         }
 
     def _state_from_json(self, payload: dict[str, Any]) -> None:
-        """Restore what `_state_to_json` kept (models stored before it kept `with_intervals` were fitted with)."""
+        """Restore what `_state_to_json` kept (a model stored without `with_intervals` was fitted with them)."""
         self.y_ = series_from_json(payload["y"]).rename("y")
         self.with_intervals_ = bool(payload.get("with_intervals", True))
         if payload.get("conformal"):

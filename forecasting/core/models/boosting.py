@@ -5,12 +5,12 @@ feeds the next day's lags) and conformal prediction intervals from its own
 rolling windows, so neither is hand-written here.
 
 Stored as data, never pickled: the regressor in its library's own format
-(XGBoost's UBJSON, zlib-compressed: a third of the size), the feature
-configuration, the training series and the conformity scores, in a JSON
-document. Loading rebuilds the mlforecast
-pipeline from them as `MLForecast.load` does from its pickles: the series
-state from `preprocess` on the same data, then the fitted regressor and the
-interval calibration put back in place.
+(XGBoost's UBJSON, zlib-compressed to a fifth), the feature configuration,
+the training series, the in-sample fit and mlforecast's conformity scores,
+in a JSON document. Loading rebuilds the mlforecast pipeline from them as
+`MLForecast.load` does from its pickles: the series state from `preprocess`
+on the same data, then the fitted regressor and the interval calibration
+put back in place. A model keeps the features it was stored with.
 """
 
 from __future__ import annotations
@@ -144,24 +144,26 @@ class _TreeForecaster(Forecaster):
             model.features_ = payload["features"]
             model.fitted_ = series_from_json(payload["fitted"])
             regressor = model._regressor_from_bytes(zlib.decompress(base64.b64decode(payload["regressor"])))
-            intervals = payload["conformity_scores"]
+            scores = payload["conformity_scores"]
         except (ValueError, KeyError, TypeError, UnicodeDecodeError, zlib.error) as exc:
             raise ModelError(f"stored {cls.name} model can't be read (one stored before it was kept as JSON "
                              f"needs a retrain): {exc}") from None
-        model.forecaster_ = model._pipeline(regressor, model.features_)
-        model.forecaster_.preprocess(model._frame(model.y_))  # the series state forecasts start from
-        model.forecaster_.models_ = {"model": regressor}
-        model.conformal_h_ = 0
-        model.forecaster_._cs_df = model.forecaster_._cs_source_scales_ = None
-        if intervals:
-            from mlforecast.utils import PredictionIntervals
-
-            model.forecaster_.prediction_intervals = PredictionIntervals(n_windows=intervals["n_windows"],
-                                                                         h=intervals["h"])
-            model.forecaster_._cs_df = pd.DataFrame({"unique_id": "s", "model": np.asarray(intervals["scores"],
-                                                                                             dtype=float)})
-            model.conformal_h_ = int(intervals["h"])
+        model._rebuild(regressor, scores)
         return model
+
+    def _rebuild(self, regressor, scores: dict[str, Any] | None) -> None:
+        """The fitted mlforecast pipeline again, put together as `MLForecast.load` does from its pickles."""
+        from mlforecast.utils import PredictionIntervals
+
+        self.forecaster_ = forecaster = self._pipeline(regressor, self.features_)
+        forecaster.preprocess(self._frame(self.y_))  # the series state forecasts start from, as fit left it
+        forecaster.models_ = {"model": regressor}
+        forecaster._cs_df = forecaster._cs_source_scales_ = None
+        self.conformal_h_ = 0
+        if scores:
+            forecaster.prediction_intervals = PredictionIntervals(n_windows=scores["n_windows"], h=scores["h"])
+            forecaster._cs_df = pd.DataFrame({"unique_id": "s", "model": np.asarray(scores["scores"], dtype=float)})
+            self.conformal_h_ = int(scores["h"])
 
 
 class XGBoostForecaster(_TreeForecaster):
