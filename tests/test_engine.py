@@ -9,8 +9,8 @@ import pytest
 from forecasting.core.config import MLSettings
 from forecasting.core.engine import ENSEMBLE, add_ensemble, forecast_series
 from forecasting.core.evaluation import cross_validate
+from forecasting.core.intervals import Conformal
 from forecasting.core.models import build, load_model, lower_col, upper_col
-from forecasting.core.models.base import Conformal
 from forecasting.core.models.baselines import Naive, SeasonalNaive
 from forecasting.core.models.ensemble import EnsembleForecaster
 

@@ -17,9 +17,10 @@ import pandas as pd
 from .config import INTERVAL_LEVELS, MLSettings
 from .errors import ForecastingError
 from .evaluation import CVResult, cross_validate, rank_candidates, ranking_metric
+from .intervals import Conformal
 from .logs import log_event
 from .models import Forecaster, build, unavailable_reason
-from .models.base import Conformal, check_series
+from .models.base import check_series
 from .models.ensemble import EnsembleForecaster
 
 ENSEMBLE = "ensemble"

@@ -1,9 +1,11 @@
 """Model versions in `ml_models`: save, list, load the active one.
 
 `model_data` is base64 text of the model's own serialization (joblib for
-most, Prophet's JSON for Prophet). The versions of the libraries that wrote
-it are stored in `hyperparameters.library_versions`; loading refuses a model
-written by a different major.minor of its libraries and asks for a retrain
+most; JSON holding the library's own format for LightGBM, XGBoost, Prophet
+and the ensemble). The versions of the libraries that wrote it -- numpy,
+pandas, joblib and every package a registered model `requires` -- are
+stored in `hyperparameters.library_versions`; loading refuses a model
+written by a different major.minor of any of them and asks for a retrain
 instead of failing later in some obscure way.
 
 Unpickling runs code, so a blob is deserialized only when it carries this
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import os
@@ -34,10 +37,8 @@ import pandas as pd
 from ..core.config import AppSettings, get_app_settings
 from ..core.errors import ConfigError, ModelError
 from ..core.logs import log_event
-from ..core.models import Forecaster, load_model
+from ..core.models import Forecaster, load_model, required_packages
 from ..storage import Storage
-
-_TRACKED_LIBRARIES = ("numpy", "pandas", "scikit-learn", "statsmodels", "prophet", "xgboost", "mlforecast", "joblib")
 
 
 @dataclass(frozen=True)
@@ -106,13 +107,38 @@ def signature(key: bytes, tenant_id: str, model_type: str, model_version: str, d
 
 
 def library_versions() -> dict[str, str]:
+    """Python's version and, by import name, that of every installed package a model needs (`required_packages`)."""
+    return dict(_library_versions())
+
+
+@functools.cache
+def _library_versions() -> dict[str, str]:  # what this process runs with: read once
     versions = {"python": platform.python_version()}
-    for name in _TRACKED_LIBRARIES:
+    for package in required_packages():
+        version = _installed_version(package)
+        if version is not None:
+            versions[package] = version
+    return versions
+
+
+def _installed_version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        pass
+    # Installed under another name (sklearn is scikit-learn, xgboost may be xgboost-cpu): looked up
+    # among every installed package's files, which takes a second, so once.
+    for distribution in _distributions().get(package, []):
         try:
-            versions[name] = metadata.version(name)
+            return metadata.version(distribution)
         except metadata.PackageNotFoundError:
             continue
-    return versions
+    return None
+
+
+@functools.cache
+def _distributions() -> dict[str, list[str]]:
+    return dict(metadata.packages_distributions())
 
 
 def save_model(

@@ -13,9 +13,11 @@ import importlib.util
 from typing import Any
 
 from ..errors import ModelError
-from .base import Forecaster, lower_col, upper_col
+from ..intervals import lower_col, upper_col
+from .base import Forecaster
 
-__all__ = ["Forecaster", "available_names", "build", "load_model", "lower_col", "model_class", "unavailable_reason", "upper_col"]
+__all__ = ["COMMON_PACKAGES", "Forecaster", "available_names", "build", "load_model", "lower_col", "model_class",
+           "required_packages", "unavailable_reason", "upper_col"]
 
 _REGISTRY: dict[str, tuple[str, str]] = {
     "naive": ("baselines", "Naive"),
@@ -31,6 +33,9 @@ _REGISTRY: dict[str, tuple[str, str]] = {
 
 #: Built by the engine from CV winners, never a candidate of its own; loadable like any model.
 _COMPOSITES: dict[str, tuple[str, str]] = {"ensemble": ("ensemble", "EnsembleForecaster")}
+
+#: Packages every model relies on, whichever it is: its arrays and series, joblib for the default storage.
+COMMON_PACKAGES = ("numpy", "pandas", "joblib")
 
 
 def available_names() -> tuple[str, ...]:
@@ -49,6 +54,14 @@ def unavailable_reason(name: str) -> str | None:
     """Why `name` can't run here (a missing optional package), or None."""
     missing = [pkg for pkg in model_class(name).requires if importlib.util.find_spec(pkg) is None]
     return f"not installed: {', '.join(missing)}" if missing else None
+
+
+def required_packages() -> tuple[str, ...]:
+    """Every package (import name) a loadable model needs: the common ones, then each model's `requires`."""
+    names = [*COMMON_PACKAGES]
+    for name in [*_REGISTRY, *_COMPOSITES]:
+        names.extend(model_class(name).requires)
+    return tuple(dict.fromkeys(names))
 
 
 def build(name: str, settings: Any, country: str | None = None) -> Forecaster:

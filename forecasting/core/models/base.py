@@ -1,10 +1,15 @@
 """The one protocol every forecasting candidate speaks.
 
-A candidate is a small class in the scikit-learn style: the constructor
-stores plain parameters only, `fit` learns and returns `self`, learned state
-ends with `_`, `predict` never refits. It declares what it needs
-(`min_train_days`, `requires`) so cross-validation can skip it with its own
-reason instead of an `if` about its name.
+A candidate is a small class in the scikit-learn style: the constructor's
+keyword arguments are its parameters, each stored unchanged (or normalized,
+say a list to a tuple) in the attribute of the same name and nowhere else,
+so `get_params` reads them from the signature; `fit` learns and returns
+`self`, learned state ends with `_`, `predict` never refits. It declares
+what it needs (`min_train_days`, `requires`) so cross-validation can skip it
+with its own reason instead of an `if` about its name, and whether it makes
+intervals of its own (`own_intervals`). What several models do alike --
+fitting on a recent window, silencing a library's warnings, storing the
+training series and calibration as JSON -- is a helper here.
 
 `predict(h, levels)` returns a frame indexed by date with `yhat` and, per
 level, `yhat_lower_<L>` / `yhat_upper_<L>`. The base class guarantees what
@@ -14,30 +19,20 @@ higher levels, nothing below zero (sales).
 
 from __future__ import annotations
 
+import inspect
 import io
+import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import joblib
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from ..errors import DataError, ModelError
-
-
-def lower_col(level: int) -> str:
-    return f"yhat_lower_{level}"
-
-
-def upper_col(level: int) -> str:
-    return f"yhat_upper_{level}"
-
-
-def z_value(level: int) -> float:
-    """Two-sided normal quantile for a central interval of `level` percent."""
-    return float(norm.ppf(0.5 + level / 200.0))
+from ..intervals import Conformal, sanitize_forecast, z_value
 
 
 class Forecaster(ABC):
@@ -45,13 +40,34 @@ class Forecaster(ABC):
 
     #: Registry name, also the `model_type` stored in `ml_models`.
     name: ClassVar[str] = "base"
-    #: Shortest history (days) the model can be fitted on.
-    min_train_days: ClassVar[int] = 1
-    #: Optional packages the model imports; a missing one is a recorded skip.
+    #: Packages (import names) the model needs beyond the common ones (`models.COMMON_PACKAGES`): a missing
+    #: one is a recorded skip, and their versions are stored with every model (another one refuses to load it).
     requires: ClassVar[tuple[str, ...]] = ()
+    #: Whether the model makes prediction intervals of its own. One that doesn't (an average of
+    #: members' bands is no band) is never asked for them: it needs conformal calibration
+    #: (`calibrate`), and without it gets the fallback band built from its typical daily change.
+    own_intervals: ClassVar[bool] = True
 
-    def __init__(self, **params: Any) -> None:
-        self.params = params
+    @classmethod
+    def param_names(cls) -> tuple[str, ...]:
+        """The model's parameters: its constructor's arguments, in their order (scikit-learn's rule)."""
+        if cls.__init__ is object.__init__:
+            return ()
+        names = []
+        for parameter in list(inspect.signature(cls.__init__).parameters.values())[1:]:
+            if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+                raise TypeError(f"{cls.__name__}.__init__ takes *{parameter.name}: a parameter must have a name")
+            names.append(parameter.name)
+        return tuple(names)
+
+    @property
+    def min_train_days(self) -> int:
+        """Shortest history (days) the model can be fitted on.
+
+        Declared as a property by every model, whether it is a constant or
+        depends on the parameters (a season, an order, the members).
+        """
+        return 1
 
     @classmethod
     def from_settings(cls, settings: Any, country: str | None) -> Forecaster:
@@ -87,8 +103,10 @@ class Forecaster(ABC):
         levels = tuple(sorted(int(level) for level in levels))
         index = pd.date_range(self.y_.index[-1] + pd.Timedelta(days=1), periods=h, freq="D", name="ds")
         calibration = getattr(self, "conformal_", None)
+        # Calibrated bands replace the model's own, so it isn't asked for them then either.
+        asked = levels if calibration is None and self.own_intervals else ()
         try:
-            mean, bands = self._predict(h, () if calibration else levels)
+            mean, bands = self._predict(h, asked)
         except (DataError, ModelError):
             raise
         except Exception as exc:
@@ -109,8 +127,12 @@ class Forecaster(ABC):
         return pd.Series(values, index=self.y_.index, name="fitted")
 
     def get_params(self) -> dict[str, Any]:
-        """Plain-valued parameters, shown in the comparison table and stored with the model."""
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.params.items()}
+        """The parameters, read from the attributes of their names, as plain (JSON) values.
+
+        Stored with the model. `type(self)(**get_params())` is the same model, unfitted,
+        except for a composite: a member model shows as its name and parameters.
+        """
+        return {name: _plain(getattr(self, name)) for name in self.param_names()}
 
     # --- serialization ------------------------------------------------------
 
@@ -141,6 +163,45 @@ class Forecaster(ABC):
 
     # --- helpers for subclasses ---------------------------------------------
 
+    @staticmethod
+    @contextmanager
+    def _quiet(category: type[Warning] = Warning) -> Iterator[None]:
+        """Silence a library's warnings (statsmodels and statsforecast warn freely on short or flat
+        series; the CV score is what judges a fit)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category)
+            yield
+
+    def _train_window(self, y: pd.Series, max_days: int | None) -> pd.Series:
+        """The last `max_days` days of `y` (all of it when None), for models whose fit time grows
+        with length; `offset_` is where the window starts in `y`."""
+        window = y.iloc[-max_days:] if max_days else y
+        self.offset_ = len(y) - len(window)
+        return window
+
+    def _over_history(self, window_values: Any) -> np.ndarray:
+        """In-sample values of the training window placed over the whole history, NaN before it."""
+        fitted = np.full(len(self.y_), np.nan)
+        fitted[self.offset_ :] = np.asarray(window_values, dtype=float)
+        return fitted
+
+    def _state_to_json(self) -> dict[str, Any]:
+        """What a model stored as JSON keeps besides its own parts: the training series, whether
+        it was fitted with intervals, and its calibration."""
+        conformal = getattr(self, "conformal_", None)
+        return {
+            "with_intervals": self.with_intervals_,
+            "y": series_to_json(self.y_),
+            "conformal": conformal.to_dict() if conformal else None,
+        }
+
+    def _state_from_json(self, payload: dict[str, Any]) -> None:
+        """Restore what `_state_to_json` kept (a model stored without `with_intervals` was fitted with them)."""
+        self.y_ = series_from_json(payload["y"]).rename("y")
+        self.with_intervals_ = bool(payload.get("with_intervals", True))
+        if payload.get("conformal"):
+            self.calibrate(Conformal(**payload["conformal"]))
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "y_"):
             raise ModelError(f"{self.name} is not fitted yet")
@@ -155,85 +216,31 @@ class Forecaster(ABC):
         return {level: (mean - z_value(level) * sd, mean + z_value(level) * sd) for level in levels}
 
     def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        params = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.param_names())
         return f"{type(self).__name__}({params})"
 
 
-class Conformal:
-    """Split-conformal intervals from cross-validation errors.
+def series_to_json(series: pd.Series) -> dict[str, Any]:
+    """A daily series as JSON: its first day and its values."""
+    if not series.index.equals(pd.date_range(series.index[0], periods=len(series), freq="D")):
+        raise ModelError("only a series of consecutive days is stored as its first day and values")
+    return {"start": series.index[0].isoformat(), "values": series.tolist()}
 
-    Calibrated on the errors of the most recent folds (`RECENT_FOLDS`), which
-    reflect how volatile sales are now rather than last Christmas. Two pools:
 
-    * open days (forecast at least `floor`, a tenth of the recent level):
-      errors relative to the forecast, pooled over the steps within a week
-      either side of each horizon step, so a busy Saturday gets a wider band
-      than a quiet Tuesday;
-    * closed days (forecast below `floor`): absolute errors, pooled over all
-      steps, so a Sunday forecast at 0 gets a band as narrow as the store's
-      record of really being closed.
+def series_from_json(data: dict[str, Any]) -> pd.Series:
+    values = data["values"]
+    return pd.Series(values, index=pd.date_range(data["start"], periods=len(values), freq="D", name="ds"), dtype=float)
 
-    The half-width for level L is the finite-sample conformal quantile of the
-    pool, the `ceil(n L / 100)`-th smallest error (the empirical quantile: the
-    `n + 1` of split-conformal guarantees over-cover once recent errors run
-    higher than future ones, which the benchmark showed). Steps past the
-    calibrated horizon reuse the last step's quantile.
-    """
 
-    RECENT_FOLDS = 3
-    WINDOW = 7
-
-    def __init__(self, open_quantiles: dict[int, list[float]], closed_quantiles: dict[int, float], floor: float) -> None:
-        self.open_quantiles = {int(k): [float(q) for q in v] for k, v in open_quantiles.items()}
-        self.closed_quantiles = {int(k): float(v) for k, v in closed_quantiles.items()}
-        self.floor = float(floor)
-
-    @staticmethod
-    def _quantile(values: np.ndarray, level: int) -> float:
-        values = np.sort(values[np.isfinite(values)])
-        n = len(values)
-        if n == 0:
-            return float("nan")
-        return float(values[min(n, int(np.ceil(n * level / 100 - 1e-9))) - 1])
-
-    @classmethod
-    def from_errors(cls, y, yhat, steps, folds, levels: Sequence[int], floor: float) -> Conformal:
-        y, yhat, steps, folds = (np.asarray(a, dtype=float) for a in (y, yhat, steps, folds))
-        recent = folds > folds.max() - cls.RECENT_FOLDS
-        y, yhat, steps = y[recent], yhat[recent], steps[recent]
-        is_open = yhat >= floor
-        relative = np.abs(y - yhat) / np.maximum(np.abs(yhat), floor)
-        absolute = np.abs(y - yhat)
-        horizon = int(steps.max()) if steps.size else 1
-        open_q: dict[int, list[float]] = {}
-        closed_q: dict[int, float] = {}
-        for level in levels:
-            open_q[int(level)] = [
-                cls._quantile(relative[is_open & (np.abs(steps - step) <= cls.WINDOW)], level)
-                for step in range(1, horizon + 1)
-            ]
-            closed_q[int(level)] = cls._quantile(absolute[~is_open], level)
-        return cls(open_q, closed_q, floor)
-
-    def bands(self, mean: np.ndarray, levels: Sequence[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        out = {}
-        for level in levels:
-            known = self.open_quantiles.get(int(level))
-            if not known:
-                continue
-            q = np.array([known[min(i, len(known) - 1)] for i in range(len(mean))])
-            closed = self.closed_quantiles.get(int(level), float("nan"))
-            if not np.isfinite(closed):  # no closed day in the folds: treat like an open day at the floor
-                closed_width = q * self.floor
-            else:
-                closed_width = np.full(len(mean), closed)
-            half = np.where(mean >= self.floor, q * np.abs(mean), closed_width)
-            # NaN where a pool was empty; the sanitizer then falls back to the model's typical spread.
-            out[level] = (mean - half, mean + half)
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"open_quantiles": self.open_quantiles, "closed_quantiles": self.closed_quantiles, "floor": self.floor}
+def _plain(value: Any) -> Any:
+    """A parameter as JSON would hold it: tuples as lists, a model as its name and parameters."""
+    if isinstance(value, Forecaster):
+        return {"name": value.name, "params": value.get_params()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
 
 
 def check_series(y: pd.Series) -> pd.Series:
@@ -253,47 +260,3 @@ def check_series(y: pd.Series) -> pd.Series:
     out = pd.Series(values.to_numpy(), index=expected.rename("ds"), name="y")
     return out
 
-
-def sanitize_forecast(
-    index: pd.DatetimeIndex,
-    mean: np.ndarray,
-    bands: dict[int, tuple[np.ndarray, np.ndarray]],
-    levels: tuple[int, ...],
-    *,
-    fallback: float = 0.0,
-    nonnegative: bool = True,
-) -> pd.DataFrame:
-    """Make any model's output safe to store and show.
-
-    NaN/inf point forecasts become the last finite one (or 0); missing or
-    degenerate bands are rebuilt from `fallback` (a typical daily change);
-    bands are nested (95% contains 80%) and ordered around `yhat`; with
-    `nonnegative` nothing is below zero.
-    """
-    mean = np.asarray(mean, dtype=float).reshape(-1)[: len(index)]
-    if not np.isfinite(mean).all():
-        mean = pd.Series(mean).replace([np.inf, -np.inf], np.nan).ffill().fillna(0.0).to_numpy()
-    if nonnegative:
-        mean = np.maximum(mean, 0.0)
-    frame = pd.DataFrame({"yhat": mean}, index=index)
-    steps = np.sqrt(np.arange(1, len(index) + 1))
-    inner_lower, inner_upper = mean.copy(), mean.copy()
-    for level in sorted(levels):
-        lower, upper = bands.get(level, (None, None))
-        sd_guess = max(fallback, 0.0) * steps
-        if lower is None or upper is None:
-            lower = mean - z_value(level) * sd_guess
-            upper = mean + z_value(level) * sd_guess
-        lower = np.asarray(lower, dtype=float).reshape(-1)[: len(index)]
-        upper = np.asarray(upper, dtype=float).reshape(-1)[: len(index)]
-        lower = np.where(np.isfinite(lower), lower, mean - z_value(level) * sd_guess)
-        upper = np.where(np.isfinite(upper), upper, mean + z_value(level) * sd_guess)
-        lower = np.minimum(lower, inner_lower)
-        upper = np.maximum(upper, inner_upper)
-        if nonnegative:
-            lower = np.maximum(lower, 0.0)
-            upper = np.maximum(upper, 0.0)
-        frame[lower_col(level)] = lower
-        frame[upper_col(level)] = upper
-        inner_lower, inner_upper = lower, upper
-    return frame

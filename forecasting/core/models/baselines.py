@@ -12,7 +12,10 @@ class Naive(Forecaster):
     """Tomorrow equals today. Needs one day; the fallback of last resort."""
 
     name = "naive"
-    min_train_days = 1
+
+    @property
+    def min_train_days(self) -> int:
+        return 1
 
     def _fit(self, y: pd.Series) -> None:
         diffs = np.diff(y.to_numpy())
@@ -34,11 +37,10 @@ class SeasonalNaive(Forecaster):
     name = "snaive"
 
     def __init__(self, season: int = 7) -> None:
-        super().__init__(season=season)
         self.season = season
 
     @property
-    def min_train_days(self) -> int:  # type: ignore[override]
+    def min_train_days(self) -> int:
         return self.season
 
     def _fit(self, y: pd.Series) -> None:

@@ -4,52 +4,45 @@ from __future__ import annotations
 
 import base64
 import json
-import warnings
 
 import numpy as np
 import pandas as pd
 
-from .base import Conformal, Forecaster
+from .base import Forecaster
 
 
 class EnsembleForecaster(Forecaster):
     """Equal-weight average of member models (each fitted on the same series)."""
 
     name = "ensemble"
+    # Members' own bands can't be averaged into a valid band: the engine calibrates the ensemble
+    # on its CV errors, and without that the base class builds a fallback band.
+    own_intervals = False
 
     def __init__(self, members: list[Forecaster] | None = None) -> None:
-        super().__init__(members=[m.name for m in members or []])
         self.members = list(members or [])
 
-    def get_params(self):
-        return {"members": [m.name for m in self.members],
-                "member_params": {m.name: m.get_params() for m in self.members}}
-
     @property
-    def min_train_days(self) -> int:  # type: ignore[override]
+    def min_train_days(self) -> int:
         return max((m.min_train_days for m in self.members), default=1)
 
     def _fit(self, y: pd.Series) -> None:
         for member in self.members:
             member.fit(y, with_intervals=False)
 
-    def _predict(self, h, levels):
-        # Members' own bands can't be averaged into a valid band; the engine calibrates the
-        # ensemble on CV errors, and without that the base class builds a fallback band.
+    def _predict(self, h, levels):  # never asked for levels (no intervals of its own)
         means = [member.predict(h, levels=())["yhat"].to_numpy() for member in self.members]
         return np.mean(means, axis=0), {}
 
     def _fitted(self):
         # Members have no in-sample fit on their first days (lags): those days stay NaN, quietly.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with self._quiet(RuntimeWarning):
             return np.nanmean([m.fitted().to_numpy() for m in self.members], axis=0)
 
     def to_bytes(self) -> bytes:
         payload = {
             "members": [{"name": m.name, "data": base64.b64encode(m.to_bytes()).decode("ascii")} for m in self.members],
-            "y": {"start": self.y_.index[0].isoformat(), "values": self.y_.tolist()},
-            "conformal": self.conformal_.to_dict() if getattr(self, "conformal_", None) else None,
+            **self._state_to_json(),
         }
         return json.dumps(payload).encode("utf-8")
 
@@ -60,10 +53,5 @@ class EnsembleForecaster(Forecaster):
         payload = json.loads(data.decode("utf-8"))
         members = [load_model(m["name"], base64.b64decode(m["data"])) for m in payload["members"]]
         model = cls(members)
-        values = payload["y"]["values"]
-        model.y_ = pd.Series(values, index=pd.date_range(payload["y"]["start"], periods=len(values), freq="D", name="ds"),
-                             name="y")
-        model.with_intervals_ = True
-        if payload.get("conformal"):
-            model.calibrate(Conformal(**payload["conformal"]))
+        model._state_from_json(payload)
         return model

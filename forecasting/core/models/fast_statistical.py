@@ -7,8 +7,6 @@ every tenant is cross-validated every week.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
@@ -17,35 +15,31 @@ from .base import Forecaster
 
 class _StatsForecastModel(Forecaster):
     requires = ("statsforecast",)
-    min_train_days = 21  # three weeks: enough for a weekly season
 
     def __init__(self, season: int = 7, max_train_days: int | None = 730) -> None:
-        super().__init__(season=season, max_train_days=max_train_days)
         self.season, self.max_train_days = season, max_train_days
+
+    @property
+    def min_train_days(self) -> int:
+        return 21  # three weeks: enough for a weekly season
 
     def _model(self):
         raise NotImplementedError
 
     def _fit(self, y: pd.Series) -> None:
-        window = y.iloc[-self.max_train_days :] if self.max_train_days else y
-        self.offset_ = len(y) - len(window)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        window = self._train_window(y, self.max_train_days)
+        with self._quiet():
             self.model_ = self._model().fit(window.to_numpy(dtype=float))
 
     def _predict(self, h, levels):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with self._quiet():
             out = self.model_.predict(h, level=list(levels) or None)
         bands = {level: (out[f"lo-{level}"], out[f"hi-{level}"]) for level in levels}
         return np.asarray(out["mean"], dtype=float), bands
 
     def _fitted(self):
-        fitted = np.full(len(self.y_), np.nan)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fitted[self.offset_ :] = np.asarray(self.model_.predict_in_sample()["fitted"], dtype=float)
-        return fitted
+        with self._quiet():
+            return self._over_history(self.model_.predict_in_sample()["fitted"])
 
 
 class AutoETSForecaster(_StatsForecastModel):

@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..calendar import holidays_between
 from ..errors import ModelError
-from .base import Conformal, Forecaster
+from .base import Forecaster
 
 LAGS = (7, 14, 21, 28, 35)
 WARMUP = 35  # the longest look-back of any feature
@@ -76,17 +76,18 @@ class LightGBMForecaster(Forecaster):
     """Gradient-boosted trees (LightGBM) on level-relative weekly lags and the calendar."""
 
     name = "lightgbm"
-    min_train_days = WARMUP + 56  # warm-up plus eight weeks to learn from
     requires = ("lightgbm",)
 
     def __init__(self, country: str | None = None, n_estimators: int = 100, learning_rate: float = 0.1,
                  num_leaves: int = 15, objective: str = "l1", normalize: bool = True, sample: float = 0.8,
                  seed: int = 0) -> None:
-        super().__init__(country=country, n_estimators=n_estimators, learning_rate=learning_rate,
-                         num_leaves=num_leaves, objective=objective, normalize=normalize, sample=sample, seed=seed)
         self.normalize, self.sample = normalize, sample
         self.country, self.n_estimators, self.learning_rate = country, n_estimators, learning_rate
         self.num_leaves, self.objective, self.seed = num_leaves, objective, seed
+
+    @property
+    def min_train_days(self) -> int:
+        return WARMUP + 56  # warm-up plus eight weeks to learn from
 
     @classmethod
     def from_settings(cls, settings, country):
@@ -143,11 +144,10 @@ class LightGBMForecaster(Forecaster):
     def to_bytes(self) -> bytes:
         self._check_fitted()
         payload = {
-            "params": self.params,
-            "y": {"start": self.y_.index[0].isoformat(), "values": self.y_.tolist()},
+            "params": self.get_params(),
+            **self._state_to_json(),
             "floor": self.floor_,
             "booster": self.booster_.model_to_string(),
-            "conformal": self.conformal_.to_dict() if getattr(self, "conformal_", None) else None,
         }
         return json.dumps(payload).encode("utf-8")
 
@@ -158,17 +158,12 @@ class LightGBMForecaster(Forecaster):
         try:
             payload = json.loads(data.decode("utf-8"))
             model = cls(**payload["params"])
-            values = payload["y"]["values"]
-            model.y_ = pd.Series(values, index=pd.date_range(payload["y"]["start"], periods=len(values), freq="D",
-                                                             name="ds"), name="y")
-            model.with_intervals_ = True
+            model._state_from_json(payload)
             model.floor_ = float(payload["floor"])
             model.booster_ = Booster(model_str=payload["booster"])
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
             raise ModelError(f"stored lightgbm model can't be read: {exc}") from None
-        model._extend_calendar(len(values) + 400)
-        if payload.get("conformal"):
-            model.calibrate(Conformal(**payload["conformal"]))
+        model._extend_calendar(len(model.y_) + 400)
         return model
 
     def _fitted(self):

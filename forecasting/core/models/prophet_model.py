@@ -8,7 +8,8 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .base import Conformal, Forecaster, z_value
+from ..intervals import z_value
+from .base import Forecaster
 
 # Prophet samples to draw its 80% band; the 95% band is scaled from it.
 _UNCERTAINTY_SAMPLES = 300
@@ -22,12 +23,14 @@ class ProphetForecaster(Forecaster):
     """
 
     name = "prophet"
-    min_train_days = 14
-    requires = ("prophet",)
+    requires = ("prophet", "cmdstanpy")  # cmdstanpy: its logger is quieted here
 
     def __init__(self, country: str | None = None, seasonality_mode: str = "additive", log_transform: bool = False) -> None:
-        super().__init__(country=country, seasonality_mode=seasonality_mode, log_transform=log_transform)
         self.country, self.seasonality_mode, self.log_transform = country, seasonality_mode, log_transform
+
+    @property
+    def min_train_days(self) -> int:
+        return 14
 
     @classmethod
     def from_settings(cls, settings, country):
@@ -88,13 +91,7 @@ class ProphetForecaster(Forecaster):
     def to_bytes(self) -> bytes:
         from prophet.serialize import model_to_json
 
-        payload = {
-            "params": self.get_params(),
-            "with_intervals": self.with_intervals_,
-            "y": {"start": self.y_.index[0].isoformat(), "values": self.y_.tolist()},
-            "model": model_to_json(self.model_),
-            "conformal": self.conformal_.to_dict() if getattr(self, "conformal_", None) else None,
-        }
+        payload = {"params": self.get_params(), **self._state_to_json(), "model": model_to_json(self.model_)}
         return json.dumps(payload).encode("utf-8")
 
     @classmethod
@@ -103,10 +100,6 @@ class ProphetForecaster(Forecaster):
 
         payload = json.loads(data.decode("utf-8"))
         model = cls(**payload["params"])
-        values = payload["y"]["values"]
-        model.y_ = pd.Series(values, index=pd.date_range(payload["y"]["start"], periods=len(values), freq="D", name="ds"), name="y")
-        model.with_intervals_ = payload["with_intervals"]
+        model._state_from_json(payload)
         model.model_ = model_from_json(payload["model"])
-        if payload.get("conformal"):
-            model.calibrate(Conformal(**payload["conformal"]))
         return model

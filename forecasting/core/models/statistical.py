@@ -2,41 +2,31 @@
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import numpy as np
 import pandas as pd
 
 from .base import Forecaster
 
 
-@contextmanager
-def quiet() -> Iterator[None]:
-    """statsmodels warns freely on short or flat series; the CV score is what judges a fit."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-
-
 class ETS(Forecaster):
     """Additive error, damped additive trend, additive weekly season (statsmodels ETSModel)."""
 
     name = "ets"
-    min_train_days = 14
+    requires = ("statsmodels",)
 
     def __init__(self, season: int = 7, damped: bool = True, max_train_days: int | None = 730) -> None:
-        super().__init__(season=season, damped=damped, max_train_days=max_train_days)
         self.season, self.damped, self.max_train_days = season, damped, max_train_days
+
+    @property
+    def min_train_days(self) -> int:
+        return 14
 
     def _fit(self, y: pd.Series) -> None:
         from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
-        window = y.iloc[-self.max_train_days :] if self.max_train_days else y
-        self.offset_ = len(y) - len(window)
+        window = self._train_window(y, self.max_train_days)
         seasonal = "add" if len(window) >= 2 * self.season + 2 else None
-        with quiet():
+        with self._quiet():
             model = ETSModel(
                 window.asfreq("D"), error="add", trend="add", damped_trend=self.damped,
                 seasonal=seasonal, seasonal_periods=self.season if seasonal else None,
@@ -45,7 +35,7 @@ class ETS(Forecaster):
 
     def _predict(self, h, levels):
         n = self.result_.model.nobs
-        with quiet():
+        with self._quiet():
             prediction = self.result_.get_prediction(start=n, end=n + h - 1)
             mean = np.asarray(prediction.predicted_mean, dtype=float)
             bands = {}
@@ -55,9 +45,7 @@ class ETS(Forecaster):
         return mean, bands
 
     def _fitted(self):
-        fitted = np.full(len(self.y_), np.nan)
-        fitted[self.offset_ :] = np.asarray(self.result_.fittedvalues, dtype=float)
-        return fitted
+        return self._over_history(self.result_.fittedvalues)
 
 
 class SARIMAX(Forecaster):
@@ -68,17 +56,17 @@ class SARIMAX(Forecaster):
     """
 
     name = "sarimax"
+    requires = ("statsmodels",)
 
     @classmethod
     def from_settings(cls, settings, country):
         return cls(order=settings.sarimax_order, seasonal_order=settings.sarimax_seasonal)
 
     def __init__(self, order=(1, 1, 1), seasonal_order=(1, 1, 1, 7), max_train_days: int | None = 365) -> None:
-        super().__init__(order=tuple(order), seasonal_order=tuple(seasonal_order), max_train_days=max_train_days)
         self.order, self.seasonal_order, self.max_train_days = tuple(order), tuple(seasonal_order), max_train_days
 
     @property
-    def min_train_days(self) -> int:  # type: ignore[override]
+    def min_train_days(self) -> int:
         p, d, q = self.order
         P, D, Q, s = self.seasonal_order
         return max(14, d + D * s + max(p, q) + (max(P, Q) + 1) * s + 7)
@@ -86,15 +74,14 @@ class SARIMAX(Forecaster):
     def _fit(self, y: pd.Series) -> None:
         from statsmodels.tsa.statespace.sarimax import SARIMAX as _SARIMAX
 
-        window = y.iloc[-self.max_train_days :] if self.max_train_days else y
-        self.offset_ = len(y) - len(window)
-        with quiet():
+        window = self._train_window(y, self.max_train_days)
+        with self._quiet():
             model = _SARIMAX(window.to_numpy(), order=self.order, seasonal_order=self.seasonal_order,
                              enforce_stationarity=False, enforce_invertibility=False)
             self.result_ = model.fit(disp=False, maxiter=75)
 
     def _predict(self, h, levels):
-        with quiet():
+        with self._quiet():
             forecast = self.result_.get_forecast(h)
             mean = np.asarray(forecast.predicted_mean, dtype=float)
             bands = {}
@@ -104,11 +91,9 @@ class SARIMAX(Forecaster):
         return mean, bands
 
     def _fitted(self):
-        fitted = np.full(len(self.y_), np.nan)
         values = np.asarray(self.result_.fittedvalues, dtype=float)
         _, d, _ = self.order
         _, D, _, s = self.seasonal_order
         burn = d + D * s  # differencing leaves the first fitted values meaningless
         values[:burn] = np.nan
-        fitted[self.offset_ :] = values
-        return fitted
+        return self._over_history(values)
