@@ -7,7 +7,7 @@ from forecasting.i18n.catalog import md, model_label, t
 from forecasting.services.importer import SalesImportError, error_table, import_sales
 from forecasting.services.locks import BusyError
 from forecasting.ui import tables
-from forecasting.views import dashboard
+from forecasting.views import models, settings
 from pages import _shared as shared
 
 ctx = shared.page_context()
@@ -26,7 +26,7 @@ if not has_sales:
     st.info(md("msg.no_sales", lang, name=tenant.nombre), icon=":material/inventory_2:")
 
 if clicked:
-    plan = dashboard.retrain_plan(ctx.storage, tenant.id)
+    plan = models.retrain_plan(ctx.storage, tenant.id)
     with st.status(md("models.retraining", lang, name=tenant.nombre), expanded=True) as box:
         bar = st.progress(0.0)
         seen: list[str] = []
@@ -41,7 +41,7 @@ if clicked:
             bar.progress(min(len(seen) / len(plan), 1.0))
 
         try:
-            outcome = dashboard.retrain(ctx.storage, tenant.id, progress=report)
+            outcome = models.retrain(ctx.storage, tenant.id, progress=report)
         except ForecastingError as exc:
             box.update(label=md("models.retrain_failed", lang), state="error", expanded=True)
             st.session_state[result_key] = {"error": str(exc), "config": isinstance(exc, ConfigError),
@@ -102,14 +102,14 @@ if upload is not None and st.button(md("import.go", lang), key=f"import_go_{tena
 st.subheader(md("settings.title", lang))
 st.caption(md("settings.caption", lang))
 with shared.friendly_errors(lang):
-    fields, stored_error = dashboard.settings_form(ctx.storage, tenant.id)
+    fields, stored_error = settings.settings_form(ctx.storage, tenant.id)
 if stored_error:
     st.error(md("settings.stored_invalid", lang, detail=stored_error), icon=":material/tune:")
 
 prefix = f"setting_{tenant.id}_"
 with st.form(f"settings_form_{tenant.id}", border=True):
     values = {}
-    for group in dashboard.SETTING_GROUPS:
+    for group in settings.SETTING_GROUPS:
         st.markdown(f"**{md(f'settings.group.{group}', lang)}**")
         in_group = [field for field in fields if field.group == group]
         # The candidate list needs the full width to show its chips; the rest sit three to a row.
@@ -123,7 +123,7 @@ with st.form(f"settings_form_{tenant.id}", border=True):
 
 if saved:
     try:
-        overrides = dashboard.save_settings(ctx.storage, tenant.id, values)
+        overrides = settings.save_settings(ctx.storage, tenant.id, values)
     except ConfigError as exc:
         st.error(md("settings.invalid", lang, detail=str(exc)), icon=":material/error:")
     else:

@@ -4,7 +4,7 @@ import streamlit as st
 
 from forecasting.i18n.catalog import md, model_label, t
 from forecasting.ui import figures, tables
-from forecasting.views import dashboard
+from forecasting.views import overview
 from pages import _shared as shared
 
 ctx = shared.page_context()
@@ -78,7 +78,7 @@ if not card.scored:
     st.info(md("overview.score_none", lang, day=fmt.date(card.first_score_on, "long")) if card.first_score_on
             else md("overview.score_none_never", lang), icon=":material/hourglass_top:")
 else:
-    st.caption(md("overview.score_caption", lang, lookback=dashboard.RELIABILITY_LOOKBACK_DAYS, days=card.days)
+    st.caption(md("overview.score_caption", lang, lookback=overview.RELIABILITY_LOOKBACK_DAYS, days=card.days)
                + ("  " + md("overview.score_early", lang, days=card.days) if not card.settled else ""))
     cols = st.columns(4)
     cols[0].metric(md("overview.score_error", lang), md("overview.off_by", lang, error=fmt.percent(card.wape)),

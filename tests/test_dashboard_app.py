@@ -23,7 +23,7 @@ from forecasting.services.notifications import notify
 from forecasting.services.tenants import tenant_overrides
 from forecasting.storage import SQLStorage
 
-from .test_dashboard import EMPTY, NEVER_TRAINED, TRAINED, copy_db, shared_dashboard_db, shared_scored_db
+from .dashboard_db import EMPTY, NEVER_TRAINED, TRAINED, copy_db, shared_dashboard_db, shared_scored_db
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 OVERVIEW, FORECAST, COMPARISON = "pages/overview.py", "pages/forecast.py", "pages/comparison.py"
@@ -378,9 +378,9 @@ def wait_for_run(storage: SQLStorage, job_id: str, seconds: float = 300.0):
     The thread ends after the run's outcome is written, so no polling: a generous bound only turns a
     hung run into a failure instead of a hung test.
     """
-    from forecasting.views import dashboard
+    from forecasting.views import common, jobs
 
-    thread = dashboard._MANUAL_RUNS.get((dashboard.storage_key(storage), job_id))
+    thread = jobs._MANUAL_RUNS.get((common.storage_key(storage), job_id))
     assert thread is not None, f"Run now started no thread for {job_id} on {storage.describe()}"
     thread.join(timeout=seconds)
     assert not thread.is_alive(), f"{job_id} still running after {seconds} s"
