@@ -378,9 +378,9 @@ def wait_for_run(storage: SQLStorage, job_id: str, seconds: float = 300.0):
     The thread ends after the run's outcome is written, so no polling: a generous bound only turns a
     hung run into a failure instead of a hung test.
     """
-    from forecasting.views import common, jobs
+    from forecasting.ops.scheduler import manual_run_thread
 
-    thread = jobs._MANUAL_RUNS.get((common.storage_key(storage), job_id))
+    thread = manual_run_thread(storage, job_id)
     assert thread is not None, f"Run now started no thread for {job_id} on {storage.describe()}"
     thread.join(timeout=seconds)
     assert not thread.is_alive(), f"{job_id} still running after {seconds} s"

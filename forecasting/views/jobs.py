@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -11,15 +9,12 @@ from typing import Any
 import pandas as pd
 
 from ..core.config import get_app_settings, get_settings
-from ..core.errors import ConfigError
-from ..core.logs import log_event
-from ..ops.jobs import JOBS, allowed_tenants
-from ..ops.scheduler import LEASE_NAME, STALE_RUN_SECONDS, execute_job, job_specs, recent_runs
+from ..ops.jobs import allowed_tenants
+from ..ops.scheduler import LEASE_NAME, job_specs, recent_runs, stalled_runs, start_manual_run
 from ..services.locks import process_holder
 from ..services.tenants import list_tenants
 from ..storage import Storage
 from ..storage.base import stored_moment
-from .common import storage_key
 
 __all__ = ["JOBS_REFRESH_IDLE", "JOBS_REFRESH_RUNNING", "JobStart", "JobStatus", "JobsView", "jobs_view",
            "run_job_now"]
@@ -107,10 +102,7 @@ def _run_frame(runs: pd.DataFrame, now: datetime) -> pd.DataFrame:
     frame = runs.reindex(columns=[c for c in RUN_COLUMNS if c not in ("state", "seconds")]).copy()
     for column in ("started_at", "finished_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
-    beat = pd.to_datetime(runs["heartbeat_at"] if "heartbeat_at" in runs else frame["started_at"], utc=True)
-    beat = beat.fillna(frame["started_at"])
-    stale = (frame["status"] == "running") & (beat < pd.Timestamp(now) - pd.Timedelta(seconds=STALE_RUN_SECONDS))
-    frame["state"] = frame["status"].where(~stale, "stalled")
+    frame["state"] = frame["status"].where(~stalled_runs(runs, now), "stalled")
     end = frame["finished_at"].where(frame["status"] != "running", pd.Timestamp(now))
     frame["seconds"] = (end - frame["started_at"]).dt.total_seconds()
     for column in ("tenants_done", "tenants_failed"):
@@ -177,70 +169,16 @@ class JobStart:
     run: dict[str, Any] | None
 
 
-# Threads started by Run now in this process, by (database, job): between starting a thread and
-# its `running` row landing in job_runs, only this tells that the job is already on its way.
-_MANUAL_RUNS: dict[tuple[str, str], threading.Thread] = {}
-_MANUAL_LOCK = threading.Lock()
-
-
 def run_job_now(storage: Storage, job_id: str, runner: Any = None, *, wait_seconds: float = 3.0) -> JobStart:
-    """Start `job_id` now in a background thread, recorded in `job_runs` as a manual run.
+    """Run now: `scheduler.start_manual_run`, which starts `job_id` in a background thread as a manual run.
 
-    With this process's scheduler `runner` it goes through `runner.run_now`
-    (its holder and settings); without one (SCHEDULER_ENABLED off here) the
-    run is `scheduler.execute_job(..., trigger="manual")` in a thread of our
-    own. A job with a run in progress (a live `running` row, or a thread
-    this process started that has not written its row yet) is not started
-    twice: `started` is then False. Waits up to `wait_seconds` for the new
-    run's row so the page that redraws next shows it. Raises ConfigError for
-    an unknown job and StorageError when job_runs can't be read.
+    A job with a run in progress (a live `running` row, or a thread this
+    process started that has not written its row yet) is not started twice:
+    `started` is then False and `run` the run in progress. Waits up to
+    `wait_seconds` for the new run's row so the page that redraws next shows
+    it. Raises ConfigError for an unknown job and StorageError when job_runs
+    can't be read.
     """
-    if job_id not in JOBS:
-        raise ConfigError(f"unknown job {job_id!r}; choose from {', '.join(sorted(JOBS))}")
-    key = (storage_key(storage), job_id)
-    with _MANUAL_LOCK:
-        current = _current_run(storage, job_id)
-        thread = _MANUAL_RUNS.get(key)
-        if current is not None or (thread is not None and thread.is_alive()):
-            return JobStart(job_id, False, current)
-        since = datetime.now(timezone.utc)
-        if runner is not None:
-            thread = runner.run_now(job_id)
-        else:
-            thread = threading.Thread(target=_run_manually, args=(storage, job_id), name=f"job-{job_id}",
-                                      daemon=True)
-            thread.start()
-        _MANUAL_RUNS[key] = thread
-    return JobStart(job_id, True, _wait_for_run(storage, job_id, since, thread, wait_seconds))
-
-
-def _run_manually(storage: Storage, job_id: str) -> None:
-    try:
-        execute_job(storage, job_id, scheduled_for=datetime.now(timezone.utc), trigger="manual")
-    except Exception as exc:  # noqa: BLE001 - a thread's exception would only reach stderr; the log keeps it
-        # execute_job records every failure of the job itself; this is the claim failing (database down).
-        log_event("job_manual_failed", level=40, job=job_id, error=f"{type(exc).__name__}: {exc}")
-
-
-def _current_run(storage: Storage, job_id: str) -> dict[str, Any] | None:
-    rows = storage.select("job_runs", None, where={"job_id": job_id, "status": "running"},
-                          order_by="started_at", descending=True)
-    if rows.empty:
-        return None
-    frame = _run_frame(rows, datetime.now(timezone.utc))
-    live = frame[frame["state"] == "running"]
-    return None if live.empty else live.iloc[0].to_dict()
-
-
-def _wait_for_run(storage: Storage, job_id: str, since: datetime, thread: threading.Thread,
-                  wait_seconds: float) -> dict[str, Any] | None:
-    """The manual run of `job_id` started at or after `since`, once its row exists (bounded wait)."""
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        rows = storage.select("job_runs", None, where={"job_id": job_id, "trigger": "manual"},
-                              gte={"started_at": since}, order_by="started_at", descending=True, limit=1)
-        if not rows.empty:
-            return _run_frame(rows, datetime.now(timezone.utc)).iloc[0].to_dict()
-        if not thread.is_alive() or time.monotonic() >= deadline:
-            return None
-        time.sleep(0.05)
+    start = start_manual_run(storage, job_id, runner, wait_seconds=wait_seconds)
+    run = None if start.run is None else _run_frame(pd.DataFrame([start.run]), datetime.now(timezone.utc))
+    return JobStart(job_id, start.started, None if run is None else run.iloc[0].to_dict())

@@ -141,3 +141,17 @@ def test_job_runs_table_names_this_process_and_states_in_words(writable):
     assert scheduled["Origen"] == t("jobs.trigger.schedule", "es") and scheduled["Proceso"] == "elsewhere:1:abc"
     assert scheduled["Duración"] == "<\u00a00,1\u00a0s"  # milliseconds don't read as "0,0 s"
     assert tables.RUN_STATE_COLORS["success"] in styled.to_html()
+
+
+def test_views_start_no_threads_run_now_is_the_schedulers():
+    """Run now's threads (and the bookkeeping of runs on their way) live in `forecasting.ops.scheduler`."""
+    import ast
+    from pathlib import Path
+
+    import forecasting.views
+
+    for path in Path(forecasting.views.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        assert not imported & {"threading", "concurrent.futures", "multiprocessing"}, path.name
