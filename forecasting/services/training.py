@@ -234,8 +234,11 @@ def typical_cv_error(outcome: ForecastOutcome) -> float:
 
 
 def training_metrics(outcome: ForecastOutcome, settings: MLSettings) -> dict[str, Any]:
+    """What a model version stores about its training (`ml_models.training_metrics`): the CV, the winner, how
+    it was chosen. `selection` is a sentence for people; `model_fixed` says, as a flag, whether the owner fixed
+    the model (ML_SELECT_BEST off: the first candidate is used whatever its score)."""
     return {**outcome.cv.to_json(), "winner": outcome.winner, "primary_metric": settings.cv_primary_metric,
-            "selection": outcome.selection_note, "skipped": outcome.skipped,
+            "selection": outcome.selection_note, "model_fixed": not settings.select_best, "skipped": outcome.skipped,
             "cv_seconds": {k: round(v, 3) for k, v in outcome.cv.seconds.items()},
             "seconds": {k: round(v, 3) for k, v in outcome.seconds.items()}}
 

@@ -15,7 +15,7 @@ from ..services.model_store import list_models
 from ..storage import Storage
 from .common import finite, vs_baseline
 
-__all__ = ["CVView", "WinnerReason", "cv_from_metrics", "cv_versions", "cv_view"]
+__all__ = ["CVView", "WinnerReason", "cv_from_metrics", "cv_versions", "cv_view", "model_fixed"]
 
 
 # --- model comparison -----------------------------------------------------------------------
@@ -87,12 +87,30 @@ def cv_view(storage: Storage, tenant_id: str, model_version: str | None = None) 
             raise DataError(f"tenant {tenant_id} has no model version {model_version}")
         row = match.iloc[0]
     return cv_from_metrics(row["training_metrics"] or {}, str(row["model_version"]), row["last_trained"],
-                           fallback_winner=str(row["model_type"]))
+                           fallback_winner=str(row["model_type"]), hyperparameters=row["hyperparameters"] or {})
+
+
+def model_fixed(metrics: Mapping[str, Any], hyperparameters: Mapping[str, Any] | None = None) -> bool:
+    """Whether the owner fixed the model of a version (ML_SELECT_BEST off): its first candidate is used whatever
+    its score, so the page says so instead of "won".
+
+    Training stores the flag with the version (`training_metrics["model_fixed"]`). A version saved before the
+    flag existed falls back on the settings stored with it (`hyperparameters["settings"]["select_best"]`, which
+    every training of this package writes); a row with neither (written by another application) counts as
+    selected, not fixed: its scores are still real cross-validation. The selection sentence is never parsed:
+    it is for people, and its wording may change.
+    """
+    flag = metrics.get("model_fixed")
+    if isinstance(flag, bool):
+        return flag
+    select_best = ((hyperparameters or {}).get("settings") or {}).get("select_best")
+    return select_best is False
 
 
 def cv_from_metrics(metrics: Mapping[str, Any], model_version: str, last_trained: datetime,
-                    fallback_winner: str) -> CVView:
-    """A CVView from the training-metrics JSON (see `pipeline.training_metrics`)."""
+                    fallback_winner: str, hyperparameters: Mapping[str, Any] | None = None) -> CVView:
+    """A CVView from the training-metrics JSON (see `services.training.training_metrics`); `hyperparameters`
+    are the version's, for `model_fixed` on versions stored before the flag."""
     metric = metrics.get("primary_metric") or "mase"
     winner = metrics.get("winner") or fallback_winner
     scores = pd.DataFrame.from_dict(metrics.get("scores") or {}, orient="index", columns=list(METRICS), dtype=float)
@@ -125,7 +143,7 @@ def cv_from_metrics(metrics: Mapping[str, Any], model_version: str, last_trained
         selection=selection, horizon=int(metrics.get("horizon") or 0), folds=int(metrics.get("folds") or 0),
         scores=scores, skipped=dict(metrics.get("skipped") or {}), by_fold=by_fold, by_step=by_step,
         by_weekday=by_weekday, predictions=predictions,
-        reason=_winner_reason(scores, by_fold, winner, metric, metrics, fixed="fixed model" in selection),
+        reason=_winner_reason(scores, by_fold, winner, metric, metrics, fixed=model_fixed(metrics, hyperparameters)),
     )
 
 

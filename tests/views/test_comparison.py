@@ -54,3 +54,47 @@ def test_an_older_version_stays_inspectable(writable):
     assert len(versions) == 2 and versions["is_active"].sum() == 1
     assert comparison.cv_view(writable, TRAINED).primary_metric == "mae"
     assert comparison.cv_view(writable, TRAINED, first).primary_metric == "mase"
+
+
+# --- the owner's fixed model -----------------------------------------------------------------------
+
+
+def test_training_stores_whether_the_owner_fixed_the_model(writable):
+    assert list_models(writable, TRAINED).iloc[0]["training_metrics"]["model_fixed"] is False
+    assert not comparison.cv_view(writable, TRAINED).reason.fixed
+    train_and_predict_sales(TRAINED, storage=writable, settings=FAST.model_copy(update={"select_best": False}))
+    stored = list_models(writable, TRAINED).iloc[0]["training_metrics"]
+    assert stored["model_fixed"] is True
+    cv = comparison.cv_view(writable, TRAINED)
+    assert cv.reason.fixed and cv.winner == FAST.model_candidates[0]
+
+
+def test_the_fixed_flag_is_read_not_the_selection_sentence(store):
+    info = comparison.cv_view(store, TRAINED)
+    metrics = list_models(store, TRAINED).iloc[0]["training_metrics"]
+
+    def fixed(**changes) -> bool:
+        return comparison.cv_from_metrics({**metrics, **changes}, info.model_version, info.last_trained,
+                                          info.winner).reason.fixed
+
+    # The sentence is for people: reworded, translated or contradicting the flag, the flag decides.
+    assert fixed(model_fixed=True, selection="lowest CV MASE of 3 candidate(s)")
+    assert not fixed(model_fixed=False, selection="fixed model (ML_SELECT_BEST is off)")
+    assert fixed(model_fixed=True, selection="modelo fijo")
+
+
+def test_versions_stored_before_the_flag_fall_back_on_their_stored_settings(writable):
+    """Rows written before `model_fixed` existed: the settings stored with the version say it; without them,
+    the version counts as selected."""
+    train_and_predict_sales(TRAINED, storage=writable, settings=FAST.model_copy(update={"select_best": False}))
+    row = list_models(writable, TRAINED).iloc[0]
+    old_metrics = {key: value for key, value in row["training_metrics"].items() if key != "model_fixed"}
+    key = {"model_type": row["model_type"], "model_version": row["model_version"]}
+    writable.update("ml_models", TRAINED, {"training_metrics": old_metrics}, where=key)
+    assert comparison.cv_view(writable, TRAINED).reason.fixed  # hyperparameters.settings.select_best is False
+    no_settings = {k: v for k, v in row["hyperparameters"].items() if k != "settings"}
+    writable.update("ml_models", TRAINED, {"hyperparameters": no_settings}, where=key)
+    assert not comparison.cv_view(writable, TRAINED).reason.fixed
+    assert comparison.model_fixed({}, None) is False
+    assert comparison.model_fixed({}, {"settings": {"select_best": True}}) is False
+    assert comparison.model_fixed({"model_fixed": True}, {"settings": {"select_best": True}}) is True
