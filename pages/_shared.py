@@ -22,6 +22,7 @@ from forecasting.core.errors import AccessError, ConfigError, DataError, Forecas
 from forecasting.i18n.catalog import LANGUAGES, escape_markdown, md, model_label, t
 from forecasting.i18n.formatting import Formatter, formatter_for
 from forecasting.services import auth
+from forecasting.services.locks import BusyError
 from forecasting.services.tenants import Tenant
 from forecasting.storage import Storage, open_storage
 from forecasting.views import anomalies as anomaly_views
@@ -392,6 +393,75 @@ def on_reset_settings(tenant_id: str, prefix: str) -> None:
     for key in [key for key in st.session_state if str(key).startswith(prefix)]:
         del st.session_state[key]
     st.session_state[f"settings_flash_{tenant_id}"] = "reset"
+
+
+# --- retrain ----------------------------------------------------------------------------------
+
+
+def retrain_result_key(tenant_id: str) -> str:
+    return f"retrain_result_{tenant_id}"
+
+
+def retrain_with_progress(ctx: PageContext) -> bool:
+    """Retrain the tenant now, each step drawn in a status box with a progress bar; True when a new model was saved.
+
+    The one way a page trains, and only for a click on a Retrain now button: `views.models.retrain` (the
+    pipeline under the tenant's retrain lock, the one the weekly job takes). The outcome is kept in the
+    session for `retrain_result`.
+    """
+    lang, fmt, tenant = ctx.lang, ctx.fmt, ctx.tenant
+    result_key = retrain_result_key(tenant.id)
+    plan = model_views.retrain_plan(ctx.storage, tenant.id)
+    with st.status(md("models.retraining", lang, name=tenant.nombre), expanded=True) as box:
+        bar = st.progress(0.0)
+        seen: list[str] = []
+
+        def report(step: str, detail: str) -> None:
+            seen.append(step)
+            detail_label = model_label(detail, lang) if step in ("cv", "final_fit", "done") else t(
+                f"progress.detail.{detail}", lang, default=detail)
+            message = md(f"progress.{step}", lang, detail=detail_label)
+            box.update(label=message)
+            st.write(("✅ " if step == "done" else "• ") + message)
+            bar.progress(min(len(seen) / len(plan), 1.0))
+
+        try:
+            outcome = model_views.retrain(ctx.storage, tenant.id, progress=report)
+        except ForecastingError as exc:
+            box.update(label=md("models.retrain_failed", lang), state="error", expanded=True)
+            st.session_state[result_key] = {"error": str(exc), "config": isinstance(exc, ConfigError),
+                                            "busy": isinstance(exc, BusyError)}
+        except Exception as exc:  # noqa: BLE001 - an owner gets a sentence and a way forward, not a traceback
+            box.update(label=md("models.retrain_failed", lang), state="error", expanded=True)
+            st.session_state[result_key] = {"error": f"{type(exc).__name__}: {exc}", "unexpected": True}
+        else:
+            box.update(label=md("models.retrain_done", lang, model=model_label(outcome.summary["winner"], lang),
+                               seconds=fmt.number(outcome.summary["seconds"], 1)), state="complete", expanded=False)
+            st.session_state[result_key] = {**outcome.summary, "candidates": len(outcome.scores)}
+            return True
+    return False
+
+
+def retrain_result(ctx: PageContext) -> None:
+    """What the tenant's last Retrain now did (kept in the session): the error with a hint, or the summary."""
+    lang, fmt = ctx.lang, ctx.fmt
+    last = st.session_state.get(retrain_result_key(ctx.tenant.id))
+    if last and "error" in last:
+        st.error(md("models.retrain_error", lang, detail=last["error"]), icon=":material/error:")
+        hint = ("models.retrain_error_busy" if last.get("busy") else "models.retrain_error_config" if last.get("config")
+                else "models.retrain_error_hint")
+        st.caption(md(hint, lang))
+    elif last:
+        st.success(md("models.retrain_summary", lang, model=model_label(last["winner"], lang),
+                     candidates=last["candidates"], days=fmt.number(last["forecast_days"]),
+                     history=fmt.number(last["history_days"]), anomalies=fmt.number(last["anomalies"]),
+                     seconds=fmt.number(last["seconds"], 1)),
+                   icon=":material/check_circle:")
+        if last.get("skipped"):
+            st.caption(md("models.retrain_skipped", lang, models=", ".join(
+                f"{model_label(name, lang)} ({reason})" for name, reason in last["skipped"].items())))
+        if last.get("drift"):
+            st.warning(md("models.retrain_drift", lang), icon=":material/notifications_active:")
 
 
 # --- jobs -----------------------------------------------------------------------------------

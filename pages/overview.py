@@ -41,6 +41,21 @@ if not data.trained:
     shared.require_trained(ctx, False)
 
 st.subheader(md("overview.model", lang))
+# The page never retrains on its own: a stored model it can't use is reported, and retrained on a click.
+retrained_key = f"overview_retrained_{tenant.id}"
+if st.session_state.pop(retrained_key, False) and not data.needs_retrain:
+    winner = (st.session_state.get(shared.retrain_result_key(tenant.id)) or {}).get("winner")
+    st.success(md("overview.retrained", lang, model=model_label(winner, lang)), icon=":material/check_circle:")
+if data.needs_retrain:
+    st.warning(md("overview.model_stale", lang) if data.model_status == "stale"
+               else md("overview.model_unusable", lang, detail=data.model_problem or ""),
+               icon=":material/model_training:")
+    if st.button(md("models.retrain_now", lang), type="primary", icon=":material/model_training:",
+                 key="overview_retrain", help=md("overview.retrain_help", lang)):
+        if shared.retrain_with_progress(ctx):
+            st.session_state[retrained_key] = True
+            st.rerun()
+        shared.retrain_result(ctx)
 cols = st.columns(3)
 cols[0].metric(md("overview.model_in_use", lang), model_label(data.model_type, lang, short=True), border=True,
                height="stretch", help=model_label(data.model_type, lang) + " · "

@@ -27,6 +27,27 @@ FAST = MLSettings(model_candidates=["naive", "snaive", "ets"], horizon_days=14, 
 TRAINED, NEVER_TRAINED, EMPTY = "1", "3", "4"
 
 
+def damage_active_model(storage, tenant_id: str, damage: str) -> str:
+    """Make the tenant's active model one this installation can't use; returns its version.
+
+    "corrupt": its data is not even base64 (`unusable`); "stale": written, says its metadata, with another
+    pandas (`stale`, known without loading it).
+    """
+    from forecasting.services.model_store import list_models
+
+    row = list_models(storage, tenant_id).iloc[0]
+    key = {"model_type": row["model_type"], "model_version": row["model_version"]}
+    if damage == "corrupt":
+        storage.update("ml_models", tenant_id, {"model_data": "this is not base64!!"}, where=key)
+    elif damage == "stale":
+        hyper = row["hyperparameters"]
+        storage.update("ml_models", tenant_id, {"hyperparameters": {
+            **hyper, "library_versions": {**hyper["library_versions"], "pandas": "0.25.3"}}}, where=key)
+    else:
+        raise ValueError(damage)
+    return str(row["model_version"])
+
+
 def build_dashboard_db(path: Path, *, days: int = 400, now: datetime | None = None) -> Path:
     """A demo database as the dashboard sees it after `make run`, but small and quick.
 
@@ -84,7 +105,7 @@ def copy_db(source: Path, target: Path) -> Path:
 
     Stored models are signed with a key that lives next to the embedded database file
     (`forecasting.services.model_store`); a copy in another folder without it holds models this installation
-    refuses, and the first page that forecasts would retrain the business behind the test's back.
+    refuses, and every page would report the business's model as unusable.
     """
     with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
         src.backup(dst)

@@ -23,7 +23,15 @@ from forecasting.services.notifications import notify
 from forecasting.services.tenants import tenant_overrides
 from forecasting.storage import SQLStorage
 
-from .dashboard_db import EMPTY, NEVER_TRAINED, TRAINED, copy_db, shared_dashboard_db, shared_scored_db
+from .dashboard_db import (
+    EMPTY,
+    NEVER_TRAINED,
+    TRAINED,
+    copy_db,
+    damage_active_model,
+    shared_dashboard_db,
+    shared_scored_db,
+)
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 OVERVIEW, FORECAST, COMPARISON = "pages/overview.py", "pages/forecast.py", "pages/comparison.py"
@@ -283,6 +291,31 @@ def test_retrain_while_another_run_holds_the_tenant_says_so(own_app):
     assert not at.exception
     assert "already being retrained" in texts(at.error) and t("models.retrain_error_busy", "en") in texts(at.caption)
     assert list_models(storage, TRAINED)["model_version"].tolist() == before
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "stale"])
+def test_no_page_retrains_an_unusable_model_and_the_overview_offers_retrain_now(monkeypatch, own_db, damage):
+    storage = SQLStorage.sqlite_file(own_db)
+    damage_active_model(storage, TRAINED, damage)  # before the first render: cached pages would hide it
+    before = list_models(storage, TRAINED)["model_version"].tolist()
+    _use(monkeypatch, own_db)
+    at = start()  # the overview of business 1
+    said = texts(at.warning)
+    if damage == "stale":
+        assert t("overview.model_stale", "en") in said
+    else:
+        assert "The stored model can't be used (stored model" in said and "corrupt" in said
+    assert at.button(key="overview_retrain").label == t("models.retrain_now", "en")
+    for page in (FORECAST, COMPARISON, ANOMALIES, MODELS, NOTIFICATIONS, OVERVIEW):
+        open_page(at, page)
+    assert list_models(storage, TRAINED)["model_version"].tolist() == before  # drawing trained nothing
+    at.button(key="overview_retrain").click().run(timeout=120)
+    assert not at.exception
+    after = list_models(storage, TRAINED)
+    assert len(after) == len(before) + 1 and after["is_active"].iloc[0] and after["model_version"].iloc[0] not in before
+    assert not any("stored model" in shown(w.value) for w in at.warning)
+    assert "New model in use" in texts(at.success)
+    assert not [button for button in at.button if button.key == "overview_retrain"]
 
 
 def test_a_database_without_tenants_explains_how_to_load_the_demo(monkeypatch, tmp_path):

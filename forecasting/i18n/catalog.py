@@ -827,6 +827,29 @@ STRINGS: dict[str, dict[str, str]] = {
     "table.failed": {"en": "Failed", "es": "Fallidos"},
     "table.error_text": {"en": "Error", "es": "Error"},
     "table.process": {"en": "Process", "es": "Proceso"},
+
+    # --- a stored model that can't forecast (the overview reports it; pages never retrain on their own) ----------
+    "overview.model_stale": {
+        "en": "The stored model was made with other versions of the forecasting libraries, so this installation "
+              "can't use it: forecasts past the stored days are missing. Retrain to replace it.",
+        "es": "El modelo guardado se hizo con otras versiones de las bibliotecas de previsión, así que esta "
+              "instalación no puede usarlo: faltan las previsiones más allá de los días guardados. Reentrena para "
+              "reemplazarlo.",
+    },
+    "overview.model_unusable": {
+        "en": "The stored model can't be used ({detail}): forecasts past the stored days are missing. Retrain to "
+              "replace it.",
+        "es": "El modelo guardado no se puede usar ({detail}): faltan las previsiones más allá de los días "
+              "guardados. Reentrena para reemplazarlo.",
+    },
+    "overview.retrain_help": {
+        "en": "Trains a new model from the sales now, as the Models page does (it can take a minute).",
+        "es": "Entrena ahora un modelo nuevo con las ventas, como la página de Modelos (puede tardar un minuto).",
+    },
+    "overview.retrained": {
+        "en": "New model in use: **{model}**. The figures above come from it.",
+        "es": "Nuevo modelo en uso: **{model}**. Las cifras de arriba salen de él.",
+    },
 }
 
 

@@ -15,12 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..core.errors import DataError, ForecastingError
+from ..core.errors import DataError, ForecastingError, ModelError
 from ..core.series import tenant_today
-from ..services.model_store import SavedModel, active_model_info
+from ..services.model_store import active_model_info, library_mismatch
 from ..services.sales import daily_sales
 from ..services.scoring import MIN_SCORED_DAYS, scorecard
 from ..services.tenants import Tenant, get_tenant
+from ..services.training import forecast_from_active
 from ..storage import Storage
 from .common import finite, stored_forecast, vs_baseline
 
@@ -28,8 +29,10 @@ from .common import finite, stored_forecast, vs_baseline
 PERIODS = (7, 30)
 #: Days of issued forecasts scored for "how reliable the forecast has been".
 RELIABILITY_LOOKBACK_DAYS = 90
+#: States of the stored model in which the overview asks for a retrain (`Overview.model_status`).
+MODEL_NEEDS_RETRAIN = frozenset({"stale", "unusable"})
 
-__all__ = ["PERIODS", "RELIABILITY_LOOKBACK_DAYS", "Overview", "Reliability", "Scorecard", "coverage_verdict",
+__all__ = ["MODEL_NEEDS_RETRAIN", "PERIODS", "RELIABILITY_LOOKBACK_DAYS", "Overview", "Reliability", "Scorecard", "coverage_verdict",
            "overview", "overview_table", "relative_change", "scorecard_view"]
 
 
@@ -72,11 +75,18 @@ class Overview:
     reliability: Reliability | None = None
     recent: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))  # last 30 days, for a sparkline
     problem: str | None = None  # why no figures could be made (a bad row in negocios, an unreadable series...)
+    model_status: str | None = None  # "ok", "stale" or "unusable" (see `overview`); None when never trained
+    model_problem: str | None = None  # why the stored model is stale or unusable (the engine's English sentence)
 
     @classmethod
     def unavailable(cls, tenant: Tenant, problem: str) -> Overview:
         """A business whose overview can't be made: a row that says why, among everyone else's."""
         return cls(tenant=tenant, today=date.today(), has_sales=False, trained=False, problem=problem)
+
+    @property
+    def needs_retrain(self) -> bool:
+        """The stored model can't forecast here: the page says so and offers Retrain now."""
+        return self.model_status in MODEL_NEEDS_RETRAIN
 
     def change(self, days: int) -> float | None:
         """Relative change of the last `days` against the `days` before (None when not comparable)."""
@@ -94,7 +104,15 @@ def overview(storage: Storage, tenant_id: str, *, now: datetime | None = None) -
 
     Never raises for an empty or never-trained tenant: `has_sales` and
     `trained` say what is missing. A forecast total that runs past the stored
-    forecast's horizon is completed from the active model (`predict_from_active`).
+    forecast's horizon is completed from the active model
+    (`forecast_from_active`). Never trains: `model_status` says whether the
+    stored model was written by other versions of the forecasting libraries
+    ("stale", known from its metadata without loading it), could not be
+    loaded ("unusable": corrupt, or not signed by this installation), or
+    neither ("ok"; the model is only loaded when the stored forecast is
+    shorter than the 30-day card). When stale or unusable, the totals past
+    the stored forecast are None and `model_problem` says why; retraining
+    (`views.models.retrain`) fixes it.
     """
     tenant = get_tenant(storage, str(tenant_id))
     today = tenant_today(tenant.timezone, now)
@@ -124,11 +142,14 @@ def overview(storage: Storage, tenant_id: str, *, now: datetime | None = None) -
     if info is None:
         return result
 
-    forecast = _forecast_totals(storage, tenant, info, today, now)
+    stale = library_mismatch(info)
+    forecast, unusable = _forecast_totals(storage, tenant, today, now, loadable=stale is None)
+    status, problem = ("stale", stale) if stale else ("unusable", unusable) if unusable else ("ok", None)
     metrics = info.training_metrics or {}
     trained_until = info.hyperparameters.get("trained_until")
     return replace(
-        result, forecast=forecast, model_type=info.model_type, model_version=info.model_version,
+        result, forecast=forecast, model_status=status, model_problem=problem,
+        model_type=info.model_type, model_version=info.model_version,
         last_trained=info.last_trained, trained_until=date.fromisoformat(trained_until) if trained_until else None,
         reliability=_reliability(storage, tenant, metrics, now),
     )
@@ -153,26 +174,31 @@ def _period_sums(y: pd.Series, last: pd.Timestamp, days: int) -> tuple[float, fl
     return current, float(y.loc[before_start : current_start - pd.Timedelta(days=1)].sum())
 
 
-def _forecast_totals(storage: Storage, tenant: Tenant, info: SavedModel, today: date,
-                     now: datetime | None) -> dict[int, float | None]:
+def _forecast_totals(storage: Storage, tenant: Tenant, today: date, now: datetime | None, *,
+                     loadable: bool) -> tuple[dict[int, float | None], str | None]:
+    """Forecast totals of the next PERIODS days, and why the active model could not be loaded (or None).
+
+    Days past the stored forecast come from the active model when it is `loadable`; never from a retrain.
+    """
     longest = max(PERIODS)
     stored = stored_forecast(storage, tenant.id, gte=today)["yhat"]
     wanted = pd.date_range(pd.Timestamp(today), periods=longest, freq="D")
-    if not wanted.isin(stored.index).all():
+    unusable = None
+    if loadable and not wanted.isin(stored.index).all():
         # The stored horizon (28 days by default) is shorter than the 30-day card: the active
         # model forecasts the rest, exactly as it forecast the stored days.
-        from ..services.training import predict_from_active
-
         try:
-            extra = predict_from_active(tenant.id, storage=storage, now=now, horizon=longest)["yhat"]
+            extra = forecast_from_active(tenant.id, storage=storage, now=now, horizon=longest)["yhat"]
             stored = stored.combine_first(extra)
+        except ModelError as exc:
+            unusable = str(exc)
         except ForecastingError:
             pass
     totals: dict[int, float | None] = {}
     for days in PERIODS:
         window = stored.reindex(wanted[:days])
         totals[days] = None if window.isna().any() else float(window.sum())
-    return totals
+    return totals, unusable
 
 
 def _reliability(storage: Storage, tenant: Tenant, metrics: Mapping[str, Any],

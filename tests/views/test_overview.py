@@ -12,13 +12,14 @@ import pytest
 from forecasting.i18n.catalog import model_label, t
 from forecasting.i18n.formatting import Formatter
 from forecasting.services.demo import generate_demo, write_demo
+from forecasting.services.model_store import list_models
 from forecasting.services.sales import daily_sales
 from forecasting.services.tenants import get_tenant
 from forecasting.storage import SQLStorage
 from forecasting.ui import figures, tables
-from forecasting.views import anomalies, common, comparison, forecast, overview
+from forecasting.views import anomalies, common, comparison, forecast, models, overview
 
-from ..dashboard_db import EMPTY, FAST, NEVER_TRAINED, QUICK, TRAINED
+from ..dashboard_db import EMPTY, FAST, NEVER_TRAINED, QUICK, TRAINED, damage_active_model
 
 
 def test_overview_sales_windows_match_the_daily_series(store):
@@ -81,6 +82,48 @@ def test_overview_table_has_one_row_per_tenant(store):
     assert table.loc[table.tenant_id == NEVER_TRAINED, "model"].isna().all()
     shown = tables.tenants_table(overviews, "es")
     assert len(shown) == 4 and "Negocio" in shown.columns
+
+
+# --- a stored model that can't forecast: reported, never retrained ----------------------------------
+
+
+def test_a_usable_model_is_ok_and_a_never_trained_tenant_has_no_status(store):
+    assert overview.overview(store, TRAINED).model_status == "ok" and not overview.overview(store, TRAINED).needs_retrain
+    assert overview.overview(store, NEVER_TRAINED).model_status is None
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "stale"])
+def test_an_unusable_model_is_reported_and_no_view_trains(writable, monkeypatch, damage):
+    from forecasting.services import model_store, training
+
+    version = damage_active_model(writable, TRAINED, damage)
+    before = list_models(writable, TRAINED)["model_version"].tolist()
+
+    def never(*args, **kwargs):
+        raise AssertionError("a view trained a model")
+
+    monkeypatch.setattr(training, "train_and_predict_sales", never)
+    if damage == "stale":  # known from the metadata: the model is not even loaded
+        monkeypatch.setattr(training, "load_active_model", never)
+        monkeypatch.setattr(model_store, "load_model", never)
+    o = overview.overview(writable, TRAINED)
+    assert o.trained and o.model_version == version and o.needs_retrain and o.model_status == damage.replace(
+        "corrupt", "unusable")
+    assert ("pandas 0.25.3" if damage == "stale" else "corrupt") in o.model_problem
+    stored = forecast.forecast_view(writable, TRAINED).future["yhat"]
+    assert o.forecast[7] == pytest.approx(stored.iloc[:7].sum())  # the stored forecast still counts
+    assert o.forecast[30] is None  # the days past it would need the model
+    # What the other pages show comes from what is stored, without the model.
+    assert comparison.cv_view(writable, TRAINED).model_version == version
+    assert anomalies.anomaly_view(writable, TRAINED).model_version == version
+    overview.scorecard_view(writable, TRAINED)
+    models.model_versions(writable, TRAINED)
+    assert list_models(writable, TRAINED)["model_version"].tolist() == before
+    monkeypatch.undo()
+    models.retrain(writable, TRAINED, settings=FAST)  # Retrain now replaces it
+    after = overview.overview(writable, TRAINED)
+    assert after.model_status == "ok" and after.forecast[30] is not None and after.model_version != version
+    assert len(list_models(writable, TRAINED)) == len(before) + 1
 
 
 # --- reliability scorecard -------------------------------------------------------------------------
