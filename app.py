@@ -1,7 +1,7 @@
 """The dashboard's entry point: `streamlit run app.py`.
 
 Sign-in, navigation, language, the business picker and where the data is; every
-page lives in `pages/` and every number comes from `forecasting.views.dashboard`.
+page lives in `pages/` and every number comes from `forecasting.views`.
 """
 
 import streamlit as st
@@ -9,7 +9,7 @@ import streamlit as st
 from forecasting.core.config import get_app_settings
 from forecasting.core.errors import ForecastingError
 from forecasting.i18n.catalog import md, t
-from forecasting.views import dashboard
+from forecasting.views import common, notifications
 from pages import _shared as shared
 
 st.set_page_config(page_title=t("app.title", shared.language()), page_icon=":material/insights:", layout="wide",
@@ -21,8 +21,8 @@ try:
     shared.start_scheduler()  # first: the schedule runs whether or not anyone signs in
     user = shared.current_user(lang)  # signed out: the sign-in form, and nothing below runs
     tenant = shared.tenant_picker(user, lang)
-    unread = dashboard.unread_count(shared.storage(), tenant.id) if tenant else 0
-    label = dashboard.storage_label(shared.storage())
+    unread = notifications.unread_count(shared.storage(), tenant.id) if tenant else 0
+    label = common.storage_label(shared.storage())
 except ForecastingError as exc:
     # The database can't be read: say so once, here, instead of on every page.
     st.title(md("app.title", lang))

@@ -11,9 +11,9 @@ from .core.config import AppSettings, MLSettings, get_app_settings, get_settings
 from .core.errors import ConfigError, DataError, ForecastingError, ModelError, StorageError
 
 _LAZY = {
-    "TrainResult": "pipeline",
-    "predict_from_active": "pipeline",
-    "train_and_predict_sales": "pipeline",
+    "TrainResult": "services.training",
+    "predict_from_active": "services.training",
+    "train_and_predict_sales": "services.training",
     "Storage": "storage",
     "open_storage": "storage",
 }

@@ -2,7 +2,7 @@
 
 Only this module, `app.py` and the pages import Streamlit. Every cached
 function takes the database, the tenant id and that tenant's freshness
-stamp (`forecasting.views.dashboard.freshness`) as its key: cached data is
+stamp (`forecasting.views.common.freshness`) as its key: cached data is
 shared by every user of the process, and an entry is never served after a
 retrain, new sales or a settings change, whoever made it.
 """
@@ -22,9 +22,17 @@ from forecasting.core.errors import AccessError, ConfigError, DataError, Forecas
 from forecasting.i18n.catalog import LANGUAGES, escape_markdown, md, model_label, t
 from forecasting.i18n.formatting import Formatter, formatter_for
 from forecasting.services import auth
+from forecasting.services.locks import BusyError
 from forecasting.services.tenants import Tenant
 from forecasting.storage import Storage, open_storage
-from forecasting.views import dashboard
+from forecasting.views import anomalies as anomaly_views
+from forecasting.views import common
+from forecasting.views import comparison as comparison_views
+from forecasting.views import forecast as forecast_views
+from forecasting.views import jobs as job_views
+from forecasting.views import models as model_views
+from forecasting.views import overview as overview_views
+from forecasting.views import settings as settings_views
 
 #: Upper bound on how long a cache entry lives even when nothing changed (the stamp catches changes).
 TTL_SECONDS = 3600
@@ -87,17 +95,17 @@ def scheduler_runner():
 
 
 def db_key() -> str:
-    return dashboard.storage_key(storage())
+    return common.storage_key(storage())
 
 
 def stamp(tenant_id: str) -> tuple:
     """Freshness of the tenant's data, plus the hour so "today" moves on even when nothing else changes."""
-    return (*dashboard.freshness(storage(), tenant_id), datetime.now(timezone.utc).strftime("%Y-%m-%dT%H"))
+    return (*common.freshness(storage(), tenant_id), datetime.now(timezone.utc).strftime("%Y-%m-%dT%H"))
 
 
 def status(tenant_id: str) -> tuple[bool, bool]:
     """(has sales, was trained), read off the freshness stamp: no extra query."""
-    model_version, last_sale, _settings = dashboard.freshness(storage(), tenant_id)
+    model_version, last_sale, _settings = common.freshness(storage(), tenant_id)
     return last_sale is not None, model_version is not None
 
 
@@ -106,72 +114,72 @@ def status(tenant_id: str) -> tuple[bool, bool]:
 
 @st.cache_data(ttl=60, show_spinner=False)
 def _tenants(db: str) -> list[Tenant]:
-    return dashboard.tenants(storage())
+    return common.tenants(storage())
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=256, show_spinner=False)
-def _overview(db: str, tenant_id: str, key: tuple) -> dashboard.Overview:
-    return dashboard.overview(storage(), tenant_id)
+def _overview(db: str, tenant_id: str, key: tuple) -> overview_views.Overview:
+    return overview_views.overview(storage(), tenant_id)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=256, show_spinner=False)
-def _scorecard(db: str, tenant_id: str, key: tuple) -> dashboard.Scorecard:
-    return dashboard.scorecard_view(storage(), tenant_id)
+def _scorecard(db: str, tenant_id: str, key: tuple) -> overview_views.Scorecard:
+    return overview_views.scorecard_view(storage(), tenant_id)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def _forecast_view(db: str, tenant_id: str, key: tuple) -> dashboard.ForecastView:
-    return dashboard.forecast_view(storage(), tenant_id)
+def _forecast_view(db: str, tenant_id: str, key: tuple) -> forecast_views.ForecastView:
+    return forecast_views.forecast_view(storage(), tenant_id)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def _cv_view(db: str, tenant_id: str, key: tuple, model_version: str | None) -> dashboard.CVView | None:
-    return dashboard.cv_view(storage(), tenant_id, model_version)
+def _cv_view(db: str, tenant_id: str, key: tuple, model_version: str | None) -> comparison_views.CVView | None:
+    return comparison_views.cv_view(storage(), tenant_id, model_version)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def _anomaly_view(db: str, tenant_id: str, key: tuple) -> dashboard.AnomalyView | None:
-    return dashboard.anomaly_view(storage(), tenant_id)
+def _anomaly_view(db: str, tenant_id: str, key: tuple) -> anomaly_views.AnomalyView | None:
+    return anomaly_views.anomaly_view(storage(), tenant_id)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
 def _model_versions(db: str, tenant_id: str, key: tuple):
-    return dashboard.model_versions(storage(), tenant_id)
+    return model_views.model_versions(storage(), tenant_id)
 
 
 def tenants() -> list[Tenant]:
     return _tenants(db_key())
 
 
-def overview(tenant_id: str) -> dashboard.Overview:
+def overview(tenant_id: str) -> overview_views.Overview:
     return _overview(db_key(), tenant_id, stamp(tenant_id))
 
 
-def all_overviews(user: auth.User) -> list[dashboard.Overview]:
+def all_overviews(user: auth.User) -> list[overview_views.Overview]:
     """The overview of every business `user` may see; one that can't be made is a row saying why."""
     rows = []
     for tenant in visible_tenants(user):
         try:
             rows.append(overview(tenant.id))
         except ForecastingError as exc:
-            rows.append(dashboard.Overview.unavailable(tenant, str(exc)))
+            rows.append(overview_views.Overview.unavailable(tenant, str(exc)))
     return rows
 
 
-def scorecard(tenant_id: str) -> dashboard.Scorecard:
+def scorecard(tenant_id: str) -> overview_views.Scorecard:
     """The tenant's reliability scorecard; a retrain (new forecasts) or new sales move the stamp."""
     return _scorecard(db_key(), tenant_id, stamp(tenant_id))
 
 
-def forecast_view(tenant_id: str) -> dashboard.ForecastView:
+def forecast_view(tenant_id: str) -> forecast_views.ForecastView:
     return _forecast_view(db_key(), tenant_id, stamp(tenant_id))
 
 
-def cv_view(tenant_id: str, model_version: str | None = None) -> dashboard.CVView | None:
+def cv_view(tenant_id: str, model_version: str | None = None) -> comparison_views.CVView | None:
     return _cv_view(db_key(), tenant_id, stamp(tenant_id), model_version)
 
 
-def anomaly_view(tenant_id: str) -> dashboard.AnomalyView | None:
+def anomaly_view(tenant_id: str) -> anomaly_views.AnomalyView | None:
     return _anomaly_view(db_key(), tenant_id, stamp(tenant_id))
 
 
@@ -344,7 +352,7 @@ def user_box(user: auth.User, lang: str) -> None:
 # --- settings form ------------------------------------------------------------------------
 
 
-def setting_widget(field: dashboard.SettingField, lang: str, key: str):
+def setting_widget(field: settings_views.SettingField, lang: str, key: str):
     """The input for one tenant setting; the label says when the tenant overrides the default."""
     label = md(f"settings.{field.name}", lang) + ("  ✎" if field.overridden else "")
     help_text = md(f"settings.{field.name}.help", lang, default=field.description) + "  \n" + md(
@@ -381,10 +389,79 @@ def _plain(value) -> str:
 
 def on_reset_settings(tenant_id: str, prefix: str) -> None:
     """Button callback: drop the tenant's overrides and the form's edited values with them."""
-    dashboard.reset_tenant_settings(storage(), tenant_id)
+    settings_views.reset_tenant_settings(storage(), tenant_id)
     for key in [key for key in st.session_state if str(key).startswith(prefix)]:
         del st.session_state[key]
     st.session_state[f"settings_flash_{tenant_id}"] = "reset"
+
+
+# --- retrain ----------------------------------------------------------------------------------
+
+
+def retrain_result_key(tenant_id: str) -> str:
+    return f"retrain_result_{tenant_id}"
+
+
+def retrain_with_progress(ctx: PageContext) -> bool:
+    """Retrain the tenant now, each step drawn in a status box with a progress bar; True when a new model was saved.
+
+    The one way a page trains, and only for a click on a Retrain now button: `views.models.retrain` (the
+    pipeline under the tenant's retrain lock, the one the weekly job takes). The outcome is kept in the
+    session for `retrain_result`.
+    """
+    lang, fmt, tenant = ctx.lang, ctx.fmt, ctx.tenant
+    result_key = retrain_result_key(tenant.id)
+    plan = model_views.retrain_plan(ctx.storage, tenant.id)
+    with st.status(md("models.retraining", lang, name=tenant.nombre), expanded=True) as box:
+        bar = st.progress(0.0)
+        seen: list[str] = []
+
+        def report(step: str, detail: str) -> None:
+            seen.append(step)
+            detail_label = model_label(detail, lang) if step in ("cv", "final_fit", "done") else t(
+                f"progress.detail.{detail}", lang, default=detail)
+            message = md(f"progress.{step}", lang, detail=detail_label)
+            box.update(label=message)
+            st.write(("✅ " if step == "done" else "• ") + message)
+            bar.progress(min(len(seen) / len(plan), 1.0))
+
+        try:
+            outcome = model_views.retrain(ctx.storage, tenant.id, progress=report)
+        except ForecastingError as exc:
+            box.update(label=md("models.retrain_failed", lang), state="error", expanded=True)
+            st.session_state[result_key] = {"error": str(exc), "config": isinstance(exc, ConfigError),
+                                            "busy": isinstance(exc, BusyError)}
+        except Exception as exc:  # noqa: BLE001 - an owner gets a sentence and a way forward, not a traceback
+            box.update(label=md("models.retrain_failed", lang), state="error", expanded=True)
+            st.session_state[result_key] = {"error": f"{type(exc).__name__}: {exc}", "unexpected": True}
+        else:
+            box.update(label=md("models.retrain_done", lang, model=model_label(outcome.summary["winner"], lang),
+                               seconds=fmt.number(outcome.summary["seconds"], 1)), state="complete", expanded=False)
+            st.session_state[result_key] = {**outcome.summary, "candidates": len(outcome.scores)}
+            return True
+    return False
+
+
+def retrain_result(ctx: PageContext) -> None:
+    """What the tenant's last Retrain now did (kept in the session): the error with a hint, or the summary."""
+    lang, fmt = ctx.lang, ctx.fmt
+    last = st.session_state.get(retrain_result_key(ctx.tenant.id))
+    if last and "error" in last:
+        st.error(md("models.retrain_error", lang, detail=last["error"]), icon=":material/error:")
+        hint = ("models.retrain_error_busy" if last.get("busy") else "models.retrain_error_config" if last.get("config")
+                else "models.retrain_error_hint")
+        st.caption(md(hint, lang))
+    elif last:
+        st.success(md("models.retrain_summary", lang, model=model_label(last["winner"], lang),
+                     candidates=last["candidates"], days=fmt.number(last["forecast_days"]),
+                     history=fmt.number(last["history_days"]), anomalies=fmt.number(last["anomalies"]),
+                     seconds=fmt.number(last["seconds"], 1)),
+                   icon=":material/check_circle:")
+        if last.get("skipped"):
+            st.caption(md("models.retrain_skipped", lang, models=", ".join(
+                f"{model_label(name, lang)} ({reason})" for name, reason in last["skipped"].items())))
+        if last.get("drift"):
+            st.warning(md("models.retrain_drift", lang), icon=":material/notifications_active:")
 
 
 # --- jobs -----------------------------------------------------------------------------------
@@ -404,7 +481,7 @@ def on_run_now(job_id: str) -> None:
     try:
         if not current_user(language()).may_run_jobs:
             raise AccessError(md("auth.admins_only", language()))
-        outcome = dashboard.run_job_now(storage(), job_id, scheduler_runner())
+        outcome = job_views.run_job_now(storage(), job_id, scheduler_runner())
     except ForecastingError as exc:
         outcome = exc
     st.session_state[job_flash_key(job_id)] = (outcome, time.monotonic())

@@ -4,7 +4,7 @@ import streamlit as st
 
 from forecasting.i18n.catalog import md, t
 from forecasting.ui import figures, tables
-from forecasting.views import dashboard
+from forecasting.views import anomalies
 from pages import _shared as shared
 
 ctx = shared.page_context()
@@ -26,7 +26,7 @@ threshold = controls.slider(md("anomalies.threshold", lang), min_value=min(1.0, 
                       max_value=max(10.0, view.threshold), value=float(view.threshold),
                       step=0.1, key=f"anomaly_threshold_{tenant.id}_{view.model_version}",
                       help=md("anomalies.threshold_help", lang, default=fmt.number(view.threshold, 1)))
-frame = dashboard.reflag(view, threshold)
+frame = anomalies.reflag(view, threshold)
 flagged = int(frame["is_anomaly"].sum())
 
 count.metric(md("anomalies.count", lang), fmt.number(flagged), border=True, height="stretch",

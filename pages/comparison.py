@@ -4,7 +4,7 @@ import streamlit as st
 
 from forecasting.i18n.catalog import md, model_label, t
 from forecasting.ui import figures, tables
-from forecasting.views import dashboard
+from forecasting.views import comparison
 from pages import _shared as shared
 
 ctx = shared.page_context()
@@ -15,7 +15,7 @@ shared.page_header(ctx, "comparison.title")
 shared.require_sales(ctx, has_sales)
 shared.require_trained(ctx, trained)
 
-versions = dashboard.cv_versions(ctx.storage, tenant.id)
+versions = comparison.cv_versions(ctx.storage, tenant.id)
 # None is "whichever is active", so a retrain moves the page to the new model by itself.
 labels = {None: md("comparison.active_version", lang)}
 labels.update({row.model_version: md("comparison.version_label", lang, model=model_label(row.model_type, lang),

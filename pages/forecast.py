@@ -4,7 +4,7 @@ import streamlit as st
 
 from forecasting.i18n.catalog import md, model_label
 from forecasting.ui import figures, tables
-from forecasting.views import dashboard
+from forecasting.views import forecast
 from pages import _shared as shared
 
 ctx = shared.page_context()
@@ -32,7 +32,7 @@ if future.empty:
 left, right = st.columns([3, 1], vertical_alignment="bottom")
 left.subheader(md("forecast.next_days", lang, days=len(future)))
 right.download_button(
-    md("forecast.download", lang), data=dashboard.forecast_csv(view),
+    md("forecast.download", lang), data=forecast.forecast_csv(view),
     file_name=f"forecast_{tenant.id}_{view.today.isoformat()}.csv", mime="text/csv",
     icon=":material/download:", width="stretch", key="forecast_download",
 )

@@ -13,7 +13,7 @@ from forecasting.i18n.catalog import md, t
 from forecasting.i18n.formatting import Formatter
 from forecasting.ui import tables
 from forecasting.ui.schedule import describe_trigger
-from forecasting.views import dashboard
+from forecasting.views import jobs
 from pages import _shared as shared
 
 #: How long the outcome of a Run now click stays on the page.
@@ -41,19 +41,19 @@ def status_box(column, label: str, value: str, detail: str | None = None) -> Non
             st.caption(detail)
 
 
-def flash(job: dashboard.JobStatus, view: dashboard.JobsView, fmt: Formatter) -> None:
+def flash(job: jobs.JobStatus, view: jobs.JobsView, fmt: Formatter) -> None:
     """What the last Run now click on this job did: a toast for a start, a note for FLASH_SECONDS otherwise."""
     key = shared.job_flash_key(job.job_id)
     stored = st.session_state.get(key)
     if not stored or time.monotonic() - stored[1] > FLASH_SECONDS:
         return
     outcome = stored[0]
-    if isinstance(outcome, dashboard.JobStart) and outcome.started:
+    if isinstance(outcome, jobs.JobStart) and outcome.started:
         # The card itself shows the run from now on; a note would outlive the run it announces.
         del st.session_state[key]
         st.toast(md("jobs.started_toast", lang, job=t(f"job.{job.job_id}", lang, default=job.title)),
                  icon=":material/play_circle:")
-    elif not isinstance(outcome, dashboard.JobStart):
+    elif not isinstance(outcome, jobs.JobStart):
         shared.show_error(outcome, lang)
     elif outcome.run is None:
         st.info(md("jobs.already_starting", lang), icon=":material/hourglass_top:")
@@ -64,7 +64,7 @@ def flash(job: dashboard.JobStatus, view: dashboard.JobsView, fmt: Formatter) ->
                 icon=":material/hourglass_top:")
 
 
-def last_outcome(job: dashboard.JobStatus, fmt: Formatter) -> None:
+def last_outcome(job: jobs.JobStatus, fmt: Formatter) -> None:
     """The last finished run's trouble in words (nothing when it went well)."""
     last = job.last_finished
     if last is None or last["state"] == "success":
@@ -82,7 +82,7 @@ def last_outcome(job: dashboard.JobStatus, fmt: Formatter) -> None:
         st.warning(md("jobs.last_stalled", lang, when=when), icon=":material/heart_broken:")
 
 
-def job_card(job: dashboard.JobStatus, view: dashboard.JobsView, fmt: Formatter) -> None:
+def job_card(job: jobs.JobStatus, view: jobs.JobsView, fmt: Formatter) -> None:
     running = job.running
     with st.container(border=True, key=f"job_{job.job_id}"):
         about, last_col, action = st.columns([5, 3, 1.8], vertical_alignment="center")
@@ -123,12 +123,12 @@ def job_card(job: dashboard.JobStatus, view: dashboard.JobsView, fmt: Formatter)
                 st.dataframe(tables.job_runs_table(job.runs, fmt, view.holder), hide_index=True, width="stretch")
 
 
-@st.fragment(run_every=dashboard.JOBS_REFRESH_RUNNING if busy else dashboard.JOBS_REFRESH_IDLE)
+@st.fragment(run_every=jobs.JOBS_REFRESH_RUNNING if busy else jobs.JOBS_REFRESH_IDLE)
 def jobs_panel() -> None:
     with shared.friendly_errors(lang):
         if not shared.still_signed_in():
             st.rerun(scope="app")  # the whole page, which asks for sign-in again
-        view = dashboard.jobs_view(shared.storage(), shared.scheduler_runner())
+        view = jobs.jobs_view(shared.storage(), shared.scheduler_runner())
     if bool(view.running_ids) != busy:
         st.session_state["jobs_busy"] = bool(view.running_ids)
         st.rerun()
@@ -159,7 +159,7 @@ def jobs_panel() -> None:
     titles = [md(f"job.{job.job_id}", lang, default=job.title) for job in view.jobs if job.running is not None]
     status_box(now_running, md("jobs.running_now", lang), ", ".join(titles) or md("jobs.running_none", lang),
                md("jobs.running_refresh" if titles else "jobs.idle_refresh", lang,
-                 seconds=fmt.number(dashboard.JOBS_REFRESH_RUNNING if titles else dashboard.JOBS_REFRESH_IDLE)))
+                 seconds=fmt.number(jobs.JOBS_REFRESH_RUNNING if titles else jobs.JOBS_REFRESH_IDLE)))
 
     for job in view.jobs:
         job_card(job, view, fmt)

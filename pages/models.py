@@ -3,11 +3,10 @@
 import streamlit as st
 
 from forecasting.core.errors import ConfigError, ForecastingError
-from forecasting.i18n.catalog import md, model_label, t
+from forecasting.i18n.catalog import md
 from forecasting.services.importer import SalesImportError, error_table, import_sales
-from forecasting.services.locks import BusyError
 from forecasting.ui import tables
-from forecasting.views import dashboard
+from forecasting.views import settings
 from pages import _shared as shared
 
 ctx = shared.page_context()
@@ -16,7 +15,6 @@ has_sales, trained = shared.status(tenant.id)
 shared.page_header(ctx, "models.title")
 
 # --- retrain --------------------------------------------------------------------------------
-result_key = f"retrain_result_{tenant.id}"
 left, right = st.columns([3, 1], vertical_alignment="center")
 left.subheader(md("models.retrain", lang))
 left.caption(md("models.retrain_help", lang))
@@ -26,51 +24,9 @@ if not has_sales:
     st.info(md("msg.no_sales", lang, name=tenant.nombre), icon=":material/inventory_2:")
 
 if clicked:
-    plan = dashboard.retrain_plan(ctx.storage, tenant.id)
-    with st.status(md("models.retraining", lang, name=tenant.nombre), expanded=True) as box:
-        bar = st.progress(0.0)
-        seen: list[str] = []
-
-        def report(step: str, detail: str) -> None:
-            seen.append(step)
-            detail_label = model_label(detail, lang) if step in ("cv", "final_fit", "done") else t(
-                f"progress.detail.{detail}", lang, default=detail)
-            message = md(f"progress.{step}", lang, detail=detail_label)
-            box.update(label=message)
-            st.write(("✅ " if step == "done" else "• ") + message)
-            bar.progress(min(len(seen) / len(plan), 1.0))
-
-        try:
-            outcome = dashboard.retrain(ctx.storage, tenant.id, progress=report)
-        except ForecastingError as exc:
-            box.update(label=md("models.retrain_failed", lang), state="error", expanded=True)
-            st.session_state[result_key] = {"error": str(exc), "config": isinstance(exc, ConfigError),
-                                            "busy": isinstance(exc, BusyError)}
-        except Exception as exc:  # noqa: BLE001 - an owner gets a sentence and a way forward, not a traceback
-            box.update(label=md("models.retrain_failed", lang), state="error", expanded=True)
-            st.session_state[result_key] = {"error": f"{type(exc).__name__}: {exc}", "unexpected": True}
-        else:
-            box.update(label=md("models.retrain_done", lang, model=model_label(outcome.summary["winner"], lang),
-                               seconds=fmt.number(outcome.summary["seconds"], 1)), state="complete", expanded=False)
-            st.session_state[result_key] = {**outcome.summary, "candidates": len(outcome.scores)}
+    shared.retrain_with_progress(ctx)
     has_sales, trained = shared.status(tenant.id)
-
-last = st.session_state.get(result_key)
-if last and "error" in last:
-    st.error(md("models.retrain_error", lang, detail=last["error"]), icon=":material/error:")
-    hint = ("models.retrain_error_busy" if last.get("busy") else "models.retrain_error_config" if last.get("config")
-            else "models.retrain_error_hint")
-    st.caption(md(hint, lang))
-elif last:
-    st.success(md("models.retrain_summary", lang, model=model_label(last["winner"], lang), candidates=last["candidates"],
-                 days=fmt.number(last["forecast_days"]), history=fmt.number(last["history_days"]),
-                 anomalies=fmt.number(last["anomalies"]), seconds=fmt.number(last["seconds"], 1)),
-               icon=":material/check_circle:")
-    if last.get("skipped"):
-        st.caption(md("models.retrain_skipped", lang, models=", ".join(
-            f"{model_label(name, lang)} ({reason})" for name, reason in last["skipped"].items())))
-    if last.get("drift"):
-        st.warning(md("models.retrain_drift", lang), icon=":material/notifications_active:")
+shared.retrain_result(ctx)
 
 # --- versions --------------------------------------------------------------------------------
 st.subheader(md("models.versions", lang))
@@ -102,14 +58,14 @@ if upload is not None and st.button(md("import.go", lang), key=f"import_go_{tena
 st.subheader(md("settings.title", lang))
 st.caption(md("settings.caption", lang))
 with shared.friendly_errors(lang):
-    fields, stored_error = dashboard.settings_form(ctx.storage, tenant.id)
+    fields, stored_error = settings.settings_form(ctx.storage, tenant.id)
 if stored_error:
     st.error(md("settings.stored_invalid", lang, detail=stored_error), icon=":material/tune:")
 
 prefix = f"setting_{tenant.id}_"
 with st.form(f"settings_form_{tenant.id}", border=True):
     values = {}
-    for group in dashboard.SETTING_GROUPS:
+    for group in settings.SETTING_GROUPS:
         st.markdown(f"**{md(f'settings.group.{group}', lang)}**")
         in_group = [field for field in fields if field.group == group]
         # The candidate list needs the full width to show its chips; the rest sit three to a row.
@@ -123,7 +79,7 @@ with st.form(f"settings_form_{tenant.id}", border=True):
 
 if saved:
     try:
-        overrides = dashboard.save_settings(ctx.storage, tenant.id, values)
+        overrides = settings.save_settings(ctx.storage, tenant.id, values)
     except ConfigError as exc:
         st.error(md("settings.invalid", lang, detail=str(exc)), icon=":material/error:")
     else:

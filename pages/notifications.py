@@ -4,7 +4,7 @@ import streamlit as st
 
 from forecasting.i18n.catalog import escape_markdown, md, t
 from forecasting.i18n.messages import say
-from forecasting.views import dashboard
+from forecasting.views import notifications
 from pages import _shared as shared
 
 ctx = shared.page_context()
@@ -17,11 +17,11 @@ left, right = st.columns([3, 1], vertical_alignment="bottom")
 unread_only = left.toggle(md("notifications.unread_only", lang), key="notifications_unread_only")
 # Not cached: a notification marked read must disappear from the list at once.
 with shared.friendly_errors(lang):
-    items = dashboard.notifications(ctx.storage, tenant.id, unread_only=unread_only)
+    items = notifications.notifications(ctx.storage, tenant.id, unread_only=unread_only)
 unread = int((~items["is_read"].astype(bool)).sum())
 right.button(md("notifications.mark_all", lang), icon=":material/done_all:", key="notifications_mark_all",
              disabled=unread == 0, width="stretch",
-             on_click=dashboard.mark_read, args=(ctx.storage, tenant.id, None))
+             on_click=notifications.mark_read, args=(ctx.storage, tenant.id, None))
 
 st.caption(md("notifications.count", lang, total=len(items), unread=unread))
 if items.empty:
@@ -43,4 +43,4 @@ for item in items.itertuples():
         if not item.is_read:
             action.button(md("notifications.mark_read", lang), key=f"notification_read_{item.id}",
                           icon=":material/check:",
-                          on_click=dashboard.mark_read, args=(ctx.storage, tenant.id, int(item.id)))
+                          on_click=notifications.mark_read, args=(ctx.storage, tenant.id, int(item.id)))

@@ -4,7 +4,7 @@ import streamlit as st
 
 from forecasting.i18n.catalog import md, model_label, t
 from forecasting.ui import figures, tables
-from forecasting.views import dashboard
+from forecasting.views import overview
 from pages import _shared as shared
 
 ctx = shared.page_context()
@@ -41,6 +41,21 @@ if not data.trained:
     shared.require_trained(ctx, False)
 
 st.subheader(md("overview.model", lang))
+# The page never retrains on its own: a stored model it can't use is reported, and retrained on a click.
+retrained_key = f"overview_retrained_{tenant.id}"
+if st.session_state.pop(retrained_key, False) and not data.needs_retrain:
+    winner = (st.session_state.get(shared.retrain_result_key(tenant.id)) or {}).get("winner")
+    st.success(md("overview.retrained", lang, model=model_label(winner, lang)), icon=":material/check_circle:")
+if data.needs_retrain:
+    st.warning(md("overview.model_stale", lang) if data.model_status == "stale"
+               else md("overview.model_unusable", lang, detail=data.model_problem or ""),
+               icon=":material/model_training:")
+    if st.button(md("models.retrain_now", lang), type="primary", icon=":material/model_training:",
+                 key="overview_retrain", help=md("overview.retrain_help", lang)):
+        if shared.retrain_with_progress(ctx):
+            st.session_state[retrained_key] = True
+            st.rerun()
+        shared.retrain_result(ctx)
 cols = st.columns(3)
 cols[0].metric(md("overview.model_in_use", lang), model_label(data.model_type, lang, short=True), border=True,
                height="stretch", help=model_label(data.model_type, lang) + " · "
@@ -78,7 +93,7 @@ if not card.scored:
     st.info(md("overview.score_none", lang, day=fmt.date(card.first_score_on, "long")) if card.first_score_on
             else md("overview.score_none_never", lang), icon=":material/hourglass_top:")
 else:
-    st.caption(md("overview.score_caption", lang, lookback=dashboard.RELIABILITY_LOOKBACK_DAYS, days=card.days)
+    st.caption(md("overview.score_caption", lang, lookback=overview.RELIABILITY_LOOKBACK_DAYS, days=card.days)
                + ("  " + md("overview.score_early", lang, days=card.days) if not card.settled else ""))
     cols = st.columns(4)
     cols[0].metric(md("overview.score_error", lang), md("overview.off_by", lang, error=fmt.percent(card.wape)),

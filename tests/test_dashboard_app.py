@@ -23,7 +23,15 @@ from forecasting.services.notifications import notify
 from forecasting.services.tenants import tenant_overrides
 from forecasting.storage import SQLStorage
 
-from .test_dashboard import EMPTY, NEVER_TRAINED, TRAINED, copy_db, shared_dashboard_db, shared_scored_db
+from .dashboard_db import (
+    EMPTY,
+    NEVER_TRAINED,
+    TRAINED,
+    copy_db,
+    damage_active_model,
+    shared_dashboard_db,
+    shared_scored_db,
+)
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 OVERVIEW, FORECAST, COMPARISON = "pages/overview.py", "pages/forecast.py", "pages/comparison.py"
@@ -285,6 +293,31 @@ def test_retrain_while_another_run_holds_the_tenant_says_so(own_app):
     assert list_models(storage, TRAINED)["model_version"].tolist() == before
 
 
+@pytest.mark.parametrize("damage", ["corrupt", "stale"])
+def test_no_page_retrains_an_unusable_model_and_the_overview_offers_retrain_now(monkeypatch, own_db, damage):
+    storage = SQLStorage.sqlite_file(own_db)
+    damage_active_model(storage, TRAINED, damage)  # before the first render: cached pages would hide it
+    before = list_models(storage, TRAINED)["model_version"].tolist()
+    _use(monkeypatch, own_db)
+    at = start()  # the overview of business 1
+    said = texts(at.warning)
+    if damage == "stale":
+        assert t("overview.model_stale", "en") in said
+    else:
+        assert "The stored model can't be used (stored model" in said and "corrupt" in said
+    assert at.button(key="overview_retrain").label == t("models.retrain_now", "en")
+    for page in (FORECAST, COMPARISON, ANOMALIES, MODELS, NOTIFICATIONS, OVERVIEW):
+        open_page(at, page)
+    assert list_models(storage, TRAINED)["model_version"].tolist() == before  # drawing trained nothing
+    at.button(key="overview_retrain").click().run(timeout=120)
+    assert not at.exception
+    after = list_models(storage, TRAINED)
+    assert len(after) == len(before) + 1 and after["is_active"].iloc[0] and after["model_version"].iloc[0] not in before
+    assert not any("stored model" in shown(w.value) for w in at.warning)
+    assert "New model in use" in texts(at.success)
+    assert not [button for button in at.button if button.key == "overview_retrain"]
+
+
 def test_a_database_without_tenants_explains_how_to_load_the_demo(monkeypatch, tmp_path):
     _use(monkeypatch, tmp_path / "fresh.db")
     at = start()
@@ -378,9 +411,9 @@ def wait_for_run(storage: SQLStorage, job_id: str, seconds: float = 300.0):
     The thread ends after the run's outcome is written, so no polling: a generous bound only turns a
     hung run into a failure instead of a hung test.
     """
-    from forecasting.views import dashboard
+    from forecasting.ops.scheduler import manual_run_thread
 
-    thread = dashboard._MANUAL_RUNS.get((dashboard.storage_key(storage), job_id))
+    thread = manual_run_thread(storage, job_id)
     assert thread is not None, f"Run now started no thread for {job_id} on {storage.describe()}"
     thread.join(timeout=seconds)
     assert not thread.is_alive(), f"{job_id} still running after {seconds} s"

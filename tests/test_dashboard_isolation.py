@@ -34,7 +34,9 @@ from forecasting.i18n.formatting import formatter_for
 from forecasting.services.model_store import list_models
 from forecasting.services.tenants import get_tenant
 from forecasting.services.training import train_and_predict_sales
-from forecasting.views import dashboard
+from forecasting.views import anomalies as anomaly_views
+from forecasting.views import common, comparison, forecast, models
+from forecasting.views import overview as overview_views
 
 from .conftest import FAST, open_backend
 
@@ -128,7 +130,7 @@ def test_overview_cards_show_the_chosen_shops_figures_only(shops, tenant_id):
     at = start(tenant_id)
     cards = {m.label: m for m in at.metric}
     mine = per_day(tenant_id)
-    for days in dashboard.PERIODS:
+    for days in overview_views.PERIODS:
         sales = cards[t("overview.sales_last", "en", days=days)]
         forecast = cards[t("overview.forecast_next", "en", days=days)]
         assert sales.value == money(tenant_id, mine * days, shops)  # e.g. "€700" for Alpha's last 7 days
@@ -171,36 +173,36 @@ def test_forecast_chart_and_table_show_the_chosen_shops_history_only(shops, tena
 def test_the_view_models_the_pages_call_return_each_shops_own_figures(shops, tenant_id):
     mine, theirs = per_day(tenant_id), per_day(other(tenant_id))
 
-    overview = dashboard.overview(shops, tenant_id)
+    overview = overview_views.overview(shops, tenant_id)
     assert overview.tenant.id == tenant_id and overview.has_sales and overview.trained
     assert overview.sales == {7: 7 * mine, 30: 30 * mine}
     assert overview.sales_before == {7: 7 * mine, 30: 30 * mine}
     assert overview.forecast == pytest.approx({7: 7 * mine, 30: 30 * mine})
     assert set(overview.recent) == {mine}
 
-    view = dashboard.forecast_view(shops, tenant_id)
+    view = forecast.forecast_view(shops, tenant_id)
     assert view.tenant.id == tenant_id
     history = view.frame["y"].dropna()
     assert len(history) >= HISTORY_DAYS and set(history) == {mine}
     assert list(view.future["yhat"]) == pytest.approx([mine] * len(view.future))
-    csv = pd.read_csv(io.BytesIO(dashboard.forecast_csv(view)))
+    csv = pd.read_csv(io.BytesIO(forecast.forecast_csv(view)))
     assert list(csv["forecast"]) == pytest.approx([mine] * len(csv)) and len(csv) == len(view.future)
 
-    anomalies = dashboard.anomaly_view(shops, tenant_id)
+    anomalies = anomaly_views.anomaly_view(shops, tenant_id)
     assert set(anomalies.frame["y"]) == {mine} and not anomalies.frame["is_anomaly"].any()
 
-    cv = dashboard.cv_view(shops, tenant_id)
+    cv = comparison.cv_view(shops, tenant_id)
     assert len(cv.predictions) and set(cv.predictions["y"]) == {mine}
 
-    versions = dashboard.model_versions(shops, tenant_id)
+    versions = models.model_versions(shops, tenant_id)
     assert list(versions["model_version"]) == list(list_models(shops, tenant_id)["model_version"])
     assert not set(versions["model_version"]) & set(list_models(shops, other(tenant_id))["model_version"])
-    assert dashboard.freshness(shops, tenant_id)[0] == versions["model_version"].iloc[0]
-    assert dashboard.freshness(shops, tenant_id) != dashboard.freshness(shops, other(tenant_id))
+    assert common.freshness(shops, tenant_id)[0] == versions["model_version"].iloc[0]
+    assert common.freshness(shops, tenant_id) != common.freshness(shops, other(tenant_id))
 
-    scorecard = dashboard.scorecard_view(shops, tenant_id)
+    scorecard = overview_views.scorecard_view(shops, tenant_id)
     assert scorecard.tenant.id == tenant_id and not scorecard.scored  # nothing issued earlier to score yet
 
-    table = dashboard.overview_table([dashboard.overview(shops, shop) for shop in SHOPS]).set_index("tenant_id")
+    table = overview_views.overview_table([overview_views.overview(shops, shop) for shop in SHOPS]).set_index("tenant_id")
     assert table.loc[tenant_id, "sales_7"] == 7 * mine and table.loc[tenant_id, "sales_30"] == 30 * mine
     assert table.loc[other(tenant_id), "sales_7"] == 7 * theirs

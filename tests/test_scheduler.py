@@ -241,3 +241,64 @@ def test_a_job_lease_left_by_a_dead_process_is_taken_over(storage):
     assert storage.acquire_lease("job:health_check", holder, ttl_seconds=600)
     run = execute_job(storage, "health_check", scheduled_for=datetime(2026, 11, 26, 10, tzinfo=timezone.utc))
     assert run["status"] == "success"
+
+
+# --- Run now --------------------------------------------------------------------------------------
+
+
+def test_a_manual_run_on_its_way_is_not_started_twice_even_before_its_row_exists(storage, monkeypatch):
+    from forecasting.ops import scheduler
+
+    release = threading.Event()
+    real = scheduler.execute_job
+
+    def slow_to_claim(*args, **kwargs):
+        assert release.wait(timeout=60), "never released"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scheduler, "execute_job", slow_to_claim)
+    first = scheduler.start_manual_run(storage, "health_check", wait_seconds=0.1)
+    assert first.started and first.run is None  # the thread is on its way, its row not written yet
+    thread = scheduler.manual_run_thread(storage, "health_check")
+    assert thread is not None and thread.is_alive()
+    again = scheduler.start_manual_run(storage, "health_check", wait_seconds=0.1)
+    assert not again.started and again.run is None and scheduler.manual_run_thread(storage, "health_check") is thread
+    release.set()
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    runs = recent_runs(storage, "health_check")
+    assert list(runs["trigger"]) == ["manual"] and list(runs["status"]) == ["success"]
+    third = scheduler.start_manual_run(storage, "health_check")  # over: a new click starts a new run
+    assert third.started and scheduler.manual_run_thread(storage, "health_check") is not thread
+    scheduler.manual_run_thread(storage, "health_check").join(timeout=60)
+    assert len(recent_runs(storage, "health_check")) == 2
+
+
+def test_a_live_run_elsewhere_refuses_run_now_and_a_stalled_one_does_not(storage):
+    from forecasting.ops.scheduler import STALE_RUN_SECONDS, live_run, manual_run_thread, start_manual_run
+
+    now = datetime.now(timezone.utc)
+    storage.insert_if_absent("job_runs", None, {
+        "job_id": "health_check", "scheduled_for": now, "trigger": "schedule", "holder": "elsewhere:1:abc",
+        "status": "running", "started_at": now, "heartbeat_at": now, "tenants_done": 0, "tenants_failed": 0})
+    refused = start_manual_run(storage, "health_check")
+    assert not refused.started and refused.run["holder"] == "elsewhere:1:abc"
+    assert manual_run_thread(storage, "health_check") is None  # nothing was started
+    # The same run an hour later: its heartbeat stopped, so it no longer counts as running.
+    later = now + timedelta(seconds=STALE_RUN_SECONDS + 1)
+    assert live_run(storage, "health_check", now=later) is None and live_run(storage, "health_check") is not None
+    old = now - timedelta(seconds=STALE_RUN_SECONDS + 1)
+    storage.update("job_runs", None, {"started_at": old, "heartbeat_at": old},
+                   where={"job_id": "health_check", "scheduled_for": now})
+    started = start_manual_run(storage, "health_check")
+    assert started.started
+    manual_run_thread(storage, "health_check").join(timeout=60)
+    assert "success" in set(recent_runs(storage, "health_check")["status"])
+
+
+def test_run_now_refuses_an_unknown_job(storage):
+    from forecasting.core.errors import ConfigError
+    from forecasting.ops.scheduler import start_manual_run
+
+    with pytest.raises(ConfigError, match="unknown job"):
+        start_manual_run(storage, "make_coffee")

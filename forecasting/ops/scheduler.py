@@ -14,6 +14,9 @@ One runner per deployment, however many processes start one:
   is then recorded there: status, tenants done/failed, errors, heartbeat.
 * Runs left `running` by a process that died are marked `interrupted` when
   a leader starts.
+* Run now (the Jobs page, `start_manual_run`) runs a job in a background
+  thread of this process, recorded as a manual run; a job already on its
+  way is not started twice.
 
 Job bodies are the plain functions of `forecasting.ops.jobs`.
 """
@@ -21,6 +24,7 @@ Job bodies are the plain functions of `forecasting.ops.jobs`.
 from __future__ import annotations
 
 import threading
+import time
 import traceback
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -254,6 +258,108 @@ def mark_interrupted_runs(storage: Storage, *, stale_after_seconds: float = STAL
 def recent_runs(storage: Storage, job_id: str | None = None, limit: int = 50) -> pd.DataFrame:
     where = {"job_id": job_id} if job_id else None
     return storage.select("job_runs", None, where=where, order_by="started_at", descending=True, limit=limit)
+
+
+def stalled_runs(runs: pd.DataFrame, now: datetime) -> pd.Series:
+    """Which `job_runs` rows are still marked running although their heartbeat (else their start) is older
+    than STALE_RUN_SECONDS: their process stopped, and no leader has marked them interrupted yet."""
+    started = pd.to_datetime(runs["started_at"], utc=True)
+    beat = pd.to_datetime(runs["heartbeat_at"], utc=True) if "heartbeat_at" in runs else started
+    beat = beat.fillna(started)
+    return (runs["status"] == "running") & (beat < pd.Timestamp(now) - pd.Timedelta(seconds=STALE_RUN_SECONDS))
+
+
+def live_run(storage: Storage, job_id: str, now: datetime | None = None) -> dict[str, Any] | None:
+    """The run of `job_id` in progress (its newest `running` row with a live heartbeat) as a `job_runs` row, or None."""
+    rows = storage.select("job_runs", None, where={"job_id": job_id, "status": "running"},
+                          order_by="started_at", descending=True)
+    if rows.empty:
+        return None
+    live = rows[~stalled_runs(rows, now or datetime.now(timezone.utc))]
+    return None if live.empty else live.iloc[0].to_dict()
+
+
+# --- Run now ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ManualStart:
+    """What asking for a manual run did: `started`, or not because the job was already running.
+
+    `run` is the job's `job_runs` row: the run just started (once its row is
+    written), the one that was already going, or the finished run when the
+    job was over before anyone looked; None when its row was not written yet.
+    """
+
+    job_id: str
+    started: bool
+    run: dict[str, Any] | None
+
+
+# Threads started by Run now in this process, by (database, job): between starting a thread and
+# its `running` row landing in job_runs, only this tells that the job is already on its way.
+_MANUAL_RUNS: dict[tuple[str, str], threading.Thread] = {}
+_MANUAL_LOCK = threading.Lock()
+
+
+def start_manual_run(storage: Storage, job_id: str, runner: SchedulerRunner | None = None, *,
+                     wait_seconds: float = 3.0) -> ManualStart:
+    """Start `job_id` now in a background thread, recorded in `job_runs` as a manual run.
+
+    With this process's scheduler `runner` it goes through `runner.run_now`
+    (its holder and settings); without one (SCHEDULER_ENABLED off here) the
+    run is `execute_job(..., trigger="manual")` in a thread of our own. A job
+    with a run in progress (a live `running` row, or a thread this process
+    started that has not written its row yet) is not started twice:
+    `started` is then False. Waits up to `wait_seconds` for the new run's row
+    so a page that redraws next shows it. Raises ConfigError for an unknown
+    job and StorageError when job_runs can't be read.
+    """
+    if job_id not in JOBS:
+        raise ConfigError(f"unknown job {job_id!r}; choose from {', '.join(sorted(JOBS))}")
+    key = (storage.describe(), job_id)
+    with _MANUAL_LOCK:
+        current = live_run(storage, job_id)
+        thread = _MANUAL_RUNS.get(key)
+        if current is not None or (thread is not None and thread.is_alive()):
+            return ManualStart(job_id, False, current)
+        since = datetime.now(timezone.utc)
+        if runner is not None:
+            thread = runner.run_now(job_id)
+        else:
+            thread = threading.Thread(target=_run_manually, args=(storage, job_id), name=f"job-{job_id}",
+                                      daemon=True)
+            thread.start()
+        _MANUAL_RUNS[key] = thread
+    return ManualStart(job_id, True, _wait_for_run(storage, job_id, since, thread, wait_seconds))
+
+
+def manual_run_thread(storage: Storage, job_id: str) -> threading.Thread | None:
+    """The thread the last Run now of `job_id` on `storage` started in this process, or None."""
+    with _MANUAL_LOCK:
+        return _MANUAL_RUNS.get((storage.describe(), job_id))
+
+
+def _run_manually(storage: Storage, job_id: str) -> None:
+    try:
+        execute_job(storage, job_id, scheduled_for=datetime.now(timezone.utc), trigger="manual")
+    except Exception as exc:  # noqa: BLE001 - a thread's exception would only reach stderr; the log keeps it
+        # execute_job records every failure of the job itself; this is the claim failing (database down).
+        log_event("job_manual_failed", level=40, job=job_id, error=f"{type(exc).__name__}: {exc}")
+
+
+def _wait_for_run(storage: Storage, job_id: str, since: datetime, thread: threading.Thread,
+                  wait_seconds: float) -> dict[str, Any] | None:
+    """The manual run of `job_id` started at or after `since`, once its row exists (bounded wait)."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        rows = storage.select("job_runs", None, where={"job_id": job_id, "trigger": "manual"},
+                              gte={"started_at": since}, order_by="started_at", descending=True, limit=1)
+        if not rows.empty:
+            return rows.iloc[0].to_dict()
+        if not thread.is_alive() or time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)
 
 
 # --- the runner --------------------------------------------------------------------------

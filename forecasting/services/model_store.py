@@ -233,14 +233,21 @@ def load_active_model(storage: Storage, tenant_id: str) -> tuple[SavedModel, For
     return info, model
 
 
-def _check_versions(info: SavedModel) -> None:
+def library_mismatch(info: SavedModel) -> str | None:
+    """Why the stored model can't be read with this installation's libraries (written with another major.minor
+    of one of them: stale, a retrain replaces it), or None. Reads the metadata only, never the model."""
     stored = info.hyperparameters.get("library_versions", {})
     current = library_versions()
     for name, version in stored.items():
         if name == "python" or name not in current:
             continue
         if version.split(".")[:2] != current[name].split(".")[:2]:
-            raise ModelError(
-                f"stored model {info.model_type} {info.model_version} was written with {name} {version}, "
-                f"this installation has {current[name]}; retrain the tenant"
-            )
+            return (f"stored model {info.model_type} {info.model_version} was written with {name} {version}, "
+                    f"this installation has {current[name]}; retrain the tenant")
+    return None
+
+
+def _check_versions(info: SavedModel) -> None:
+    problem = library_mismatch(info)
+    if problem is not None:
+        raise ModelError(problem)

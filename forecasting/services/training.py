@@ -139,33 +139,27 @@ def train_and_predict_sales(
     return result
 
 
-def predict_from_active(
+def forecast_from_active(
     tenant_id: str,
     *,
     storage: Storage | None = None,
     now: datetime | None = None,
     horizon: int | None = None,
-    retrain_if_unusable: bool = True,
 ) -> pd.DataFrame:
-    """Forecast from the stored active model, without training.
+    """Forecast from the stored active model. Never trains.
 
     The model forecasts from the end of its training data; the days between
     then and today are skipped so the result starts today (tenant's time).
-    Raises DataError when the tenant was never trained. A stored model that
-    can't be loaded (corrupt, other library versions) is logged and the
-    tenant retrained, unless `retrain_if_unusable` is off (then ModelError).
+    Raises DataError when the tenant was never trained and ModelError when
+    the stored model can't be used (corrupt, not signed by this
+    installation, written by other library versions): retraining fixes
+    those, and whether to retrain is the caller's decision. The dashboard's
+    pages call this one and report the problem; `predict_from_active`
+    retrains.
     """
     storage = storage or open_storage()
     tenant = get_tenant(storage, str(tenant_id))
-    try:
-        loaded = load_active_model(storage, tenant.id)
-    except ModelError as exc:
-        if not retrain_if_unusable:
-            raise
-        # A corrupt model or one written by other library versions: retrain rather than fail.
-        log_event("model_unusable", level=30, tenant_id=tenant.id, error=str(exc))
-        retrain_tenant(storage, tenant.id, now=now, wait_seconds=60)
-        loaded = load_active_model(storage, tenant.id)
+    loaded = load_active_model(storage, tenant.id)
     if loaded is None:
         raise DataError(f"tenant {tenant.id} has no trained model yet: run `python -m forecasting train --tenant {tenant.id}`")
     info, model = loaded
@@ -174,6 +168,35 @@ def predict_from_active(
     gap = max(0, (today - model.y_.index[-1]).days - 1)
     forecast = model.predict(gap + h)
     return forecast.iloc[gap:].assign(model=info.model_type, model_version=info.model_version)
+
+
+def predict_from_active(
+    tenant_id: str,
+    *,
+    storage: Storage | None = None,
+    now: datetime | None = None,
+    horizon: int | None = None,
+    retrain_if_unusable: bool = True,
+) -> pd.DataFrame:
+    """`forecast_from_active`, retraining first when the stored model can't be used (the command line's `predict`).
+
+    Raises DataError when the tenant was never trained. A stored model that
+    can't be loaded (corrupt, other library versions) is logged and the
+    tenant retrained, unless `retrain_if_unusable` is off (then ModelError).
+    Not for anything that draws a page: a page never trains while it renders
+    (`forecast_from_active` reports instead, and the page offers Retrain now).
+    """
+    storage = storage or open_storage()
+    try:
+        return forecast_from_active(tenant_id, storage=storage, now=now, horizon=horizon)
+    except ModelError as exc:
+        if not retrain_if_unusable:
+            raise
+        # A corrupt model or one written by other library versions: retrain rather than fail.
+        tenant_id = str(tenant_id)
+        log_event("model_unusable", level=30, tenant_id=tenant_id, error=str(exc))
+        retrain_tenant(storage, tenant_id, now=now, wait_seconds=60)
+        return forecast_from_active(tenant_id, storage=storage, now=now, horizon=horizon)
 
 
 # --- rows ------------------------------------------------------------------------
@@ -234,8 +257,11 @@ def typical_cv_error(outcome: ForecastOutcome) -> float:
 
 
 def training_metrics(outcome: ForecastOutcome, settings: MLSettings) -> dict[str, Any]:
+    """What a model version stores about its training (`ml_models.training_metrics`): the CV, the winner, how
+    it was chosen. `selection` is a sentence for people; `model_fixed` says, as a flag, whether the owner fixed
+    the model (ML_SELECT_BEST off: the first candidate is used whatever its score)."""
     return {**outcome.cv.to_json(), "winner": outcome.winner, "primary_metric": settings.cv_primary_metric,
-            "selection": outcome.selection_note, "skipped": outcome.skipped,
+            "selection": outcome.selection_note, "model_fixed": not settings.select_best, "skipped": outcome.skipped,
             "cv_seconds": {k: round(v, 3) for k, v in outcome.cv.seconds.items()},
             "seconds": {k: round(v, 3) for k, v in outcome.seconds.items()}}
 

@@ -1,3 +1,3 @@
 """What the dashboard draws: UI strings (`i18n`), locale formatting (`formatting`), Plotly figures
-(`figures`) and display tables (`tables`). Pure Python over `forecasting.views.dashboard` results; no Streamlit.
+(`figures`) and display tables (`tables`). Pure Python over `forecasting.views` results; no Streamlit.
 """

@@ -1,4 +1,4 @@
-"""Plotly figures for the dashboard: pure builders from `forecasting.views.dashboard` results to `go.Figure`.
+"""Plotly figures for the dashboard: pure builders from `forecasting.views` results to `go.Figure`.
 
 Every builder takes a `Formatter` (language, locale separators, currency
 affixes) so axes and hovers read as the user reads numbers. Amounts on
@@ -15,7 +15,9 @@ from plotly.subplots import make_subplots
 
 from ..i18n.catalog import model_label, t
 from ..i18n.formatting import Formatter
-from ..views.dashboard import CVView, ForecastView, Scorecard
+from ..views.comparison import CVView
+from ..views.forecast import ForecastView
+from ..views.overview import Scorecard
 
 INK = "#1F2933"
 TEAL = "#0F766E"

@@ -1,4 +1,4 @@
-"""Display tables: `forecasting.views.dashboard` frames with localized headers and formatted values.
+"""Display tables: `forecasting.views` frames with localized headers and formatted values.
 
 Amounts become strings because each tenant has its own currency (a column
 of the analysts' table mixes euros and pesos); percentages and scores are
@@ -16,7 +16,9 @@ from pandas.io.formats.style import Styler
 from ..core.metrics import METRICS
 from ..i18n.catalog import model_label, t
 from ..i18n.formatting import MISSING, Formatter, formatter_for
-from ..views.dashboard import CVView, ForecastView, Overview, overview_table
+from ..views.comparison import CVView
+from ..views.forecast import ForecastView
+from ..views.overview import Overview, overview_table
 
 WINNER_BACKGROUND = "background-color: rgba(15, 118, 110, 0.14); font-weight: 600"
 BEST_VALUE = "font-weight: 700; color: #0F766E"

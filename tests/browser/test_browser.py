@@ -24,7 +24,7 @@ import pytest
 from forecasting.i18n.catalog import t
 from forecasting.storage import SQLStorage
 
-from ..test_dashboard import NEVER_TRAINED, shared_scored_db
+from ..dashboard_db import NEVER_TRAINED, shared_scored_db
 from ..test_dashboard_app import copy_db
 
 ROOT = Path(__file__).resolve().parents[2]

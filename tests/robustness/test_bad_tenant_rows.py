@@ -18,7 +18,7 @@ from forecasting.services.training import train_and_predict_sales
 from forecasting.storage import SQLStorage
 
 from ..conftest import FAST, NOW
-from ..test_dashboard import copy_db
+from ..dashboard_db import copy_db
 from ..test_dashboard_app import OVERVIEW, PAGES, _use, open_page, start
 
 # The demo database has four businesses; "2" stays good (it has sales), "4" has no sales at all.

@@ -19,9 +19,9 @@ import pytest
 
 from forecasting.core.errors import DataError
 from forecasting.services.exports import neutralize, write_csv
-from forecasting.views import dashboard
+from forecasting.views import forecast
 
-from ..test_dashboard import TRAINED, dashboard_db, writable  # noqa: F401 - the dashboard tests' demo database
+from ..dashboard_db import TRAINED, dashboard_db, writable  # noqa: F401 - the dashboard tests' demo database
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = ["=HYPERLINK(\"https://evil.example\",\"click\")", "+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0",
@@ -66,9 +66,9 @@ def test_forecast_out_with_hostile_series_ids(tmp_path):
 
 
 def test_the_dashboard_download_is_neutralized_and_a_hostile_currency_never_reaches_it(writable):
-    rows = cells(dashboard.forecast_csv(dashboard.forecast_view(writable, TRAINED)))
+    rows = cells(forecast.forecast_csv(forecast.forecast_view(writable, TRAINED)))
     assert rows[0][:2] == ["date", "forecast"] and len(rows) > 1
     # A currency of `=1+1` is no currency: the business is refused (a bad row), so no file carries it.
     writable.update("negocios", TRAINED, {"currency": "=1+1"}, where={"id": TRAINED})
     with pytest.raises(DataError, match=re.escape("unknown currency '=1+1'")):
-        dashboard.forecast_view(writable, TRAINED)
+        forecast.forecast_view(writable, TRAINED)

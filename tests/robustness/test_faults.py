@@ -28,7 +28,7 @@ from forecasting.ops.scheduler import execute_job, mark_interrupted_runs, recent
 from forecasting.services.locks import tenant_lock
 from forecasting.services.model_store import list_models, load_active_model
 from forecasting.services.tenants import list_tenants
-from forecasting.services.training import predict_from_active, train_and_predict_sales
+from forecasting.services.training import forecast_from_active, predict_from_active, train_and_predict_sales
 from forecasting.storage import SQLStorage
 
 from ..conftest import FAST, NOW
@@ -113,6 +113,16 @@ def test_a_corrupt_model_is_detected_and_the_tenant_retrained(any_demo_storage):
     assert len(forecast) > 0 and np.isfinite(forecast["yhat"]).all()
     assert len(list_models(demo_storage, "1")) == 2  # a new version was trained
     assert load_active_model(demo_storage, "1") is not None
+
+
+def test_forecast_from_active_reports_an_unusable_model_and_never_retrains(any_demo_storage):
+    """What the dashboard's pages call: the problem comes back as ModelError, and nothing is trained."""
+    demo_storage = any_demo_storage
+    train_and_predict_sales("1", storage=demo_storage, settings=FAST, now=NOW)
+    corrupt_active_model(demo_storage, "1", model_data="this is not base64!!")
+    with pytest.raises(ModelError, match="corrupt"):
+        forecast_from_active("1", storage=demo_storage, now=NOW)
+    assert len(list_models(demo_storage, "1")) == 1
 
 
 class _Payload:

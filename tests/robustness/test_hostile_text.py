@@ -23,7 +23,7 @@ from forecasting.i18n.formatting import Formatter
 from forecasting.services.notifications import notify, notify_parts
 from forecasting.storage import SQLStorage
 
-from ..test_dashboard import copy_db
+from ..dashboard_db import copy_db
 from ..test_dashboard_app import JOBS, PAGES, _use, open_page, start
 
 HOSTILE = ("[Your session expired](https://evil.example/login) ![](https://evil.example/p.png) $x^2$ :red[!] **B** "

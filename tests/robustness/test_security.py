@@ -70,7 +70,7 @@ def test_user_values_travel_as_parameters_never_as_sql_text(sql_storage):
 
     from forecasting.core.errors import AccessError
     from forecasting.services import auth
-    from forecasting.views import dashboard
+    from forecasting.views import forecast, overview
 
     marker = "Zq9"  # in every hostile value, in no SQL we write
     tenant = f"{marker}'); DROP TABLE ventas; --"
@@ -87,8 +87,8 @@ def test_user_values_travel_as_parameters_never_as_sql_text(sql_storage):
     sql_storage.upsert("tenant_ml_settings", tenant, [{"tenant_id": tenant,
                                                          "settings": {"ML_HORIZON_DAYS": 14}}])
     train_and_predict_sales(tenant, storage=sql_storage, settings=FAST, now=NOW)
-    dashboard.overview(sql_storage, tenant, now=NOW)
-    dashboard.forecast_view(sql_storage, tenant)
+    overview.overview(sql_storage, tenant, now=NOW)
+    forecast.forecast_view(sql_storage, tenant)
     with pytest.raises(AccessError):
         auth.sign_in(sql_storage, f"{marker}' or '1'='1", f"{marker}' or '1'='1")
     auth.add_user(sql_storage, f"{marker.lower()}@x", f"{marker}'; drop table app_users; --", "owner", tenant)

@@ -21,7 +21,7 @@ from forecasting.i18n.formatting import formatter_for
 from forecasting.services.tenants import get_tenant
 from forecasting.storage import SQLStorage
 
-from ..test_dashboard import EMPTY, TRAINED
+from ..dashboard_db import EMPTY, TRAINED
 from ..test_dashboard_app import MODELS, OVERVIEW, _use, copy_db, open_page, shown, start, texts
 
 

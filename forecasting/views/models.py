@@ -1,0 +1,87 @@
+"""The models page: the tenant's model versions, and Retrain now with a plan for its progress bar."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from ..core.config import MLSettings, get_settings
+from ..core.errors import ForecastingError
+from ..services.model_store import list_models
+from ..services.notifications import notify_drift
+from ..services.tenants import settings_for_tenant
+from ..services.training import retrain_tenant
+from ..storage import Storage
+from .common import finite
+
+__all__ = ["RetrainOutcome", "model_versions", "retrain", "retrain_plan"]
+
+
+# --- models and retrain ---------------------------------------------------------------------
+
+
+def model_versions(storage: Storage, tenant_id: str) -> pd.DataFrame:
+    """The tenant's model versions with their CV figures, newest first.
+
+    Columns: model_version, model_type, is_active, last_trained, accuracy,
+    primary_metric, score (the primary metric), mase, wape, trained_until,
+    train_days, candidates.
+    """
+    models = list_models(storage, tenant_id)
+    rows = []
+    for row in models.itertuples():
+        metrics = row.training_metrics or {}
+        hyper = row.hyperparameters or {}
+        winner_scores = (metrics.get("scores") or {}).get(row.model_type, {})
+        primary = metrics.get("primary_metric") or "mase"
+        rows.append({
+            "model_version": row.model_version, "model_type": row.model_type, "is_active": bool(row.is_active),
+            "last_trained": row.last_trained, "accuracy": finite(row.accuracy), "primary_metric": primary,
+            "score": finite(winner_scores.get(primary)), "mase": finite(winner_scores.get("mase")),
+            "wape": finite(winner_scores.get("wape")), "trained_until": hyper.get("trained_until"),
+            "train_days": hyper.get("train_days"), "candidates": len(metrics.get("scores") or {}),
+        })
+    columns = ["model_version", "model_type", "is_active", "last_trained", "accuracy", "primary_metric", "score",
+               "mase", "wape", "trained_until", "train_days", "candidates"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def retrain_plan(storage: Storage, tenant_id: str) -> list[str]:
+    """The progress events a retrain of this tenant will report, for a progress bar.
+
+    `series`, one `cv` per candidate, `final_fit`, `saving` (forecast),
+    `anomalies`, `saving` (model), `done`. Candidates that turn out to be
+    unavailable report nothing, so the bar may jump; it never overshoots.
+    """
+    try:
+        settings = settings_for_tenant(storage, str(tenant_id))
+    except ForecastingError:
+        settings = get_settings()
+    candidates = settings.model_candidates if settings.select_best else settings.model_candidates[:1]
+    return ["series", *["cv"] * len(candidates), "final_fit", "saving", "anomalies", "saving", "done"]
+
+
+@dataclass(frozen=True)
+class RetrainOutcome:
+    """What a retrain did (`TrainResult.summary()` plus the CV scores, for display)."""
+
+    summary: dict[str, Any]
+    scores: pd.DataFrame
+
+
+def retrain(storage: Storage, tenant_id: str, *, progress: Callable[[str, str], None] | None = None,
+            settings: MLSettings | None = None) -> RetrainOutcome:
+    """Run the whole pipeline for one tenant now, under the tenant's retrain lock (`training.retrain_tenant`),
+    and raise the drift notification it measured.
+
+    The lock is the one the scheduler's weekly retrain takes, so a click
+    while that job trains the same tenant gets BusyError at once instead of
+    a second, competing run. Otherwise raises what the pipeline raises:
+    DataError (no sales), ConfigError (invalid overrides), ModelError, StorageError.
+    """
+    result = retrain_tenant(storage, str(tenant_id), settings=settings, progress=progress)
+    notify_drift(storage, str(tenant_id), result.drift)
+    return RetrainOutcome(result.summary(), result.cv_scores)

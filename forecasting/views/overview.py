@@ -1,0 +1,339 @@
+"""The overview page: sales of the last 7 and 30 days, forecast totals, the model and how reliable it has been.
+
+Also every business's figures in one table (for analysts) and the
+reliability scorecard of the forecasts issued over the last 90 days.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..core.errors import DataError, ForecastingError, ModelError
+from ..core.series import tenant_today
+from ..services.model_store import active_model_info, library_mismatch
+from ..services.sales import daily_sales
+from ..services.scoring import MIN_SCORED_DAYS, scorecard
+from ..services.tenants import Tenant, get_tenant
+from ..services.training import forecast_from_active
+from ..storage import Storage
+from .common import finite, stored_forecast, vs_baseline
+
+#: Windows of the overview cards, in days.
+PERIODS = (7, 30)
+#: Days of issued forecasts scored for "how reliable the forecast has been".
+RELIABILITY_LOOKBACK_DAYS = 90
+#: States of the stored model in which the overview asks for a retrain (`Overview.model_status`).
+MODEL_NEEDS_RETRAIN = frozenset({"stale", "unusable"})
+
+__all__ = ["MODEL_NEEDS_RETRAIN", "PERIODS", "RELIABILITY_LOOKBACK_DAYS", "Overview", "Reliability", "Scorecard", "coverage_verdict",
+           "overview", "overview_table", "relative_change", "scorecard_view"]
+
+
+# --- overview ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """How far off the forecasts have been, as WAPE (0.12 = off by 12% of sales).
+
+    `source` is "issued" when forecasts issued earlier now have actuals
+    (`days` of them, over the last 90 days; `scoring.scorecard`), else
+    "backtest": the winner's cross-validation error. `vs_baseline` compares
+    with seasonal naive the same way (0.3 = a 30% smaller error; negative =
+    worse); `coverage_80` is the share of days inside the 80% band (issued only).
+    """
+
+    wape: float
+    source: str
+    days: int | None = None
+    vs_baseline: float | None = None
+    coverage_80: float | None = None
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The overview cards of one tenant (amounts in the tenant's currency)."""
+
+    tenant: Tenant
+    today: date
+    has_sales: bool
+    trained: bool
+    sales: dict[int, float | None] = field(default_factory=dict)  # last N days, by N in PERIODS
+    sales_before: dict[int, float | None] = field(default_factory=dict)  # the N days before those
+    forecast: dict[int, float | None] = field(default_factory=dict)  # next N days from today
+    model_type: str | None = None
+    model_version: str | None = None
+    last_trained: datetime | None = None
+    trained_until: date | None = None
+    reliability: Reliability | None = None
+    recent: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))  # last 30 days, for a sparkline
+    problem: str | None = None  # why no figures could be made (a bad row in negocios, an unreadable series...)
+    model_status: str | None = None  # "ok", "stale" or "unusable" (see `overview`); None when never trained
+    model_problem: str | None = None  # why the stored model is stale or unusable (the engine's English sentence)
+
+    @classmethod
+    def unavailable(cls, tenant: Tenant, problem: str) -> Overview:
+        """A business whose overview can't be made: a row that says why, among everyone else's."""
+        return cls(tenant=tenant, today=date.today(), has_sales=False, trained=False, problem=problem)
+
+    @property
+    def needs_retrain(self) -> bool:
+        """The stored model can't forecast here: the page says so and offers Retrain now."""
+        return self.model_status in MODEL_NEEDS_RETRAIN
+
+    def change(self, days: int) -> float | None:
+        """Relative change of the last `days` against the `days` before (None when not comparable)."""
+        return relative_change(self.sales.get(days), self.sales_before.get(days))
+
+
+def relative_change(current: float | None, before: float | None) -> float | None:
+    if current is None or before is None or not np.isfinite(before) or before <= 0:
+        return None
+    return float(current / before - 1.0)
+
+
+def overview(storage: Storage, tenant_id: str, *, now: datetime | None = None) -> Overview:
+    """Sales of the last 7 and 30 days against the periods before, forecast totals, model and reliability.
+
+    Never raises for an empty or never-trained tenant: `has_sales` and
+    `trained` say what is missing. A forecast total that runs past the stored
+    forecast's horizon is completed from the active model
+    (`forecast_from_active`). Never trains: `model_status` says whether the
+    stored model was written by other versions of the forecasting libraries
+    ("stale", known from its metadata without loading it), could not be
+    loaded ("unusable": corrupt, or not signed by this installation), or
+    neither ("ok"; the model is only loaded when the stored forecast is
+    shorter than the 30-day card). When stale or unusable, the totals past
+    the stored forecast are None and `model_problem` says why; retraining
+    (`views.models.retrain`) fixes it.
+    """
+    tenant = get_tenant(storage, str(tenant_id))
+    today = tenant_today(tenant.timezone, now)
+    longest = max(PERIODS)
+    yesterday = pd.Timestamp(today - timedelta(days=1))
+    window = pd.date_range(yesterday - pd.Timedelta(days=2 * longest - 1), yesterday, freq="D", name="ds")
+    first_sale = _first_sale_day(storage, tenant)
+    has_sales = first_sale is not None
+    # Days before the first sale ever are unknown (the shop may not have existed), the others are zero.
+    y = None
+    if has_sales:
+        try:
+            y = daily_sales(storage, tenant.id, timezone=tenant.timezone, max_days=2 * longest, now=now)
+        except DataError:
+            y = pd.Series(0.0, index=window, name="y")
+        y = y.reindex(window, fill_value=0.0)
+        y = y[y.index >= pd.Timestamp(first_sale)]
+    sales: dict[int, float | None] = {}
+    before: dict[int, float | None] = {}
+    for days in PERIODS:
+        sales[days], before[days] = _period_sums(y, yesterday, days) if has_sales else (None, None)
+
+    info = active_model_info(storage, tenant.id)
+    result = Overview(tenant=tenant, today=today, has_sales=has_sales, trained=info is not None,
+                      sales=sales, sales_before=before,
+                      recent=(y.iloc[-longest:] if y is not None else pd.Series(dtype=float, name="y")))
+    if info is None:
+        return result
+
+    stale = library_mismatch(info)
+    forecast, unusable = _forecast_totals(storage, tenant, today, now, loadable=stale is None)
+    status, problem = ("stale", stale) if stale else ("unusable", unusable) if unusable else ("ok", None)
+    metrics = info.training_metrics or {}
+    trained_until = info.hyperparameters.get("trained_until")
+    return replace(
+        result, forecast=forecast, model_status=status, model_problem=problem,
+        model_type=info.model_type, model_version=info.model_version,
+        last_trained=info.last_trained, trained_until=date.fromisoformat(trained_until) if trained_until else None,
+        reliability=_reliability(storage, tenant, metrics, now),
+    )
+
+
+def _first_sale_day(storage: Storage, tenant: Tenant) -> date | None:
+    """Local date of the tenant's first sale ever, or None for a tenant without sales."""
+    first = storage.select("ventas", tenant.id, columns=["fecha"], order_by="fecha", limit=1)
+    if first.empty:
+        return None
+    return pd.Timestamp(first.iloc[0]["fecha"]).tz_convert(tenant.timezone).date()
+
+
+def _period_sums(y: pd.Series, last: pd.Timestamp, days: int) -> tuple[float, float | None]:
+    """Sum of the `days` ending at `last` and of the `days` before; the earlier one is None if not fully covered."""
+    current_start = last - pd.Timedelta(days=days - 1)
+    before_start = current_start - pd.Timedelta(days=days)
+    current = float(y.loc[current_start:last].sum())
+    # A shop that opened 10 days ago has no "previous 30 days" to compare with.
+    if y.empty or y.index.min() > before_start:
+        return current, None
+    return current, float(y.loc[before_start : current_start - pd.Timedelta(days=1)].sum())
+
+
+def _forecast_totals(storage: Storage, tenant: Tenant, today: date, now: datetime | None, *,
+                     loadable: bool) -> tuple[dict[int, float | None], str | None]:
+    """Forecast totals of the next PERIODS days, and why the active model could not be loaded (or None).
+
+    Days past the stored forecast come from the active model when it is `loadable`; never from a retrain.
+    """
+    longest = max(PERIODS)
+    stored = stored_forecast(storage, tenant.id, gte=today)["yhat"]
+    wanted = pd.date_range(pd.Timestamp(today), periods=longest, freq="D")
+    unusable = None
+    if loadable and not wanted.isin(stored.index).all():
+        # The stored horizon (28 days by default) is shorter than the 30-day card: the active
+        # model forecasts the rest, exactly as it forecast the stored days.
+        try:
+            extra = forecast_from_active(tenant.id, storage=storage, now=now, horizon=longest)["yhat"]
+            stored = stored.combine_first(extra)
+        except ModelError as exc:
+            unusable = str(exc)
+        except ForecastingError:
+            pass
+    totals: dict[int, float | None] = {}
+    for days in PERIODS:
+        window = stored.reindex(wanted[:days])
+        totals[days] = None if window.isna().any() else float(window.sum())
+    return totals, unusable
+
+
+def _reliability(storage: Storage, tenant: Tenant, metrics: Mapping[str, Any],
+                 now: datetime | None) -> Reliability | None:
+    """Issued forecasts scored against what happened when there are enough of them, else the CV back-test."""
+    try:
+        # A year before the scored window as well: the scorecard's MASE scale comes from it.
+        y = daily_sales(storage, tenant.id, timezone=tenant.timezone, max_days=RELIABILITY_LOOKBACK_DAYS + 365, now=now)
+    except DataError:
+        y = None
+    card = scorecard(storage, tenant.id, y, lookback_days=RELIABILITY_LOOKBACK_DAYS) if y is not None else None
+    if card is not None and card.days >= MIN_SCORED_DAYS and np.isfinite(card.wape):
+        return Reliability(float(card.wape), "issued", int(card.days), finite(card.beats_snaive),
+                           finite(card.coverage_80))
+    winner = metrics.get("winner")
+    wape = finite((metrics.get("scores") or {}).get(winner, {}).get("wape"))
+    if wape is None:
+        return None
+    return Reliability(wape, "backtest", None, vs_baseline(metrics))
+
+
+def overview_table(overviews: list[Overview]) -> pd.DataFrame:
+    """One row per tenant with the overview's figures, for analysts (raw numbers; currency per row)."""
+    rows = []
+    for o in overviews:
+        rows.append({
+            "tenant_id": o.tenant.id, "name": o.tenant.nombre, "currency": o.tenant.currency,
+            **{f"sales_{d}": o.sales.get(d) for d in PERIODS},
+            **{f"change_{d}": o.change(d) for d in PERIODS},
+            **{f"forecast_{d}": o.forecast.get(d) for d in PERIODS},
+            "model": o.model_type, "last_trained": o.last_trained,
+            "error": o.reliability.wape if o.reliability else None,
+            "error_source": o.reliability.source if o.reliability else None,
+            "vs_baseline": o.reliability.vs_baseline if o.reliability else None,
+            "problem": o.problem,
+        })
+    return pd.DataFrame(rows)
+
+
+# --- reliability scorecard -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    """How the forecasts issued over the last 90 days did against the sales that happened.
+
+    From `scoring.scorecard`: `days` target days scored, `wape` (0.12 =
+    off by 12% of sales), `coverage_80`/`coverage_95` (share of scored days
+    whose sales fell inside the 80%/95% band), `beats_snaive` (0.2 = a 20%
+    smaller error than seasonal naive issued on the same days; negative =
+    worse; None when no seasonal-naive reference exists). `over_time`: week,
+    wape, snaive_wape, days. `by_step`: step (1 = the first day ahead),
+    wape, mae, days.
+
+    With nothing scored yet (`days == 0`) the figures are None and
+    `first_score_on` is the tenant's local date on which the first score
+    will appear: the day after the earliest forecast day, once its sales
+    are complete. It is None when no forecast was ever issued.
+    """
+
+    tenant: Tenant
+    today: date
+    days: int = 0
+    wape: float | None = None
+    coverage_80: float | None = None
+    coverage_95: float | None = None
+    beats_snaive: float | None = None
+    over_time: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["week", "wape", "snaive_wape",
+                                                                                 "days"]))
+    by_step: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["step", "wape", "mae", "days"]))
+    first_score_on: date | None = None
+
+    @property
+    def scored(self) -> bool:
+        return self.days > 0
+
+    @property
+    def settled(self) -> bool:
+        """Enough scored days (`scoring.MIN_SCORED_DAYS`) for the figures to mean something."""
+        return self.days >= MIN_SCORED_DAYS
+
+    @property
+    def range_verdict(self) -> str | None:
+        """Whether the 80% band kept its promise: "ok", "narrow" or "wide" (`coverage_verdict`)."""
+        return coverage_verdict(self.coverage_80, 0.80, self.days)
+
+
+def scorecard_view(storage: Storage, tenant_id: str, *, lookback_days: int = RELIABILITY_LOOKBACK_DAYS,
+                   now: datetime | None = None) -> Scorecard:
+    """The tenant's reliability scorecard over the last `lookback_days` days (see `Scorecard`).
+
+    Never raises for a tenant without sales or forecasts: it comes back
+    unscored.
+    """
+    tenant = get_tenant(storage, str(tenant_id))
+    today = tenant_today(tenant.timezone, now)
+    try:
+        # A year before the scored window too: the scorecard's MASE scale comes from it.
+        y = daily_sales(storage, tenant.id, timezone=tenant.timezone, max_days=lookback_days + 365, now=now)
+    except DataError:
+        y = None
+    card = scorecard(storage, tenant.id, y, lookback_days=lookback_days) if y is not None and len(y) else None
+    if card is None or card.days == 0:
+        return Scorecard(tenant, today, first_score_on=_first_score_on(storage, tenant.id, today))
+    by_step = card.by_step[["step", "wape", "mae", "days"]].astype({"step": int}).reset_index(drop=True)
+    return Scorecard(
+        tenant, today, days=int(card.days), wape=finite(card.wape), coverage_80=finite(card.coverage_80),
+        coverage_95=finite(card.coverage_95), beats_snaive=finite(card.beats_snaive),
+        over_time=card.over_time.reset_index(drop=True), by_step=by_step,
+    )
+
+
+def _first_score_on(storage: Storage, tenant_id: str, today: date) -> date | None:
+    """The day after the earliest issued forecast day not yet scored (its sales are complete then)."""
+    rows = storage.select("forecast_history", str(tenant_id), columns=["target_date"],
+                          gte={"target_date": today - timedelta(days=RELIABILITY_LOOKBACK_DAYS)},
+                          order_by="target_date", limit=1)
+    if rows.empty:
+        return None
+    first = pd.Timestamp(rows.iloc[0]["target_date"]).date()
+    return max(first, today) + timedelta(days=1)
+
+
+def coverage_verdict(coverage: float | None, level: float, days: int) -> str | None:
+    """Whether a band's coverage matches its promise: "ok", "narrow" (misses too often) or "wide".
+
+    The tolerance is two binomial standard errors at the promised level
+    over `days` scored days (at least 5 points): over two weeks an 80% band
+    hitting 72% is noise, over three months it is not.
+    """
+    if coverage is None or days <= 0:
+        return None
+    tolerance = max(0.05, 2 * math.sqrt(level * (1 - level) / days))
+    if coverage < level - tolerance:
+        return "narrow"
+    if coverage > level + tolerance:
+        return "wide"
+    return "ok"

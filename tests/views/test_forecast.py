@@ -1,0 +1,61 @@
+"""The forecast page's data (`forecasting.views.forecast`): history and stored forecasts, the CSV, the figure."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+
+from forecasting.i18n.catalog import t
+from forecasting.i18n.formatting import Formatter
+from forecasting.services.training import train_and_predict_sales
+from forecasting.ui import figures
+from forecasting.views import forecast
+
+from ..dashboard_db import FAST, TRAINED
+
+
+def test_forecast_view_bands_are_ordered_and_start_today(store):
+    view = forecast.forecast_view(store, TRAINED)
+    future = view.future
+    assert len(future) == FAST.horizon_days and future.index[0] == pd.Timestamp(view.today)
+    assert (future["yhat_lower_95"] <= future["yhat_lower"]).all() and (future["yhat_lower"] <= future["yhat"]).all()
+    assert (future["yhat"] <= future["yhat_upper"]).all() and (future["yhat_upper"] <= future["yhat_upper_95"]).all()
+    assert future["y"].isna().all() and view.frame["y"].notna().sum() > 300
+    assert view.frame.index.freq == "D" and view.past_forecasts.empty
+
+
+def test_earlier_forecasts_sit_under_the_actuals(writable):
+    now = datetime.now(timezone.utc)
+    train_and_predict_sales(TRAINED, storage=writable, settings=FAST, now=now - timedelta(days=10))
+    train_and_predict_sales(TRAINED, storage=writable, settings=FAST, now=now)
+    view = forecast.forecast_view(writable, TRAINED)
+    past = view.past_forecasts
+    assert len(past) >= 9 and past["y"].notna().all()  # each past forecast day has what really happened
+    fig = figures.forecast_figure(view, Formatter("en", "EUR", "ES"))
+    assert t("chart.past_forecast", "en") in [trace.name for trace in fig.data]
+
+
+def test_forecast_csv_round_trips(store):
+    view = forecast.forecast_view(store, TRAINED)
+    frame = pd.read_csv(io.BytesIO(forecast.forecast_csv(view)))
+    assert list(frame.columns) == ["date", "forecast", "lower_80", "upper_80", "lower_95", "upper_95", "currency",
+                                   "model", "model_version"]
+    assert len(frame) == len(view.future) and frame["date"].iloc[0] == view.today.isoformat()
+    assert np.allclose(frame["forecast"], view.future["yhat"].round(2))
+    assert (frame["currency"] == view.tenant.currency).all()
+
+
+def test_forecast_figure_has_bands_weekends_holidays_and_a_range_selector(store):
+    view = forecast.forecast_view(store, TRAINED)
+    fig = figures.forecast_figure(view, Formatter("es", view.tenant.currency, view.tenant.country))
+    names = [trace.name for trace in fig.data]
+    expected = {t(key, "es") for key in ("chart.band80", "chart.band95", "chart.forecast", "chart.actual")}
+    assert expected <= set(names)
+    assert len(view.holidays) and t("chart.holiday", "es") in names
+    weekends = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert weekends and all(pd.Timestamp(s.x0).dayofweek == 4 for s in weekends)  # Friday noon to Sunday night
+    assert pd.Timestamp(weekends[0].x0) >= pd.Timestamp(view.today) - pd.Timedelta(weeks=figures.WEEKEND_WEEKS + 1)
+    assert fig.layout.xaxis.rangeselector.buttons and fig.layout.separators == ",."
