@@ -23,6 +23,7 @@ from forecasting.i18n.catalog import LANGUAGES, escape_markdown, md, model_label
 from forecasting.i18n.formatting import Formatter, formatter_for
 from forecasting.services import auth
 from forecasting.services.locks import BusyError
+from forecasting.services.scoring import Scorecard
 from forecasting.services.tenants import Tenant
 from forecasting.storage import Storage, open_storage
 from forecasting.views import anomalies as anomaly_views
@@ -123,7 +124,7 @@ def _overview(db: str, tenant_id: str, key: tuple) -> overview_views.Overview:
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=256, show_spinner=False)
-def _scorecard(db: str, tenant_id: str, key: tuple) -> overview_views.Scorecard:
+def _scorecard(db: str, tenant_id: str, key: tuple) -> Scorecard:
     return overview_views.scorecard_view(storage(), tenant_id)
 
 
@@ -166,7 +167,7 @@ def all_overviews(user: auth.User) -> list[overview_views.Overview]:
     return rows
 
 
-def scorecard(tenant_id: str) -> overview_views.Scorecard:
+def scorecard(tenant_id: str) -> Scorecard:
     """The tenant's reliability scorecard; a retrain (new forecasts) or new sales move the stamp."""
     return _scorecard(db_key(), tenant_id, stamp(tenant_id))
 

@@ -15,6 +15,7 @@ actual daily sales:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -83,30 +84,82 @@ def latest_per_day(scored: pd.DataFrame) -> pd.DataFrame:
     return scored.sort_values("issued_on").groupby("target_date", as_index=False).last()
 
 
-@dataclass
+def _empty(*columns: str) -> pd.DataFrame:
+    return pd.DataFrame(columns=list(columns))
+
+
+@dataclass(frozen=True)
 class Scorecard:
-    """How reliable the issued forecasts have been for one tenant."""
+    """How the forecasts issued over the last `lookback_days` did against the sales that happened.
 
-    days: int
-    wape: float
-    mape: float
-    mase: float
-    coverage_80: float
-    coverage_95: float
-    beats_snaive: float  # 1 - MAE(ours) / MAE(seasonal naive); 0.2 = 20% smaller error
-    by_step: pd.DataFrame = field(repr=False)  # step, mae, mase, wape, days
-    over_time: pd.DataFrame = field(repr=False)  # week, wape, snaive_wape, days
+    `days` target days scored; `wape` (0.12 = off by 12% of sales), `mape`,
+    `mase`; `coverage_80`/`coverage_95` (share of scored days whose sales fell
+    inside the 80%/95% band); `beats_snaive` (0.2 = a 20% smaller error than
+    seasonal naive issued on the same days; negative = worse; None when no
+    seasonal-naive reference exists). `over_time`: week, wape, snaive_wape,
+    days. `by_step`: step (1 = the first day ahead), mae, mase, wape, days.
+    A figure that can't be computed is None, never NaN.
 
-    def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("days", "wape", "mape", "mase", "coverage_80", "coverage_95", "beats_snaive")}
+    With nothing scored yet (`days == 0`) the figures are None and
+    `first_score_on` is the tenant's local date on which the first score
+    will appear (the views fill it in); None when no forecast was ever issued.
+    """
+
+    days: int = 0
+    wape: float | None = None
+    mape: float | None = None
+    mase: float | None = None
+    coverage_80: float | None = None
+    coverage_95: float | None = None
+    beats_snaive: float | None = None
+    over_time: pd.DataFrame = field(default_factory=lambda: _empty("week", "wape", "snaive_wape", "days"), repr=False)
+    by_step: pd.DataFrame = field(default_factory=lambda: _empty("step", "mae", "mase", "wape", "days"), repr=False)
+    first_score_on: date | None = None
+
+    @property
+    def scored(self) -> bool:
+        return self.days > 0
+
+    @property
+    def settled(self) -> bool:
+        """Enough scored days (`MIN_SCORED_DAYS`) for the figures to mean something."""
+        return self.days >= MIN_SCORED_DAYS
+
+    @property
+    def range_verdict(self) -> str | None:
+        """Whether the 80% band kept its promise: "ok", "narrow" or "wide" (`coverage_verdict`)."""
+        return coverage_verdict(self.coverage_80, 0.80, self.days)
 
 
-def scorecard(storage: Storage, tenant_id: str, y: pd.Series, lookback_days: int = 90) -> Scorecard | None:
-    """Scores of the forecasts issued for the last `lookback_days` days; None when nothing is scorable yet."""
+def coverage_verdict(coverage: float | None, level: float, days: int) -> str | None:
+    """Whether a band's coverage matches its promise: "ok", "narrow" (misses too often) or "wide".
+
+    The tolerance is two binomial standard errors at the promised level
+    over `days` scored days (at least 5 points): over two weeks an 80% band
+    hitting 72% is noise, over three months it is not.
+    """
+    if coverage is None or days <= 0:
+        return None
+    tolerance = max(0.05, 2 * math.sqrt(level * (1 - level) / days))
+    if coverage < level - tolerance:
+        return "narrow"
+    if coverage > level + tolerance:
+        return "wide"
+    return "ok"
+
+
+def _finite(value: Any) -> float | None:
+    return float(value) if value is not None and np.isfinite(value) else None
+
+
+def scorecard(storage: Storage, tenant_id: str, y: pd.Series | None, lookback_days: int = 90) -> Scorecard:
+    """Scores of the forecasts issued for the last `lookback_days` days (unscored when there are none)."""
+    if y is None or y.empty:
+        return Scorecard()
     since = (y.index[-1] - pd.Timedelta(days=lookback_days - 1)).date()
     scored = score_issued(storage, tenant_id, y, since=since)
     if scored.empty:
-        return None
+        return Scorecard()
     scale = mase_scale(y.iloc[-365 - lookback_days : -lookback_days].to_numpy()) if len(y) > lookback_days + 14 \
         else mase_scale(y.to_numpy())
     by_step = score_frame(scored.assign(scale=scale), "step", ("mae", "mase", "wape")).sort_values("step")
@@ -118,17 +171,17 @@ def scorecard(storage: Storage, tenant_id: str, y: pd.Series, lookback_days: int
     snaive_known = scored.dropna(subset=["snaive"])
     snaive_mae = snaive_known["snaive_abs_error"].mean()
     ours_mae = snaive_known["abs_error"].mean()
-    beats = float(1 - ours_mae / snaive_mae) if snaive_mae and np.isfinite(snaive_mae) and snaive_mae > 0 else float("nan")
+    beats = float(1 - ours_mae / snaive_mae) if snaive_mae and np.isfinite(snaive_mae) and snaive_mae > 0 else None
     return Scorecard(
         days=int(daily["target_date"].nunique()),
-        wape=wape(scored["y"], scored["yhat"]),
-        mape=mape(scored["y"], scored["yhat"]),
-        mase=mase(scored["y"], scored["yhat"], scale),
-        coverage_80=float(scored["in_80"].mean()),
-        coverage_95=float(scored["in_95"].mean()),
-        beats_snaive=beats,
-        by_step=by_step.reset_index(drop=True),
-        over_time=over_time,
+        wape=_finite(wape(scored["y"], scored["yhat"])),
+        mape=_finite(mape(scored["y"], scored["yhat"])),
+        mase=_finite(mase(scored["y"], scored["yhat"], scale)),
+        coverage_80=_finite(scored["in_80"].mean()),
+        coverage_95=_finite(scored["in_95"].mean()),
+        beats_snaive=_finite(beats),
+        by_step=by_step.astype({"step": int}).reset_index(drop=True),
+        over_time=over_time.reset_index(drop=True),
     )
 
 

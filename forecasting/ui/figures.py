@@ -15,9 +15,9 @@ from plotly.subplots import make_subplots
 
 from ..i18n.catalog import model_label, t
 from ..i18n.formatting import Formatter
+from ..services.scoring import Scorecard
 from ..views.comparison import CVView
 from ..views.forecast import ForecastView
-from ..views.overview import Scorecard
 
 INK = "#1F2933"
 TEAL = "#0F766E"

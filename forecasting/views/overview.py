@@ -6,7 +6,6 @@ reliability scorecard of the forecasts issued over the last 90 days.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -19,7 +18,7 @@ from ..core.errors import DataError, ForecastingError, ModelError
 from ..core.series import tenant_today
 from ..services.model_store import active_model_info, library_mismatch
 from ..services.sales import daily_sales
-from ..services.scoring import MIN_SCORED_DAYS, scorecard
+from ..services.scoring import Scorecard, scorecard
 from ..services.tenants import Tenant, get_tenant
 from ..services.training import forecast_from_active
 from ..storage import Storage
@@ -32,7 +31,7 @@ RELIABILITY_LOOKBACK_DAYS = 90
 #: States of the stored model in which the overview asks for a retrain (`Overview.model_status`).
 MODEL_NEEDS_RETRAIN = frozenset({"stale", "unusable"})
 
-__all__ = ["MODEL_NEEDS_RETRAIN", "PERIODS", "RELIABILITY_LOOKBACK_DAYS", "Overview", "Reliability", "Scorecard", "coverage_verdict",
+__all__ = ["MODEL_NEEDS_RETRAIN", "PERIODS", "RELIABILITY_LOOKBACK_DAYS", "Overview", "Reliability",
            "overview", "overview_table", "relative_change", "scorecard_view"]
 
 
@@ -209,10 +208,9 @@ def _reliability(storage: Storage, tenant: Tenant, metrics: Mapping[str, Any],
         y = daily_sales(storage, tenant.id, timezone=tenant.timezone, max_days=RELIABILITY_LOOKBACK_DAYS + 365, now=now)
     except DataError:
         y = None
-    card = scorecard(storage, tenant.id, y, lookback_days=RELIABILITY_LOOKBACK_DAYS) if y is not None else None
-    if card is not None and card.days >= MIN_SCORED_DAYS and np.isfinite(card.wape):
-        return Reliability(float(card.wape), "issued", int(card.days), finite(card.beats_snaive),
-                           finite(card.coverage_80))
+    card = scorecard(storage, tenant.id, y, lookback_days=RELIABILITY_LOOKBACK_DAYS)
+    if card.settled and card.wape is not None:
+        return Reliability(card.wape, "issued", card.days, card.beats_snaive, card.coverage_80)
     winner = metrics.get("winner")
     wape = finite((metrics.get("scores") or {}).get(winner, {}).get("wape"))
     if wape is None:
@@ -241,74 +239,24 @@ def overview_table(overviews: list[Overview]) -> pd.DataFrame:
 # --- reliability scorecard -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Scorecard:
-    """How the forecasts issued over the last 90 days did against the sales that happened.
-
-    From `scoring.scorecard`: `days` target days scored, `wape` (0.12 =
-    off by 12% of sales), `coverage_80`/`coverage_95` (share of scored days
-    whose sales fell inside the 80%/95% band), `beats_snaive` (0.2 = a 20%
-    smaller error than seasonal naive issued on the same days; negative =
-    worse; None when no seasonal-naive reference exists). `over_time`: week,
-    wape, snaive_wape, days. `by_step`: step (1 = the first day ahead),
-    wape, mae, days.
-
-    With nothing scored yet (`days == 0`) the figures are None and
-    `first_score_on` is the tenant's local date on which the first score
-    will appear: the day after the earliest forecast day, once its sales
-    are complete. It is None when no forecast was ever issued.
-    """
-
-    tenant: Tenant
-    today: date
-    days: int = 0
-    wape: float | None = None
-    coverage_80: float | None = None
-    coverage_95: float | None = None
-    beats_snaive: float | None = None
-    over_time: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["week", "wape", "snaive_wape",
-                                                                                 "days"]))
-    by_step: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["step", "wape", "mae", "days"]))
-    first_score_on: date | None = None
-
-    @property
-    def scored(self) -> bool:
-        return self.days > 0
-
-    @property
-    def settled(self) -> bool:
-        """Enough scored days (`scoring.MIN_SCORED_DAYS`) for the figures to mean something."""
-        return self.days >= MIN_SCORED_DAYS
-
-    @property
-    def range_verdict(self) -> str | None:
-        """Whether the 80% band kept its promise: "ok", "narrow" or "wide" (`coverage_verdict`)."""
-        return coverage_verdict(self.coverage_80, 0.80, self.days)
-
-
 def scorecard_view(storage: Storage, tenant_id: str, *, lookback_days: int = RELIABILITY_LOOKBACK_DAYS,
                    now: datetime | None = None) -> Scorecard:
-    """The tenant's reliability scorecard over the last `lookback_days` days (see `Scorecard`).
+    """The tenant's reliability scorecard over the last `lookback_days` days (`scoring.Scorecard`).
 
     Never raises for a tenant without sales or forecasts: it comes back
-    unscored.
+    unscored, with the day its first score will appear (`first_score_on`:
+    the day after the earliest forecast day, once its sales are complete).
     """
     tenant = get_tenant(storage, str(tenant_id))
-    today = tenant_today(tenant.timezone, now)
     try:
         # A year before the scored window too: the scorecard's MASE scale comes from it.
         y = daily_sales(storage, tenant.id, timezone=tenant.timezone, max_days=lookback_days + 365, now=now)
     except DataError:
         y = None
-    card = scorecard(storage, tenant.id, y, lookback_days=lookback_days) if y is not None and len(y) else None
-    if card is None or card.days == 0:
-        return Scorecard(tenant, today, first_score_on=_first_score_on(storage, tenant.id, today))
-    by_step = card.by_step[["step", "wape", "mae", "days"]].astype({"step": int}).reset_index(drop=True)
-    return Scorecard(
-        tenant, today, days=int(card.days), wape=finite(card.wape), coverage_80=finite(card.coverage_80),
-        coverage_95=finite(card.coverage_95), beats_snaive=finite(card.beats_snaive),
-        over_time=card.over_time.reset_index(drop=True), by_step=by_step,
-    )
+    card = scorecard(storage, tenant.id, y, lookback_days=lookback_days)
+    if card.scored:
+        return card
+    return replace(card, first_score_on=_first_score_on(storage, tenant.id, tenant_today(tenant.timezone, now)))
 
 
 def _first_score_on(storage: Storage, tenant_id: str, today: date) -> date | None:
@@ -320,20 +268,3 @@ def _first_score_on(storage: Storage, tenant_id: str, today: date) -> date | Non
         return None
     first = pd.Timestamp(rows.iloc[0]["target_date"]).date()
     return max(first, today) + timedelta(days=1)
-
-
-def coverage_verdict(coverage: float | None, level: float, days: int) -> str | None:
-    """Whether a band's coverage matches its promise: "ok", "narrow" (misses too often) or "wide".
-
-    The tolerance is two binomial standard errors at the promised level
-    over `days` scored days (at least 5 points): over two weeks an 80% band
-    hitting 72% is noise, over three months it is not.
-    """
-    if coverage is None or days <= 0:
-        return None
-    tolerance = max(0.05, 2 * math.sqrt(level * (1 - level) / days))
-    if coverage < level - tolerance:
-        return "narrow"
-    if coverage > level + tolerance:
-        return "wide"
-    return "ok"

@@ -9,11 +9,13 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
+from forecasting.core.series import tenant_today
 from forecasting.i18n.catalog import model_label, t
 from forecasting.i18n.formatting import Formatter
 from forecasting.services.demo import generate_demo, write_demo
 from forecasting.services.model_store import list_models
 from forecasting.services.sales import daily_sales
+from forecasting.services.scoring import coverage_verdict
 from forecasting.services.tenants import get_tenant
 from forecasting.storage import SQLStorage
 from forecasting.ui import figures, tables
@@ -148,17 +150,18 @@ def test_scorecard_scores_the_issued_forecasts_that_have_actuals(scored):
 def test_scorecard_of_a_tenant_trained_today_says_when_the_first_score_comes(scored):
     card = overview.scorecard_view(scored, "2")
     assert not card.scored and card.wape is None and card.by_step.empty
-    assert card.first_score_on == card.today + timedelta(days=1)  # today's sales are still coming in
+    today = tenant_today(get_tenant(scored, "2").timezone)
+    assert card.first_score_on == today + timedelta(days=1)  # today's sales are still coming in
     never = overview.scorecard_view(scored, NEVER_TRAINED)
     assert not never.scored and never.first_score_on is None
     assert not overview.scorecard_view(scored, EMPTY).scored  # no sales at all: no error either
 
 
 def test_coverage_verdict_allows_for_few_days():
-    assert overview.coverage_verdict(0.70, 0.80, days=14) == "ok"  # 2 standard errors over 14 days: ±21 points
-    assert overview.coverage_verdict(0.70, 0.80, days=90) == "narrow"
-    assert overview.coverage_verdict(0.97, 0.80, days=90) == "wide"
-    assert overview.coverage_verdict(None, 0.80, days=90) is None
+    assert coverage_verdict(0.70, 0.80, days=14) == "ok"  # 2 standard errors over 14 days: ±21 points
+    assert coverage_verdict(0.70, 0.80, days=90) == "narrow"
+    assert coverage_verdict(0.97, 0.80, days=90) == "wide"
+    assert coverage_verdict(None, 0.80, days=90) is None
 
 
 def test_scorecard_figures_compare_with_seasonal_naive(scored):
