@@ -332,7 +332,7 @@ def cmd_run_job(args) -> int:
 
     from .core.errors import ConfigError
     from .ops.jobs import JOBS
-    from .ops.scheduler import execute_job
+    from .ops.runs import execute_job
 
     if args.job not in JOBS:
         raise ConfigError(f"unknown job {args.job!r}; choose from {', '.join(JOBS)}")

@@ -14,14 +14,8 @@ import psycopg
 import pytest
 
 from forecasting.core.config import AppSettings, MLSettings
-from forecasting.ops.scheduler import (
-    SchedulerRunner,
-    execute_job,
-    job_specs,
-    last_due,
-    mark_interrupted_runs,
-    recent_runs,
-)
+from forecasting.ops.runs import execute_job, mark_interrupted_runs, recent_runs
+from forecasting.ops.scheduler import SchedulerRunner, job_specs, last_due
 from forecasting.storage import SQLStorage
 
 from .scheduler_probe import PROBE_TABLE
@@ -275,7 +269,8 @@ def test_a_manual_run_on_its_way_is_not_started_twice_even_before_its_row_exists
 
 
 def test_a_live_run_elsewhere_refuses_run_now_and_a_stalled_one_does_not(storage):
-    from forecasting.ops.scheduler import STALE_RUN_SECONDS, live_run, manual_run_thread, start_manual_run
+    from forecasting.ops.runs import STALE_RUN_SECONDS, live_run
+    from forecasting.ops.scheduler import manual_run_thread, start_manual_run
 
     now = datetime.now(timezone.utc)
     storage.insert_if_absent("job_runs", None, {

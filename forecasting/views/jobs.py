@@ -10,7 +10,8 @@ import pandas as pd
 
 from ..core.config import get_app_settings, get_settings
 from ..ops.jobs import allowed_tenants
-from ..ops.scheduler import LEASE_NAME, job_specs, recent_runs, stalled_runs, start_manual_run
+from ..ops.runs import recent_runs, stalled_runs
+from ..ops.scheduler import LEASE_NAME, job_specs, start_manual_run
 from ..services.locks import process_holder
 from ..services.tenants import list_tenants
 from ..storage import Storage

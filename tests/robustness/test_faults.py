@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from forecasting.core.errors import ModelError
-from forecasting.ops.scheduler import execute_job, mark_interrupted_runs, recent_runs
+from forecasting.ops.runs import execute_job, mark_interrupted_runs, recent_runs
 from forecasting.services.locks import tenant_lock
 from forecasting.services.model_store import list_models, load_active_model
 from forecasting.services.tenants import list_tenants

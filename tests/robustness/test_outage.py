@@ -32,7 +32,8 @@ import forecasting.storage.sql as sql_module
 from forecasting.core.config import AppSettings, reset_settings
 from forecasting.core.errors import StorageError
 from forecasting.core.logs import LOGGER_NAME
-from forecasting.ops.scheduler import SchedulerRunner, execute_job, recent_runs
+from forecasting.ops.runs import execute_job, recent_runs
+from forecasting.ops.scheduler import SchedulerRunner
 from forecasting.services.demo import generate_demo, write_demo
 from forecasting.services.importer import import_sales
 from forecasting.services.model_store import list_models
