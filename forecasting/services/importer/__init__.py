@@ -44,17 +44,19 @@ What the file may look like (decisions, for the README):
   before receiving it) and `MAX_ROWS` rows. The byte limit is checked
   before anything is decoded, and a path or an open file is read only up
   to it, so a huge file never reaches memory.
-* Dates: ISO (`2026-03-01 14:05`, `2026-03-01T14:05:00Z`,
+* Dates: one policy for every CSV (`values.read_date`; csvtools reads
+  its dates there too). ISO (`2026-03-01 14:05`, `2026-03-01T14:05:00Z`,
   `2026-03-01T14:05:00+01:00`, `2026/03/01`), or day first with `/`, `-`
-  or `.` (`01/03/2026 14:05` is 1 March). Day first because our users are
-  mostly Spanish-speaking and Spanish-locale Excel writes DD/MM/YYYY; a
-  value that only makes sense month first (`03/25/2026`) is an error that
-  says so instead of a silent guess. Times without an offset are the
-  tenant's local time; a date without a time is noon local, so its local
-  day survives any conversion. A local time skipped by a daylight-saving
-  change is moved forward, a repeated one takes the first occurrence: the
-  sale happened, the till's clock is not worth a rejected file. Accepted
-  range: 2000-01-01 (local) to `now` + 1 day; a future sale is an error.
+  or `.` (`01/03/2026 14:05` is 1 March) in every file. Day first because
+  our users are mostly Spanish-speaking and Spanish-locale Excel writes
+  DD/MM/YYYY; a value that only makes sense month first (`03/25/2026`) is
+  an error that says so instead of a silent guess, and the order is never
+  guessed per file either. Times without an offset are the tenant's local
+  time; a date without a time is noon local, so its local day survives
+  any conversion. A local time skipped by a daylight-saving change is
+  moved forward, a repeated one takes the first occurrence: the sale
+  happened, the till's clock is not worth a rejected file. Accepted range:
+  2000-01-01 (local) to `now` + 1 day; a future sale is an error.
 * Amounts: `1234.5`, `1234,5`, `1.234,56`, `1,234.56`, `1 234,56`, `-12,00`,
   `€12,50`, `1.5E+03`. With one separator followed by exactly three digits
   (`1.234`) the file decides: when its other amounts show the decimal
@@ -82,9 +84,9 @@ from .reading import (
     read_text_file,
 )
 from .validation import MAX_ID_LENGTH, MAX_LISTED, ImportPlan, RowError, SalesImportError, error_table, parse_sales_csv
-from .values import Ambiguous, parse_amount, parse_fecha
+from .values import Ambiguous, WrittenDate, parse_amount, parse_fecha, read_date
 
 __all__ = ["COLUMN_ALIASES", "MAX_BYTES", "MAX_ID_LENGTH", "MAX_LISTED", "MAX_ROWS", "MAX_UPLOAD_MB", "REQUIRED",
            "Ambiguous", "ImportPlan", "ImportReport", "RowError", "SalesFile", "SalesImportError", "Source",
-           "error_table", "import_sales", "parse_amount", "parse_fecha", "parse_sales_csv", "read_sales_file",
-           "read_text_file"]
+           "WrittenDate", "error_table", "import_sales", "parse_amount", "parse_fecha", "parse_sales_csv", "read_date",
+           "read_sales_file", "read_text_file"]

@@ -1,4 +1,8 @@
-"""Values of a sales CSV: dates (`fecha`) and amounts (`total`, `cantidad`), as the package docstring says."""
+"""Values of a sales CSV: dates (`fecha`) and amounts (`total`, `cantidad`), as the package docstring says.
+
+`read_date` holds the one day-first/month-first policy of every CSV the
+product reads; csvtools uses it too.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 _UTC = timezone.utc
@@ -22,10 +27,44 @@ _OFFSET = r"\s*([Zz]|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?"
 _YMD = re.compile(r"(\d{4})([-/])(\d{1,2})\2(\d{1,2})" + _TIME + _OFFSET, re.IGNORECASE)
 _DMY = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4})" + _TIME + _OFFSET, re.IGNORECASE)
 _FORMATS = "use YYYY-MM-DD HH:MM (optionally with Z or +01:00) or DD/MM/YYYY HH:MM, day first"
+_MONTH_FIRST = ("dates with / are read day first (DD/MM/YYYY) and this one only works month first: "
+                "write dates as YYYY-MM-DD")
 
 
-def parse_fecha(raw: str, zone: ZoneInfo) -> tuple[datetime | None, str | None]:
-    """(UTC instant, None) or (None, why not). Naive values are local to `zone`; date only = noon."""
+class WrittenDate(NamedTuple):
+    """A date as a CSV writes it, nothing converted: the wall-clock time, and the offset when one is written."""
+
+    wall: datetime  # naive; midnight when no time is written
+    has_time: bool
+    offset: timedelta | None  # None: no offset written (Z, UTC and GMT are 0)
+
+
+def read_date(raw: str, *, years: tuple[int, int] = (1, 9999)) -> tuple[WrittenDate | None, str | None]:
+    """(the date written in `raw`, None) or (None, why it is not one): the one date reader of every CSV.
+
+    The import (`import-sales`, the upload) and `forecast`/`backtest --csv`
+    (csvtools) read dates here, so a value means the same day everywhere.
+    The day-first/month-first policy:
+
+    * Year first is ISO order, always: `2026-03-01`, `2026/03/01`, with an
+      optional time (`T` or a space, `HH:MM[:SS[.fff]]`) and offset (`Z`,
+      `UTC`, `GMT`, `+01:00`, `+0100`, `+01`).
+    * Year last is always day first: `01/03/2026`, `01-03-2026`,
+      `01.03.2026` are 1 March, in every file, whatever its other values.
+      Our users are mostly Spanish-speaking and Spanish-locale Excel writes
+      DD/MM/YYYY. The order is never guessed per value (pandas' mixed
+      parsing read `03/04/2026` month first and `25/03/2026` day first in one
+      column) nor per file (a day's export is ambiguous four days in ten, and
+      one mistyped value would flip a whole file).
+    * A year-last value that only works month first (`03/25/2026`) is an
+      error saying so and how to write it, never a silent swap: a file
+      written month first is refused as soon as one of its days is after the
+      12th, instead of being read half one way and half the other.
+    * Two-digit years, AM/PM times, Excel date numbers, month names and
+      offsets beyond ±14:59 are errors saying what to write instead.
+
+    A year outside `years` is an error (checked before the date is built).
+    """
     s = raw.strip()
     if not s:
         return None, "the date is empty"
@@ -40,28 +79,41 @@ def parse_fecha(raw: str, zone: ZoneInfo) -> tuple[datetime | None, str | None]:
         day_first = True
         day, month, year = int(match[1]), int(match[3]), int(match[4])
     hour, minute, second, fraction, offset = match.groups()[4:]
-    if not 1900 <= year <= 2200:  # checked before any time zone conversion, which would overflow at the ends
+    if not years[0] <= year <= years[1]:
         return None, f"the year {year} is out of range: check the year"
-    if hour is None:
-        hour, minute = "12", "0"  # a day without a time: noon keeps it on its local day
     micro = int(fraction[:6].ljust(6, "0")) if fraction else 0
     try:
-        moment = datetime(year, month, day, int(hour), int(minute), int(second or 0), micro)
+        wall = datetime(year, month, day, int(hour or 0), int(minute or 0), int(second or 0), micro)
     except ValueError as exc:
         reason = f"not a valid date ({exc})"
         if day_first and month > 12 and day <= 12:
-            reason += ("; dates with / are read day first (DD/MM/YYYY) and this one only works month first: "
-                       "write dates as YYYY-MM-DD")
+            reason += f"; {_MONTH_FIRST}"
         return None, reason
     if offset is None:
-        return moment.replace(tzinfo=zone).astimezone(_UTC), None
+        return WrittenDate(wall, hour is not None, None), None
     if offset.upper() in ("Z", "UTC", "GMT"):
-        return moment.replace(tzinfo=_UTC), None
+        return WrittenDate(wall, hour is not None, timedelta(0)), None
     hours, minutes = int(offset[1:3]), int(offset[-2:]) if len(offset) > 3 else 0
     if hours > 14 or minutes >= 60:
         return None, f"the time zone offset {offset} does not exist"
-    delta = timedelta(hours=hours, minutes=minutes) * (-1 if offset[0] == "-" else 1)
-    return moment.replace(tzinfo=timezone(delta)).astimezone(_UTC), None
+    delta = timedelta(minutes=(hours * 60 + minutes) * (-1 if offset[0] == "-" else 1))
+    return WrittenDate(wall, hour is not None, delta), None
+
+
+def parse_fecha(raw: str, zone: ZoneInfo) -> tuple[datetime | None, str | None]:
+    """(UTC instant, None) or (None, why not), read by `read_date`'s policy.
+
+    Naive values are local to `zone`; a date without a time is noon, so its
+    local day survives any conversion. Years 1900 to 2200 (checked before
+    any conversion, which would overflow at the ends).
+    """
+    written, why = read_date(raw, years=(1900, 2200))
+    if written is None:
+        return None, why
+    moment = written.wall if written.has_time else written.wall.replace(hour=12)
+    if written.offset is None:
+        return moment.replace(tzinfo=zone).astimezone(_UTC), None
+    return moment.replace(tzinfo=timezone(written.offset)).astimezone(_UTC), None
 
 
 def _why_not_a_date(s: str) -> str:
