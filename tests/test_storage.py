@@ -11,6 +11,7 @@ the SQLite file itself use `tmp_path`.
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, timedelta, timezone
 
 import pandas as pd
@@ -19,7 +20,9 @@ import sqlalchemy as sa
 
 from forecasting.core.config import AppSettings, MLSettings
 from forecasting.core.errors import StorageError
+from forecasting.core.logs import LOGGER_NAME
 from forecasting.storage import CHUNK_SIZE, CONFLICT_KEYS, TABLES, SQLStorage, open_storage
+from forecasting.storage.base import retry
 
 from .conftest import open_backend
 
@@ -307,3 +310,71 @@ def test_a_foreign_id_in_a_later_chunk_refuses_the_whole_batch(storage):
         storage.upsert("ventas", "b", rows)
     assert storage.count("ventas", "b") == 0
     assert storage.select("ventas", "a")["total"].tolist() == [10.0]
+
+
+# --- one retry helper for every backend --------------------------------------------------------------
+
+
+class Flaky:
+    """An operation failing with `errors`, one per call, then answering "done"."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors, self.calls = list(errors), 0
+
+    def __call__(self) -> str:
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return "done"
+
+
+def lost(exc: Exception) -> bool:
+    return isinstance(exc, ConnectionError)
+
+
+def test_retry_tries_transient_failures_again_with_doubling_waits(caplog):
+    caplog.set_level(logging.INFO, logger=LOGGER_NAME)
+    waits: list[float] = []
+    operation = Flaky(ConnectionError("gone"), ConnectionError("still gone"))
+    assert retry(operation, "read x", transient=lost, describe=str, wait=waits.append) == "done"
+    assert operation.calls == 3 and waits == [0.2, 0.4]
+    retried = [record for record in caplog.records if record.getMessage() == "storage_retry"]
+    assert [(r.fields["what"], r.fields["attempt"], r.fields["error"]) for r in retried] == [
+        ("read x", 1, "gone"), ("read x", 2, "still gone")]
+
+
+def test_retry_raises_the_last_failure_unchanged_after_three_tries():
+    waits: list[float] = []
+    errors = [ConnectionError(str(n)) for n in range(3)]
+    with pytest.raises(ConnectionError) as caught:
+        retry(Flaky(*errors), "read x", transient=lost, describe=str, wait=waits.append)
+    assert caught.value is errors[-1] and waits == [0.2, 0.4]
+
+
+def test_retry_raises_other_failures_at_once_and_one_attempt_never_waits():
+    waits: list[float] = []
+    operation = Flaky(ValueError("bad input"))
+    with pytest.raises(ValueError, match="bad input"):
+        retry(operation, "write x", transient=lost, describe=str, wait=waits.append)
+    operation = Flaky(ConnectionError("gone"))
+    with pytest.raises(ConnectionError):
+        retry(operation, "ping", transient=lost, describe=str, attempts=1, wait=waits.append)
+    assert operation.calls == 1 and waits == []
+
+
+def test_sql_retries_a_lost_connection_and_words_the_last_failure(tmp_path, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    store = SQLStorage.sqlite_file(tmp_path / "retry.db")
+    waits: list[float] = []
+    store.retry_wait = waits.append
+    down = OperationalError("SELECT 1", {}, Exception("disk I/O error"))
+    with pytest.raises(StorageError, match=r"^could not read x: disk I/O error; no partial write was kept$"):
+        store._run(Flaky(down, down, down), "read x")
+    assert waits == [0.2, 0.4]
+    assert store._run(Flaky(down), "read x") == "done" and waits == [0.2, 0.4, 0.2]
+    timeout = OperationalError("SELECT 1", {}, type("Timeout", (Exception,), {"sqlstate": "57014"})("canceled"))
+    with pytest.raises(StorageError, match="canceled"):
+        store._run(Flaky(timeout), "read x")  # a statement timeout: trying again only triples the wait
+    assert waits == [0.2, 0.4, 0.2]
+    store.close()

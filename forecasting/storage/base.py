@@ -10,21 +10,54 @@ turns them into parameterized queries; no caller text reaches SQL.
 from __future__ import annotations
 
 import math
+import time as clock
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
 from ..core.errors import StorageError
+from ..core.logs import log_event
 from ..core.series import sum_by_local_day
 from ..core.series import zone as series_zone
 from .schema import CONFLICT_KEYS, JSON_COLUMNS, SYSTEM_TABLES, TABLES, TENANT_COLUMN
 
 CHUNK_SIZE = 200
+#: Tries of one storage call in all when it fails in a way worth another try, and the wait before the
+#: first retry (doubled before each next one: 0.2 s, then 0.4 s).
+RETRY_ATTEMPTS = 3
+RETRY_FIRST_WAIT = 0.2
+
+T = TypeVar("T")
+
+
+def retry(operation: Callable[[], T], what: str, *, transient: Callable[[Exception], bool],
+          describe: Callable[[Exception], str], attempts: int = RETRY_ATTEMPTS,
+          wait: Callable[[float], None] = clock.sleep) -> T:
+    """`operation()`, tried up to `attempts` times while it fails with an error `transient` accepts.
+
+    The one retry loop of the backends: SQL retries lost connections and busy
+    locks, REST transient HTTP and PostgREST errors; each decides which
+    errors are transient, and may retry nothing (`attempts=1`). Before each
+    retry it logs `storage_retry` (`what`, the attempt, `describe(error)`:
+    never a credential) and waits `RETRY_FIRST_WAIT`, doubled each time,
+    through `wait` (a test passes one that records instead of sleeping).
+    The last error, or any error `transient` refuses, is raised unchanged:
+    the backend words it as its StorageError.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return operation()
+        except Exception as exc:
+            if attempt >= attempts or not transient(exc):
+                raise
+            log_event("storage_retry", what=what, attempt=attempt, error=describe(exc))
+            wait(RETRY_FIRST_WAIT * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
 
 
 def json_safe(value: Any) -> Any:
@@ -102,6 +135,9 @@ class Storage(ABC):
 
     #: "sqlite", "postgresql" or "supabase"; shown in the dashboard.
     backend: str = "abstract"
+    #: How `retry` waits between tries (seconds). Tests replace it, on the class or on one storage, to
+    #: record the waits instead of sleeping them.
+    retry_wait: Callable[[float], None] = staticmethod(clock.sleep)
 
     # --- writes -----------------------------------------------------------
 

@@ -7,7 +7,6 @@ bound parameter.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from datetime import time as dtime
@@ -23,11 +22,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from ..core.errors import StorageError
 from ..core.logs import log_event
 from ..core.series import zone as series_zone
-from .base import Storage, offset_periods, stored_moment
+from .base import RETRY_ATTEMPTS, Storage, offset_periods, retry, stored_moment
 from .schema import CONFLICT_KEYS, REMOVED_COLUMNS, TABLES, TENANT_COLUMN, metadata
-
-# Errors worth a second try: the server went away or a lock was busy.
-_TRANSIENT_ATTEMPTS = 3
 
 
 class SQLStorage(Storage):
@@ -356,34 +352,37 @@ class SQLStorage(Storage):
                                "running, so nothing was read or written: restore the file, or restart the app to "
                                "start a new one")
 
-    def _run(self, operation, what: str, attempts: int = _TRANSIENT_ATTEMPTS):
-        """Run `operation`, retrying transient failures with backoff.
+    def _run(self, operation, what: str, attempts: int = RETRY_ATTEMPTS):
+        """Run `operation`, retrying transient failures with backoff (`base.retry`).
 
         Each attempt is its own transaction, so a retry never doubles a write:
         a failed attempt rolled back entirely.
         """
         self._check_file()
-        for attempt in range(1, attempts + 1):
-            try:
-                return operation()
-            except _ForeignRows as exc:
-                raise StorageError(str(exc)) from None
-            except KeyError as exc:
-                raise StorageError(f"could not {what}: unknown column {exc}") from None
-            except (OperationalError, DBAPIError) as exc:
-                # psycopg files lost connections, admin shutdowns, serialization failures and
-                # deadlocks under OperationalError; a statement timeout (57014) is there too,
-                # but trying the same slow statement again only triples the wait.
-                transient = (isinstance(exc, OperationalError) or getattr(exc, "connection_invalidated", False)) \
-                    and getattr(exc.orig, "sqlstate", None) != "57014"
-                if transient and attempt < attempts:
-                    log_event("storage_retry", what=what, attempt=attempt, error=_short(exc))
-                    time.sleep(0.2 * 2 ** (attempt - 1))
-                    continue
-                raise StorageError(f"could not {what}: {_short(exc)}; no partial write was kept") from None
-            except SQLAlchemyError as exc:
-                raise StorageError(f"could not {what}: {_short(exc)}") from None
-        raise AssertionError("unreachable")
+        try:
+            return retry(operation, what, transient=_transient, describe=_short, attempts=attempts,
+                         wait=self.retry_wait)
+        except _ForeignRows as exc:
+            raise StorageError(str(exc)) from None
+        except KeyError as exc:
+            raise StorageError(f"could not {what}: unknown column {exc}") from None
+        except (OperationalError, DBAPIError) as exc:
+            raise StorageError(f"could not {what}: {_short(exc)}; no partial write was kept") from None
+        except SQLAlchemyError as exc:
+            raise StorageError(f"could not {what}: {_short(exc)}") from None
+
+
+def _transient(exc: Exception) -> bool:
+    """Worth a second try: the server went away or a lock was busy.
+
+    psycopg files lost connections, admin shutdowns, serialization failures and
+    deadlocks under OperationalError; a statement timeout (57014) is there too,
+    but trying the same slow statement again only triples the wait.
+    """
+    if not isinstance(exc, DBAPIError):  # OperationalError is one
+        return False
+    return ((isinstance(exc, OperationalError) or getattr(exc, "connection_invalidated", False))
+            and getattr(exc.orig, "sqlstate", None) != "57014")
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
