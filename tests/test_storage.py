@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from forecasting.core.config import AppSettings, MLSettings
 from forecasting.core.errors import StorageError
 from forecasting.core.logs import LOGGER_NAME
-from forecasting.storage import CHUNK_SIZE, CONFLICT_KEYS, TABLES, SQLStorage, open_storage
+from forecasting.storage import CHUNK_SIZE, CONFLICT_KEYS, TABLES, SQLStorage, Storage, open_storage
 from forecasting.storage.base import retry
 
 from .conftest import open_backend
@@ -310,6 +310,58 @@ def test_a_foreign_id_in_a_later_chunk_refuses_the_whole_batch(storage):
         storage.upsert("ventas", "b", rows)
     assert storage.count("ventas", "b") == 0
     assert storage.select("ventas", "a")["total"].tolist() == [10.0]
+
+
+# --- what the importer asks before writing sales ---------------------------------------------------
+
+
+def two_shops_with_sales(storage, mine: int = 3):
+    moment = datetime(2026, 3, 1, 10, tzinfo=timezone.utc)
+    for tenant in ("a", "b"):
+        storage.upsert("negocios", tenant, [{"id": tenant, "nombre": tenant.upper()}])
+    storage.upsert("ventas", "a", [{"id": f"s{i}", "negocio_id": "a", "fecha": moment + timedelta(hours=i),
+                                    "total": float(i), "producto_id": None} for i in range(mine)])
+    storage.upsert("ventas", "b", [{"id": "theirs", "negocio_id": "b", "fecha": moment, "total": 99.0,
+                                    "producto_id": "p"}])
+    return moment
+
+
+def test_find_ids_tells_the_tenants_rows_from_ids_another_tenant_owns(storage):
+    moment = two_shops_with_sales(storage)
+    found = storage.find_ids("ventas", "a", ["s0", "s2", "theirs", "new"], columns=["fecha", "total", "producto_id"])
+    assert list(found.mine.columns) == ["id", "negocio_id", "fecha", "total", "producto_id"]
+    mine = found.mine.sort_values("id").reset_index(drop=True)
+    assert mine["id"].tolist() == ["s0", "s2"] and mine["total"].tolist() == [0.0, 2.0]
+    assert mine["fecha"].tolist() == [moment, moment + timedelta(hours=2)]  # aware UTC, as select returns it
+    assert found.foreign == {"theirs": "b"}  # the owner, and nothing else of that row
+    other = storage.find_ids("ventas", "b", ["s1", "theirs"], columns=[])
+    assert other.mine["id"].tolist() == ["theirs"] and other.foreign == {"s1": "a"}
+    assert storage.find_ids("ventas", "a", [], columns=["total"]).mine.empty
+
+
+def test_find_ids_answers_as_the_protocols_default_does(storage):
+    two_shops_with_sales(storage)
+    ids, columns = ["s1", "theirs", "s0", "nowhere"], ["total", "fecha"]
+    backend = storage.find_ids("ventas", "a", ids, columns=columns)
+    default = Storage.find_ids(storage, "ventas", "a", ids, columns=columns)  # every tenant read, one at a time
+    pd.testing.assert_frame_equal(backend.mine.sort_values("id").reset_index(drop=True),
+                                  default.mine.sort_values("id").reset_index(drop=True))
+    assert backend.foreign == default.foreign == {"theirs": "b"}
+
+
+def test_find_ids_reads_every_chunk_of_ids(storage):
+    n = 2 * 500 + 7  # more than two queries' worth on every backend (500 per SQL query, 200 per REST request)
+    two_shops_with_sales(storage, mine=n)
+    found = storage.find_ids("ventas", "a", [f"s{i}" for i in range(n)] + ["theirs", "new"], columns=["total"])
+    assert len(found.mine) == n and found.mine["total"].sum() == sum(range(n))
+    assert found.foreign == {"theirs": "b"}
+
+
+def test_find_ids_is_for_tables_whose_ids_are_unique_across_tenants(storage):
+    with pytest.raises(StorageError, match="no id unique across tenants"):
+        storage.find_ids("ml_predictions", "a", ["x"], columns=[])
+    with pytest.raises(StorageError, match="unknown column"):
+        storage.find_ids("ventas", "a", ["x"], columns=["price"])
 
 
 # --- one retry helper for every backend --------------------------------------------------------------

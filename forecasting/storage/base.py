@@ -14,7 +14,7 @@ import time as clock
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -128,6 +128,13 @@ def offset_periods(zone, since: datetime, until: datetime) -> list[tuple[datetim
                 spans.append((start, until, current))
         day = following
     return [span for span in spans if span[0] < span[1]]
+
+
+class FoundIds(NamedTuple):
+    """What `Storage.find_ids` found: the tenant's own rows, and who owns the ids stored under another tenant."""
+
+    mine: pd.DataFrame  # the tenant's rows among the ids asked, with the columns asked
+    foreign: dict[str, str]  # id -> the tenant that owns it
 
 
 class Storage(ABC):
@@ -259,6 +266,30 @@ class Storage(ABC):
         key = CONFLICT_KEYS[table][0]
         return len(self.select(table, tenant_id, columns=[key]))
 
+    def find_ids(self, table: str, tenant_id: str, ids: Sequence[str], *, columns: Sequence[str]) -> FoundIds:
+        """Which of `ids` are stored already, and under which tenant, before they are written.
+
+        For the tables whose id is unique across tenants (`ventas`,
+        `productos`): an upsert must not move another tenant's row, so an
+        import checks first. `mine` has the tenant's rows among `ids` with the
+        id, the tenant column and `columns` (typed as `select` returns them);
+        `foreign` maps each id another tenant owns to that tenant, and tells
+        nothing else about its row. Ids stored nowhere are in neither.
+
+        This default reads every tenant's ids, one tenant at a time as the
+        protocol's reads go: correct, but it grows with the whole database.
+        The SQL backends look the ids up by primary key, the REST backend with
+        `in.(...)` filters, a chunk of ids per query.
+        """
+        key, _, names = self.id_lookup(table, columns)
+        wanted, tenant_id = {str(i) for i in ids}, str(tenant_id)
+        own = self.select(table, tenant_id, columns=names)
+        foreign: dict[str, str] = {}
+        for other in [str(t) for t in self.tenants()["id"] if str(t) != tenant_id]:
+            theirs = self.select(table, other, columns=[key])[key].astype(str)
+            foreign.update(dict.fromkeys(theirs[theirs.isin(wanted)], other))
+        return FoundIds(own[own[key].astype(str).isin(wanted)].reset_index(drop=True), foreign)
+
     def close(self) -> None:
         """Release connections (no-op by default)."""
 
@@ -324,6 +355,27 @@ class Storage(ABC):
             raise StorageError(f"unknown column(s) {sorted(unknown)} for {table}")
         json_cols = JSON_COLUMNS[table]
         return {k: (json_safe(v) if k in json_cols else clean_value(v)) for k, v in values.items()}
+
+    @staticmethod
+    def id_lookup(table: str, columns: Sequence[str]) -> tuple[str, str, list[str]]:
+        """(id column, tenant column, the columns `find_ids` reads) of a table whose id is unique across tenants."""
+        Storage.check_table(table)
+        key, owner = CONFLICT_KEYS[table][0], TENANT_COLUMN.get(table)
+        if owner is None or owner in CONFLICT_KEYS[table]:
+            raise StorageError(f"{table} has no id unique across tenants; find_ids is for ventas and productos")
+        unknown = [c for c in columns if c not in TABLES[table].columns]
+        if unknown:
+            raise StorageError(f"unknown column(s) {unknown} for {table}")
+        return key, owner, list(dict.fromkeys([key, owner, *columns]))
+
+    @staticmethod
+    def split_found(found: pd.DataFrame, table: str, tenant_id: str, names: Sequence[str]) -> FoundIds:
+        """`find_ids`' answer from the rows found under any tenant (`names` columns, the others' may be absent)."""
+        key, owner = CONFLICT_KEYS[table][0], TENANT_COLUMN[table]
+        own = (found[owner].astype(str) == str(tenant_id)).to_numpy(dtype=bool)
+        mine = found.loc[own, list(names)].reset_index(drop=True)
+        foreign = {str(i): str(o) for i, o in zip(found.loc[~own, key], found.loc[~own, owner], strict=True)}
+        return FoundIds(mine, foreign)
 
     @staticmethod
     def chunks(rows: Sequence[dict[str, Any]], size: int = CHUNK_SIZE) -> Iterable[Sequence[dict[str, Any]]]:

@@ -22,8 +22,11 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from ..core.errors import StorageError
 from ..core.logs import log_event
 from ..core.series import zone as series_zone
-from .base import RETRY_ATTEMPTS, Storage, offset_periods, retry, stored_moment
+from .base import RETRY_ATTEMPTS, FoundIds, Storage, offset_periods, retry, stored_moment
 from .schema import CONFLICT_KEYS, REMOVED_COLUMNS, TABLES, TENANT_COLUMN, metadata
+
+#: Ids looked up per query by `find_ids`.
+_LOOKUP_CHUNK = 500
 
 
 class SQLStorage(Storage):
@@ -309,6 +312,24 @@ class SQLStorage(Storage):
                 return int(conn.execute(stmt).scalar_one())
 
         return self._run(read, f"count {table}")
+
+    def find_ids(self, table: str, tenant_id: str, ids: Sequence[str], *, columns: Sequence[str]) -> FoundIds:
+        """By primary key, `_LOOKUP_CHUNK` ids per query, in one connection."""
+        key, _, names = self.id_lookup(table, columns)
+        table_obj = TABLES[table]
+        unique = list(dict.fromkeys(str(i) for i in ids))
+        statements = [select(*[table_obj.c[name] for name in names])
+                      .where(table_obj.c[key].in_(unique[start:start + _LOOKUP_CHUNK]))
+                      for start in range(0, len(unique), _LOOKUP_CHUNK)]
+
+        def read() -> pd.DataFrame:
+            rows = []
+            with self.engine.connect() as conn:
+                for stmt in statements:
+                    rows.extend(conn.execute(stmt).fetchall())
+            return pd.DataFrame(rows, columns=names)
+
+        return self.split_found(self._run(read, f"read existing {table}"), table, tenant_id, names)
 
     def ping(self) -> None:
         def probe() -> None:

@@ -16,7 +16,6 @@ from typing import Any
 from ...core.errors import StorageError
 from ...core.logs import log_event
 from ...storage import Storage
-from ...storage.sql import SQLStorage
 from .reading import MAX_BYTES, MAX_ROWS, Source, describe_format
 from .validation import RowError, SalesImportError, parse_sales_csv
 from .values import aware_utc
@@ -101,55 +100,22 @@ def import_sales(storage: Storage, tenant_id: str, source: Source, *, now: datet
 
 
 _SALE_COLUMNS = ("id", "negocio_id", "fecha", "total", "producto_id", "cantidad")
-_LOOKUP_CHUNK = 500
 
 
 def _stored_sales(storage: Storage, tenant_id: str, ids: Sequence[str],
                   columns: Iterable[str]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     """(this tenant's stored sales among `ids`, by id; owner of each id stored under another tenant).
 
-    SQL backends look the ids up by primary key, 500 at a time. The storage
-    protocol can only read one tenant at a time, so other backends read
-    every tenant's sale ids: correct, but it grows with the whole database.
+    `Storage.find_ids` asks the backend the way it does best (by primary key
+    on SQL). A failure there is a StorageError, and nothing has been written.
     """
     wanted = [c for c in _SALE_COLUMNS if c in set(columns) | {"id", "negocio_id", "fecha", "total"}]
-    if isinstance(storage, SQLStorage):
-        found = _lookup_sql(storage, ids, wanted)
-    else:
-        found = _lookup_by_tenant(storage, tenant_id, set(ids), wanted)
-    mine = {str(r["id"]): r for r in found if str(r["negocio_id"]) == str(tenant_id)}
-    foreign = {str(r["id"]): str(r["negocio_id"]) for r in found if str(r["negocio_id"]) != str(tenant_id)}
-    return mine, foreign
-
-
-def _lookup_sql(storage, ids: Sequence[str], wanted: Sequence[str]) -> list[dict[str, Any]]:
-    from sqlalchemy import select
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from ...storage.schema import TABLES
-
-    ventas = TABLES["ventas"]
-    found: list[dict[str, Any]] = []
     try:
-        with storage.engine.connect() as conn:
-            for start in range(0, len(ids), _LOOKUP_CHUNK):
-                chunk = ids[start:start + _LOOKUP_CHUNK]
-                stmt = select(*[ventas.c[c] for c in wanted]).where(ventas.c.id.in_(chunk))
-                found.extend(dict(r._mapping) for r in conn.execute(stmt))
-    except SQLAlchemyError as exc:
-        raise StorageError(f"could not read existing sales: {str(getattr(exc, 'orig', exc)).splitlines()[0]}; "
-                           "nothing was imported") from None
-    return found
-
-
-def _lookup_by_tenant(storage: Storage, tenant_id: str, ids: set[str], wanted: Sequence[str]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    for owner in [str(tenant_id), *[str(t) for t in storage.tenants()["id"] if str(t) != str(tenant_id)]]:
-        cols = list(wanted) if owner == str(tenant_id) else ["id", "negocio_id"]
-        frame = storage.select("ventas", owner, columns=cols)
-        frame = frame[frame["id"].astype(str).isin(ids)]
-        found.extend(frame.to_dict(orient="records"))
-    return found
+        found = storage.find_ids("ventas", tenant_id, ids, columns=wanted)
+    except StorageError as exc:
+        raise StorageError(f"{exc}; nothing was imported") from None
+    mine = {str(row["id"]): row for row in found.mine.to_dict(orient="records")}
+    return mine, found.foreign
 
 
 def _differs(row: Mapping[str, Any], stored: Mapping[str, Any]) -> bool:
