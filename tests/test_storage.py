@@ -23,6 +23,7 @@ from forecasting.core.errors import StorageError
 from forecasting.core.logs import LOGGER_NAME
 from forecasting.storage import CHUNK_SIZE, CONFLICT_KEYS, TABLES, SQLStorage, Storage, open_storage
 from forecasting.storage.base import retry
+from forecasting.storage.migrate import latest_version, migration_files
 
 from .conftest import open_backend
 
@@ -362,6 +363,39 @@ def test_find_ids_is_for_tables_whose_ids_are_unique_across_tenants(storage):
         storage.find_ids("ml_predictions", "a", ["x"], columns=[])
     with pytest.raises(StorageError, match="unknown column"):
         storage.find_ids("ventas", "a", ["x"], columns=["price"])
+
+
+# --- schema and scheduler, without reaching into a backend -----------------------------------------
+
+
+def test_migrate_applies_the_files_where_it_can_and_says_how_where_it_cant(storage):
+    if storage.backend == "supabase":
+        with pytest.raises(StorageError, match=r"apply supabase/migrations with the Supabase CLI \(`supabase db push`\)"):
+            storage.migrate()
+    elif storage.backend == "postgresql":
+        assert storage.migrate() == [path.name for path in migration_files()]
+        assert storage.migrate() == [path.name for path in migration_files()]  # again: harmless
+    else:  # the embedded file: schema.py's tables, no migration files
+        assert storage.migrate() == []
+        assert set(TABLES) <= set(sa.inspect(storage.engine).get_table_names())
+
+
+def test_schema_version_is_the_newest_migration_or_none_for_the_embedded_file(storage):
+    expected = None if storage.backend == "sqlite" else latest_version()
+    assert storage.schema_version() == expected
+
+
+def test_the_job_store_engine_is_the_storages_own_or_none_over_rest(storage):
+    engine = storage.job_store_engine()
+    if storage.backend == "supabase":
+        assert engine is None  # the scheduler keeps its jobs in memory
+        return
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    assert engine is storage.engine
+    jobstore = SQLAlchemyJobStore(engine=engine)
+    jobstore.start(None, "default")
+    assert jobstore.get_due_jobs(datetime.now(timezone.utc)) == []
 
 
 # --- one retry helper for every backend --------------------------------------------------------------

@@ -274,6 +274,13 @@ def test_an_error_that_is_not_transient_is_not_retried(api, store, waits):
     assert route.call_count == 1 and waits == []
 
 
+def test_a_project_never_migrated_reports_no_schema_version(api, store):
+    route = api.post(f"{REST}/rpc/forecasting_schema_version").mock(return_value=httpx.Response(404, json={
+        "code": "PGRST202", "message": "Could not find the function public.forecasting_schema_version in the "
+                                       "schema cache"}))
+    assert store.schema_version() is None and route.call_count == 1
+
+
 def test_an_unreachable_project_is_a_storage_error_naming_the_url(api, store):
     api.get(f"{REST}/negocios").mock(side_effect=httpx.ConnectError("name resolution failed"))
     with pytest.raises(StorageError, match=f"could not reach Supabase at {URL}") as err:

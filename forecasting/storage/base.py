@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.engine import Engine
 
 from ..core.errors import StorageError
 from ..core.logs import log_event
@@ -289,6 +290,26 @@ class Storage(ABC):
             theirs = self.select(table, other, columns=[key])[key].astype(str)
             foreign.update(dict.fromkeys(theirs[theirs.isin(wanted)], other))
         return FoundIds(own[own[key].astype(str).isin(wanted)].reset_index(drop=True), foreign)
+
+    def migrate(self) -> list[str]:
+        """Bring the database's tables up to date; the names of the migration files applied.
+
+        Idempotent. Backends that can't change their schema from here raise
+        StorageError saying how it is done instead (this default).
+        """
+        raise StorageError(f"{self.describe()}: this backend can't apply the migrations (supabase/migrations); "
+                           "apply them with the Supabase CLI (`supabase db push`)")
+
+    def schema_version(self) -> str | None:
+        """The migration version the database reports (`forecasting_schema_version()`), or None when it has
+        none: never migrated, or a schema that has no version (the embedded file's is schema.py's)."""
+        return None
+
+    def job_store_engine(self) -> Engine | None:
+        """A SQLAlchemy engine on this database for APScheduler's job store (its `apscheduler_jobs` table is
+        declared by the migrations), or None where there is no SQL connection: the scheduler then keeps its
+        jobs in memory. The engine is the storage's own: the caller neither disposes of it nor closes it."""
+        return None
 
     def close(self) -> None:
         """Release connections (no-op by default)."""

@@ -338,6 +338,32 @@ class SQLStorage(Storage):
 
         self._run(probe, "reach the database", attempts=1)
 
+    def migrate(self) -> list[str]:
+        """PostgreSQL: every file of supabase/migrations, in order, in one transaction (`migrate.apply_migrations`).
+
+        The embedded file has no migration files: its tables and columns are
+        brought to schema.py's (`create_tables`), and the list is empty.
+        """
+        if self.backend == "postgresql":
+            from .migrate import apply_migrations
+
+            self._check_file()
+            return apply_migrations(self.engine)
+        self.create_tables()
+        return []
+
+    def schema_version(self) -> str | None:
+        """PostgreSQL: what `forecasting_schema_version()` reports (None before the first migration); the
+        embedded file: None, its schema is schema.py's."""
+        if self.backend != "postgresql":
+            return None
+        from .migrate import schema_version
+
+        return self._run(lambda: schema_version(self.engine), "read the schema version")
+
+    def job_store_engine(self) -> Engine:
+        return self.engine
+
     def close(self) -> None:
         self.engine.dispose()
 

@@ -231,6 +231,25 @@ class SupabaseRestStorage(Storage):
                 f"read existing {table}", None)
         return self.split_found(self._frame(table, names, rows), table, tenant_id, names)
 
+    def migrate(self) -> list[str]:
+        """Refused: PostgREST can't change the schema."""
+        raise StorageError(f"{self.describe()}: the REST API can't change the database schema; apply "
+                           "supabase/migrations with the Supabase CLI (`supabase db push`), or set DATABASE_URL to "
+                           "the project's connection string and run `python -m forecasting migrate`")
+
+    def schema_version(self) -> str | None:
+        """`POST /rest/v1/rpc/forecasting_schema_version`; None when the project has no such function yet."""
+        def send():
+            try:
+                return self._client.rpc("forecasting_schema_version", {}).execute().data
+            except APIError as exc:
+                if str(exc.code) in ("PGRST202", "42883"):  # no such function: never migrated
+                    return None
+                raise
+
+        version = self._call(send, "read the schema version")
+        return None if version is None else str(version)
+
     def ping(self) -> None:
         self._call(lambda: self._client.table("negocios").select("id").limit(1).execute(),
                    "reach the database", attempts=1)
