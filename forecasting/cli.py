@@ -290,7 +290,6 @@ def cmd_settings(args) -> int:
 def cmd_migrate(args) -> int:
     from .core.errors import ConfigError
     from .storage import sqlalchemy_url
-    from .storage.migrate import apply_migrations, schema_version
     from .storage.sql import SQLStorage
 
     database_url = get_app_settings().database_url
@@ -301,9 +300,9 @@ def cmd_migrate(args) -> int:
     try:
         if storage.backend != "postgresql":
             raise ConfigError(f"DATABASE_URL is not a PostgreSQL database ({storage.describe()})")
-        applied = apply_migrations(storage.engine)
+        applied = storage.migrate()
         print(f"applied {len(applied)} migration file(s) to {storage.describe()}; "
-              f"schema version {schema_version(storage.engine)}")
+              f"schema version {storage.schema_version()}")
     finally:
         storage.close()
     return 0

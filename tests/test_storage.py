@@ -11,6 +11,7 @@ the SQLite file itself use `tmp_path`.
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, timedelta, timezone
 
 import pandas as pd
@@ -19,7 +20,10 @@ import sqlalchemy as sa
 
 from forecasting.core.config import AppSettings, MLSettings
 from forecasting.core.errors import StorageError
-from forecasting.storage import CHUNK_SIZE, CONFLICT_KEYS, TABLES, SQLStorage, open_storage
+from forecasting.core.logs import LOGGER_NAME
+from forecasting.storage import CHUNK_SIZE, CONFLICT_KEYS, TABLES, SQLStorage, Storage, open_storage
+from forecasting.storage.base import retry
+from forecasting.storage.migrate import latest_version, migration_files
 
 from .conftest import open_backend
 
@@ -307,3 +311,156 @@ def test_a_foreign_id_in_a_later_chunk_refuses_the_whole_batch(storage):
         storage.upsert("ventas", "b", rows)
     assert storage.count("ventas", "b") == 0
     assert storage.select("ventas", "a")["total"].tolist() == [10.0]
+
+
+# --- what the importer asks before writing sales ---------------------------------------------------
+
+
+def two_shops_with_sales(storage, mine: int = 3):
+    moment = datetime(2026, 3, 1, 10, tzinfo=timezone.utc)
+    for tenant in ("a", "b"):
+        storage.upsert("negocios", tenant, [{"id": tenant, "nombre": tenant.upper()}])
+    storage.upsert("ventas", "a", [{"id": f"s{i}", "negocio_id": "a", "fecha": moment + timedelta(hours=i),
+                                    "total": float(i), "producto_id": None} for i in range(mine)])
+    storage.upsert("ventas", "b", [{"id": "theirs", "negocio_id": "b", "fecha": moment, "total": 99.0,
+                                    "producto_id": "p"}])
+    return moment
+
+
+def test_find_ids_tells_the_tenants_rows_from_ids_another_tenant_owns(storage):
+    moment = two_shops_with_sales(storage)
+    found = storage.find_ids("ventas", "a", ["s0", "s2", "theirs", "new"], columns=["fecha", "total", "producto_id"])
+    assert list(found.mine.columns) == ["id", "negocio_id", "fecha", "total", "producto_id"]
+    mine = found.mine.sort_values("id").reset_index(drop=True)
+    assert mine["id"].tolist() == ["s0", "s2"] and mine["total"].tolist() == [0.0, 2.0]
+    assert mine["fecha"].tolist() == [moment, moment + timedelta(hours=2)]  # aware UTC, as select returns it
+    assert found.foreign == {"theirs": "b"}  # the owner, and nothing else of that row
+    other = storage.find_ids("ventas", "b", ["s1", "theirs"], columns=[])
+    assert other.mine["id"].tolist() == ["theirs"] and other.foreign == {"s1": "a"}
+    assert storage.find_ids("ventas", "a", [], columns=["total"]).mine.empty
+
+
+def test_find_ids_answers_as_the_protocols_default_does(storage):
+    two_shops_with_sales(storage)
+    ids, columns = ["s1", "theirs", "s0", "nowhere"], ["total", "fecha"]
+    backend = storage.find_ids("ventas", "a", ids, columns=columns)
+    default = Storage.find_ids(storage, "ventas", "a", ids, columns=columns)  # every tenant read, one at a time
+    pd.testing.assert_frame_equal(backend.mine.sort_values("id").reset_index(drop=True),
+                                  default.mine.sort_values("id").reset_index(drop=True))
+    assert backend.foreign == default.foreign == {"theirs": "b"}
+
+
+def test_find_ids_reads_every_chunk_of_ids(storage):
+    n = 2 * 500 + 7  # more than two queries' worth on every backend (500 per SQL query, 200 per REST request)
+    two_shops_with_sales(storage, mine=n)
+    found = storage.find_ids("ventas", "a", [f"s{i}" for i in range(n)] + ["theirs", "new"], columns=["total"])
+    assert len(found.mine) == n and found.mine["total"].sum() == sum(range(n))
+    assert found.foreign == {"theirs": "b"}
+
+
+def test_find_ids_is_for_tables_whose_ids_are_unique_across_tenants(storage):
+    with pytest.raises(StorageError, match="no id unique across tenants"):
+        storage.find_ids("ml_predictions", "a", ["x"], columns=[])
+    with pytest.raises(StorageError, match="unknown column"):
+        storage.find_ids("ventas", "a", ["x"], columns=["price"])
+
+
+# --- schema and scheduler, without reaching into a backend -----------------------------------------
+
+
+def test_migrate_applies_the_files_where_it_can_and_says_how_where_it_cant(storage):
+    if storage.backend == "supabase":
+        with pytest.raises(StorageError, match=r"apply supabase/migrations with the Supabase CLI \(`supabase db push`\)"):
+            storage.migrate()
+    elif storage.backend == "postgresql":
+        assert storage.migrate() == [path.name for path in migration_files()]
+        assert storage.migrate() == [path.name for path in migration_files()]  # again: harmless
+    else:  # the embedded file: schema.py's tables, no migration files
+        assert storage.migrate() == []
+        assert set(TABLES) <= set(sa.inspect(storage.engine).get_table_names())
+
+
+def test_schema_version_is_the_newest_migration_or_none_for_the_embedded_file(storage):
+    expected = None if storage.backend == "sqlite" else latest_version()
+    assert storage.schema_version() == expected
+
+
+def test_the_job_store_engine_is_the_storages_own_or_none_over_rest(storage):
+    engine = storage.job_store_engine()
+    if storage.backend == "supabase":
+        assert engine is None  # the scheduler keeps its jobs in memory
+        return
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    assert engine is storage.engine
+    jobstore = SQLAlchemyJobStore(engine=engine)
+    jobstore.start(None, "default")
+    assert jobstore.get_due_jobs(datetime.now(timezone.utc)) == []
+
+
+# --- one retry helper for every backend --------------------------------------------------------------
+
+
+class Flaky:
+    """An operation failing with `errors`, one per call, then answering "done"."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors, self.calls = list(errors), 0
+
+    def __call__(self) -> str:
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return "done"
+
+
+def lost(exc: Exception) -> bool:
+    return isinstance(exc, ConnectionError)
+
+
+def test_retry_tries_transient_failures_again_with_doubling_waits(caplog):
+    caplog.set_level(logging.INFO, logger=LOGGER_NAME)
+    waits: list[float] = []
+    operation = Flaky(ConnectionError("gone"), ConnectionError("still gone"))
+    assert retry(operation, "read x", transient=lost, describe=str, wait=waits.append) == "done"
+    assert operation.calls == 3 and waits == [0.2, 0.4]
+    retried = [record for record in caplog.records if record.getMessage() == "storage_retry"]
+    assert [(r.fields["what"], r.fields["attempt"], r.fields["error"]) for r in retried] == [
+        ("read x", 1, "gone"), ("read x", 2, "still gone")]
+
+
+def test_retry_raises_the_last_failure_unchanged_after_three_tries():
+    waits: list[float] = []
+    errors = [ConnectionError(str(n)) for n in range(3)]
+    with pytest.raises(ConnectionError) as caught:
+        retry(Flaky(*errors), "read x", transient=lost, describe=str, wait=waits.append)
+    assert caught.value is errors[-1] and waits == [0.2, 0.4]
+
+
+def test_retry_raises_other_failures_at_once_and_one_attempt_never_waits():
+    waits: list[float] = []
+    operation = Flaky(ValueError("bad input"))
+    with pytest.raises(ValueError, match="bad input"):
+        retry(operation, "write x", transient=lost, describe=str, wait=waits.append)
+    operation = Flaky(ConnectionError("gone"))
+    with pytest.raises(ConnectionError):
+        retry(operation, "ping", transient=lost, describe=str, attempts=1, wait=waits.append)
+    assert operation.calls == 1 and waits == []
+
+
+def test_sql_retries_a_lost_connection_and_words_the_last_failure(tmp_path, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    store = SQLStorage.sqlite_file(tmp_path / "retry.db")
+    waits: list[float] = []
+    store.retry_wait = waits.append
+    down = OperationalError("SELECT 1", {}, Exception("disk I/O error"))
+    with pytest.raises(StorageError, match=r"^could not read x: disk I/O error; no partial write was kept$"):
+        store._run(Flaky(down, down, down), "read x")
+    assert waits == [0.2, 0.4]
+    assert store._run(Flaky(down), "read x") == "done" and waits == [0.2, 0.4, 0.2]
+    timeout = OperationalError("SELECT 1", {}, type("Timeout", (Exception,), {"sqlstate": "57014"})("canceled"))
+    with pytest.raises(StorageError, match="canceled"):
+        store._run(Flaky(timeout), "read x")  # a statement timeout: trying again only triples the wait
+    assert waits == [0.2, 0.4, 0.2]
+    store.close()

@@ -40,7 +40,7 @@ from psycopg.conninfo import conninfo_to_dict
 from forecasting.core.config import AppSettings
 from forecasting.core.errors import ConfigError, StorageError
 from forecasting.core.logs import LOGGER_NAME
-from forecasting.storage import CHUNK_SIZE, SQLStorage, open_storage, sqlalchemy_url
+from forecasting.storage import CHUNK_SIZE, SQLStorage, Storage, open_storage, sqlalchemy_url
 from forecasting.storage.supabase_rest import SupabaseRestStorage
 
 from .pg import PostgrestStandIn, make_jwt, postgrest_status, rest_server  # noqa: F401 - rest_server: a fixture
@@ -54,6 +54,14 @@ KEYS = "tenant_id,prediction_date,prediction_type"
 def prediction_rows(n: int):
     return [{"prediction_date": date(2026, 1, 1) + timedelta(days=i), "prediction_type": "sales_forecast",
              "predicted_values": {"yhat": float(i)}} for i in range(n)]
+
+
+@pytest.fixture(autouse=True)
+def waits(monkeypatch) -> list[float]:
+    """The backoff waits between retries, recorded instead of slept: no test here depends on timing."""
+    recorded: list[float] = []
+    monkeypatch.setattr(Storage, "retry_wait", staticmethod(recorded.append))
+    return recorded
 
 
 @pytest.fixture
@@ -237,7 +245,7 @@ def test_missing_tables_point_at_the_migrations(api, store):
         store.select("ml_models", "t")
 
 
-def test_transient_failures_are_retried(api, store, caplog):
+def test_transient_failures_are_retried(api, store, caplog, waits):
     caplog.set_level(logging.INFO, logger=LOGGER_NAME)
     route = api.post(f"{REST}/ml_predictions").mock(side_effect=[
         httpx.ConnectError("connection refused"),
@@ -246,6 +254,31 @@ def test_transient_failures_are_retried(api, store, caplog):
     assert store.upsert("ml_predictions", "t", prediction_rows(3)) == 3
     assert route.call_count == 3
     assert len([r for r in caplog.records if r.getMessage() == "storage_retry"]) == 2
+    assert waits == [0.2, 0.4]
+
+
+def test_a_read_failing_every_time_is_tried_three_times_then_named(api, store, waits):
+    route = api.get(f"{REST}/negocios").mock(return_value=httpx.Response(
+        503, json={"code": "PGRST000", "message": "Database connection error. Retrying the connection."}))
+    with pytest.raises(StorageError, match=r"^could not read negocios: Database connection error\. Retrying the "
+                                           r"connection\. \(code PGRST000\)$"):
+        store.tenants()
+    assert route.call_count == 3 and waits == [0.2, 0.4]
+
+
+def test_an_error_that_is_not_transient_is_not_retried(api, store, waits):
+    route = api.get(f"{REST}/ml_models").mock(return_value=httpx.Response(400, json={
+        "code": "22P02", "message": "invalid input syntax"}))
+    with pytest.raises(StorageError, match="invalid input syntax"):
+        store.select("ml_models", "t")
+    assert route.call_count == 1 and waits == []
+
+
+def test_a_project_never_migrated_reports_no_schema_version(api, store):
+    route = api.post(f"{REST}/rpc/forecasting_schema_version").mock(return_value=httpx.Response(404, json={
+        "code": "PGRST202", "message": "Could not find the function public.forecasting_schema_version in the "
+                                       "schema cache"}))
+    assert store.schema_version() is None and route.call_count == 1
 
 
 def test_an_unreachable_project_is_a_storage_error_naming_the_url(api, store):
@@ -621,7 +654,7 @@ def test_the_http_stand_in_serves_concurrent_clients(rest_server):
         assert conn.execute("select holder from leases where name = 'race'").fetchone() == (f"holder-{winner}",)
 
 
-def test_a_fault_can_drop_the_connection_of_the_http_stand_in(rest_server):
+def test_a_fault_can_drop_the_connection_of_the_http_stand_in(rest_server, waits):
     dropped = []
 
     def drop_the_first_request(request):
@@ -635,4 +668,4 @@ def test_a_fault_can_drop_the_connection_of_the_http_stand_in(rest_server):
         assert store.tenants().empty  # a read is retried on a new connection
     finally:
         store.close()
-    assert len(dropped) == 1 and len(rest_server.stand_in.requests) == 2
+    assert len(dropped) == 1 and len(rest_server.stand_in.requests) == 2 and waits == [0.2]

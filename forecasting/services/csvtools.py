@@ -10,9 +10,13 @@ How a file is read (decisions, for the README's "Command line"):
   or without BOM, UTF-16 with BOM, cp1252 or latin-1; a file mixing UTF-8
   with another encoding is refused naming the first line of each. At most
   `MAX_BYTES` (1 GiB, some 30 million rows), refused before it is read.
-* Dates: each value counts on the day written in it. A timestamp with an
-  offset (`2024-03-31T00:30:00+02:00`, `...Z`) is its local day, the one on
-  the wall where it was written (March 31 here, although it is March 30 in
+* Dates: read by the importer's date reader (`importer.read_date`), so a
+  value is the same day here as in `import-sales`: ISO (year first), or
+  day first (`01/03/2026` is 1 March; `03/25/2026`, which only works month
+  first, is an error that says so); see its docstring for the policy.
+  Each value counts on the day written in it. A timestamp with an offset
+  (`2024-03-31T00:30:00+02:00`, `...Z`) is its local day, the one on the
+  wall where it was written (March 31 here, although it is March 30 in
   UTC); one without an offset is the day it says. The time of day is
   dropped. So one column may mix offsets (daylight saving) and naive
   values; nothing is converted to UTC.
@@ -26,11 +30,11 @@ from __future__ import annotations
 import csv
 import io
 import os
-import re
 import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +45,7 @@ from ..core.config import MLSettings
 from ..core.engine import forecast_series, select_candidates
 from ..core.errors import ConfigError, DataError
 from ..core.models import lower_col, upper_col
+from ..core.series import fill_days
 
 MAX_REPORTED = 10
 #: The largest CSV `forecast`/`backtest` read; a larger one is refused before it is read.
@@ -50,13 +55,8 @@ PROGRESS_EVERY = 10
 
 Progress = Callable[[int, int, str], None]
 
-# An offset after a time of day: `10:00:00+02:00`, `10:00Z`, `10:00:00.5 -0300`, `T10+02`, `10:00 UTC`.
-# A date alone never matches, so the `-31` of `2024-03-31` is not taken for an offset.
-_OFFSET = re.compile(r"^(.*?(?:\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?|T\d{2}))\s*"
-                     r"(?:Z|UTC|GMT|(?:UTC|GMT)?[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
-_FIRST_DAY, _LAST_DAY = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
-# Text pandas would read as the day the command runs: `today`, `now`, a time alone. Not a date in a file.
-_NO_DAY = re.compile(r"^(?:[^\d]*|\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[ap]\.?m\.?)?)$", re.IGNORECASE)
+_FIRST_DAY, _LAST_DAY = pd.Timestamp.min.ceil("D").to_pydatetime(), pd.Timestamp.max.floor("D").to_pydatetime()
+_OUTSIDE = f"outside the dates this tool handles ({_FIRST_DAY:%Y-%m-%d} to {_LAST_DAY:%Y-%m-%d})"
 
 
 def read_long_csv(path: str | Path, *, id_col: str = "unique_id", date_col: str = "ds", value_col: str = "y",
@@ -132,60 +132,36 @@ def _stripped(column: pd.Series) -> pd.Series:
 def _written_days(written: pd.Series) -> pd.Series:
     """The day written in each value (NaT where there is none), as naive midnight timestamps.
 
-    Each distinct text is parsed once. Offsets are cut off before parsing, so
-    the wall-clock time written is what pandas reads, whatever the offset;
-    values in a form the cut does not know (`10:00 GMT+2`) are read one by
-    one and their wall-clock time kept the same way.
+    Each distinct text is read once, by the importer's date reader, and keeps
+    the day on its wall clock: an offset, when one is written, is not applied.
     """
+    from .importer import read_date
+
     codes, uniques = pd.factorize(written, sort=False)
-    wall = pd.Index(uniques, dtype=object).str.replace(_OFFSET, r"\1", regex=True)
-    wall = wall.where(~wall.str.match(_NO_DAY), "")  # "" reads as NaT
-    with warnings.catch_warnings():
-        # Values with a zone pandas can't use ("CET") are read as written, which is what we want.
-        warnings.simplefilter("ignore", FutureWarning)
-        parsed = pd.to_datetime(wall, errors="coerce", format="mixed")
-        if not isinstance(parsed, pd.DatetimeIndex):  # still mixed zones: one by one
-            parsed = pd.DatetimeIndex([_one_day(text) for text in uniques], dtype="datetime64[ns]")
-    if parsed.tz is not None:
-        parsed = parsed.tz_localize(None)  # the wall-clock time, not UTC
-    days = parsed.normalize()
+    days = pd.DatetimeIndex([_read_day(text, read_date)[0] for text in uniques], dtype="datetime64[ns]")
     return pd.Series(days.take(codes, allow_fill=True, fill_value=pd.NaT) if len(codes) else days[:0],
                      index=written.index)
 
 
-def _one_day(text: str) -> pd.Timestamp:
-    moment, _ = _read_one(text)
-    return pd.NaT if moment is None else moment
-
-
 def _why_not_a_day(text: str) -> str:
     """Why `text` gave no day: empty, unreadable, or a date pandas can't hold."""
-    _, why = _read_one(text)
+    from .importer import read_date
+
+    _, why = _read_day(text, read_date)
     return why or "not a date"
 
 
-def _read_one(text: str) -> tuple[pd.Timestamp | None, str | None]:
-    """(the wall-clock time written in `text`, None), or (None, why there is none)."""
+def _read_day(text: str, read_date) -> tuple[datetime | None, str | None]:
+    """(midnight of the day `read_date` finds in `text`, None), or (None, why there is none, to follow "'ds' is")."""
     if not text:
         return None, "empty"
-    if _NO_DAY.match(text):
-        return None, "not a date"
-    outside = f"outside the dates this tool handles ({_FIRST_DAY:%Y-%m-%d} to {_LAST_DAY:%Y-%m-%d})"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # a zone pandas doesn't know ("CET") is dropped: fine
-        try:
-            moment = pd.Timestamp(_OFFSET.sub(r"\1", text))  # seconds, not nanoseconds, when those can't hold it
-        except pd.errors.OutOfBoundsDatetime:
-            return None, outside
-        except (ValueError, OverflowError):
-            return None, "not a date"
-    if moment is pd.NaT:
-        return None, "not a date"
-    if moment.tzinfo is not None:
-        moment = moment.tz_localize(None)  # the wall-clock time, not UTC
-    if not pd.Timestamp.min <= moment <= pd.Timestamp.max:
-        return None, outside
-    return moment.as_unit("ns"), None
+    written, why = read_date(text)
+    if written is None:
+        return None, why if why.startswith("not ") else f"not a date: {why}"
+    day = written.wall.replace(hour=0, minute=0, second=0, microsecond=0)
+    if not _FIRST_DAY <= day <= _LAST_DAY:
+        return None, _OUTSIDE
+    return day, None
 
 
 def _report_dates(path: Path, lines: np.ndarray, written: np.ndarray, bad: np.ndarray, column: str) -> None:
@@ -267,8 +243,7 @@ def iter_series(frame: pd.DataFrame):
     """(id, daily series with missing days as 0) for each series, in id order."""
     for uid, group in frame.groupby("unique_id", sort=True):
         series = group.set_index("ds")["y"]
-        index = pd.date_range(series.index.min(), series.index.max(), freq="D", name="ds")
-        yield uid, series.reindex(index, fill_value=0.0).rename("y")
+        yield uid, fill_days(series, series.index.min(), series.index.max())
 
 
 def forecast_frame(frame: pd.DataFrame, settings: MLSettings, *, levels: Sequence[int] = (80, 95),

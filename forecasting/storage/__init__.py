@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from ..core.config import AppSettings, get_app_settings
 from ..core.errors import ConfigError
-from .base import CHUNK_SIZE, Storage, json_safe
+from .base import CHUNK_SIZE, FoundIds, Storage, json_safe
 from .schema import CONFLICT_KEYS, TABLES, TENANT_COLUMN
 from .sql import SQLStorage
 
-__all__ = ["CHUNK_SIZE", "CONFLICT_KEYS", "TABLES", "TENANT_COLUMN", "SQLStorage", "Storage", "json_safe",
+__all__ = ["CHUNK_SIZE", "CONFLICT_KEYS", "TABLES", "TENANT_COLUMN", "FoundIds", "SQLStorage", "Storage", "json_safe",
            "open_storage", "sqlalchemy_url"]
 
 

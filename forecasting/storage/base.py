@@ -10,21 +10,55 @@ turns them into parameterized queries; no caller text reaches SQL.
 from __future__ import annotations
 
 import math
+import time as clock
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.engine import Engine
 
 from ..core.errors import StorageError
+from ..core.logs import log_event
 from ..core.series import sum_by_local_day
 from ..core.series import zone as series_zone
 from .schema import CONFLICT_KEYS, JSON_COLUMNS, SYSTEM_TABLES, TABLES, TENANT_COLUMN
 
 CHUNK_SIZE = 200
+#: Tries of one storage call in all when it fails in a way worth another try, and the wait before the
+#: first retry (doubled before each next one: 0.2 s, then 0.4 s).
+RETRY_ATTEMPTS = 3
+RETRY_FIRST_WAIT = 0.2
+
+T = TypeVar("T")
+
+
+def retry(operation: Callable[[], T], what: str, *, transient: Callable[[Exception], bool],
+          describe: Callable[[Exception], str], attempts: int = RETRY_ATTEMPTS,
+          wait: Callable[[float], None] = clock.sleep) -> T:
+    """`operation()`, tried up to `attempts` times while it fails with an error `transient` accepts.
+
+    The one retry loop of the backends: SQL retries lost connections and busy
+    locks, REST transient HTTP and PostgREST errors; each decides which
+    errors are transient, and may retry nothing (`attempts=1`). Before each
+    retry it logs `storage_retry` (`what`, the attempt, `describe(error)`:
+    never a credential) and waits `RETRY_FIRST_WAIT`, doubled each time,
+    through `wait` (a test passes one that records instead of sleeping).
+    The last error, or any error `transient` refuses, is raised unchanged:
+    the backend words it as its StorageError.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return operation()
+        except Exception as exc:
+            if attempt >= attempts or not transient(exc):
+                raise
+            log_event("storage_retry", what=what, attempt=attempt, error=describe(exc))
+            wait(RETRY_FIRST_WAIT * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
 
 
 def json_safe(value: Any) -> Any:
@@ -97,11 +131,21 @@ def offset_periods(zone, since: datetime, until: datetime) -> list[tuple[datetim
     return [span for span in spans if span[0] < span[1]]
 
 
+class FoundIds(NamedTuple):
+    """What `Storage.find_ids` found: the tenant's own rows, and who owns the ids stored under another tenant."""
+
+    mine: pd.DataFrame  # the tenant's rows among the ids asked, with the columns asked
+    foreign: dict[str, str]  # id -> the tenant that owns it
+
+
 class Storage(ABC):
     """Tenant-scoped reads and idempotent writes on the contract's tables."""
 
     #: "sqlite", "postgresql" or "supabase"; shown in the dashboard.
     backend: str = "abstract"
+    #: How `retry` waits between tries (seconds). Tests replace it, on the class or on one storage, to
+    #: record the waits instead of sleeping them.
+    retry_wait: Callable[[float], None] = staticmethod(clock.sleep)
 
     # --- writes -----------------------------------------------------------
 
@@ -223,6 +267,50 @@ class Storage(ABC):
         key = CONFLICT_KEYS[table][0]
         return len(self.select(table, tenant_id, columns=[key]))
 
+    def find_ids(self, table: str, tenant_id: str, ids: Sequence[str], *, columns: Sequence[str]) -> FoundIds:
+        """Which of `ids` are stored already, and under which tenant, before they are written.
+
+        For the tables whose id is unique across tenants (`ventas`,
+        `productos`): an upsert must not move another tenant's row, so an
+        import checks first. `mine` has the tenant's rows among `ids` with the
+        id, the tenant column and `columns` (typed as `select` returns them);
+        `foreign` maps each id another tenant owns to that tenant, and tells
+        nothing else about its row. Ids stored nowhere are in neither.
+
+        This default reads every tenant's ids, one tenant at a time as the
+        protocol's reads go: correct, but it grows with the whole database.
+        The SQL backends look the ids up by primary key, the REST backend with
+        `in.(...)` filters, a chunk of ids per query.
+        """
+        key, _, names = self.id_lookup(table, columns)
+        wanted, tenant_id = {str(i) for i in ids}, str(tenant_id)
+        own = self.select(table, tenant_id, columns=names)
+        foreign: dict[str, str] = {}
+        for other in [str(t) for t in self.tenants()["id"] if str(t) != tenant_id]:
+            theirs = self.select(table, other, columns=[key])[key].astype(str)
+            foreign.update(dict.fromkeys(theirs[theirs.isin(wanted)], other))
+        return FoundIds(own[own[key].astype(str).isin(wanted)].reset_index(drop=True), foreign)
+
+    def migrate(self) -> list[str]:
+        """Bring the database's tables up to date; the names of the migration files applied.
+
+        Idempotent. Backends that can't change their schema from here raise
+        StorageError saying how it is done instead (this default).
+        """
+        raise StorageError(f"{self.describe()}: this backend can't apply the migrations (supabase/migrations); "
+                           "apply them with the Supabase CLI (`supabase db push`)")
+
+    def schema_version(self) -> str | None:
+        """The migration version the database reports (`forecasting_schema_version()`), or None when it has
+        none: never migrated, or a schema that has no version (the embedded file's is schema.py's)."""
+        return None
+
+    def job_store_engine(self) -> Engine | None:
+        """A SQLAlchemy engine on this database for APScheduler's job store (its `apscheduler_jobs` table is
+        declared by the migrations), or None where there is no SQL connection: the scheduler then keeps its
+        jobs in memory. The engine is the storage's own: the caller neither disposes of it nor closes it."""
+        return None
+
     def close(self) -> None:
         """Release connections (no-op by default)."""
 
@@ -288,6 +376,27 @@ class Storage(ABC):
             raise StorageError(f"unknown column(s) {sorted(unknown)} for {table}")
         json_cols = JSON_COLUMNS[table]
         return {k: (json_safe(v) if k in json_cols else clean_value(v)) for k, v in values.items()}
+
+    @staticmethod
+    def id_lookup(table: str, columns: Sequence[str]) -> tuple[str, str, list[str]]:
+        """(id column, tenant column, the columns `find_ids` reads) of a table whose id is unique across tenants."""
+        Storage.check_table(table)
+        key, owner = CONFLICT_KEYS[table][0], TENANT_COLUMN.get(table)
+        if owner is None or owner in CONFLICT_KEYS[table]:
+            raise StorageError(f"{table} has no id unique across tenants; find_ids is for ventas and productos")
+        unknown = [c for c in columns if c not in TABLES[table].columns]
+        if unknown:
+            raise StorageError(f"unknown column(s) {unknown} for {table}")
+        return key, owner, list(dict.fromkeys([key, owner, *columns]))
+
+    @staticmethod
+    def split_found(found: pd.DataFrame, table: str, tenant_id: str, names: Sequence[str]) -> FoundIds:
+        """`find_ids`' answer from the rows found under any tenant (`names` columns, the others' may be absent)."""
+        key, owner = CONFLICT_KEYS[table][0], TENANT_COLUMN[table]
+        own = (found[owner].astype(str) == str(tenant_id)).to_numpy(dtype=bool)
+        mine = found.loc[own, list(names)].reset_index(drop=True)
+        foreign = {str(i): str(o) for i, o in zip(found.loc[~own, key], found.loc[~own, owner], strict=True)}
+        return FoundIds(mine, foreign)
 
     @staticmethod
     def chunks(rows: Sequence[dict[str, Any]], size: int = CHUNK_SIZE) -> Iterable[Sequence[dict[str, Any]]]:

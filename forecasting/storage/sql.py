@@ -7,7 +7,6 @@ bound parameter.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from datetime import time as dtime
@@ -23,11 +22,11 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from ..core.errors import StorageError
 from ..core.logs import log_event
 from ..core.series import zone as series_zone
-from .base import Storage, offset_periods, stored_moment
+from .base import RETRY_ATTEMPTS, FoundIds, Storage, offset_periods, retry, stored_moment
 from .schema import CONFLICT_KEYS, REMOVED_COLUMNS, TABLES, TENANT_COLUMN, metadata
 
-# Errors worth a second try: the server went away or a lock was busy.
-_TRANSIENT_ATTEMPTS = 3
+#: Ids looked up per query by `find_ids`.
+_LOOKUP_CHUNK = 500
 
 
 class SQLStorage(Storage):
@@ -314,12 +313,56 @@ class SQLStorage(Storage):
 
         return self._run(read, f"count {table}")
 
+    def find_ids(self, table: str, tenant_id: str, ids: Sequence[str], *, columns: Sequence[str]) -> FoundIds:
+        """By primary key, `_LOOKUP_CHUNK` ids per query, in one connection."""
+        key, _, names = self.id_lookup(table, columns)
+        table_obj = TABLES[table]
+        unique = list(dict.fromkeys(str(i) for i in ids))
+        statements = [select(*[table_obj.c[name] for name in names])
+                      .where(table_obj.c[key].in_(unique[start:start + _LOOKUP_CHUNK]))
+                      for start in range(0, len(unique), _LOOKUP_CHUNK)]
+
+        def read() -> pd.DataFrame:
+            rows = []
+            with self.engine.connect() as conn:
+                for stmt in statements:
+                    rows.extend(conn.execute(stmt).fetchall())
+            return pd.DataFrame(rows, columns=names)
+
+        return self.split_found(self._run(read, f"read existing {table}"), table, tenant_id, names)
+
     def ping(self) -> None:
         def probe() -> None:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
 
         self._run(probe, "reach the database", attempts=1)
+
+    def migrate(self) -> list[str]:
+        """PostgreSQL: every file of supabase/migrations, in order, in one transaction (`migrate.apply_migrations`).
+
+        The embedded file has no migration files: its tables and columns are
+        brought to schema.py's (`create_tables`), and the list is empty.
+        """
+        if self.backend == "postgresql":
+            from .migrate import apply_migrations
+
+            self._check_file()
+            return apply_migrations(self.engine)
+        self.create_tables()
+        return []
+
+    def schema_version(self) -> str | None:
+        """PostgreSQL: what `forecasting_schema_version()` reports (None before the first migration); the
+        embedded file: None, its schema is schema.py's."""
+        if self.backend != "postgresql":
+            return None
+        from .migrate import schema_version
+
+        return self._run(lambda: schema_version(self.engine), "read the schema version")
+
+    def job_store_engine(self) -> Engine:
+        return self.engine
 
     def close(self) -> None:
         self.engine.dispose()
@@ -356,34 +399,37 @@ class SQLStorage(Storage):
                                "running, so nothing was read or written: restore the file, or restart the app to "
                                "start a new one")
 
-    def _run(self, operation, what: str, attempts: int = _TRANSIENT_ATTEMPTS):
-        """Run `operation`, retrying transient failures with backoff.
+    def _run(self, operation, what: str, attempts: int = RETRY_ATTEMPTS):
+        """Run `operation`, retrying transient failures with backoff (`base.retry`).
 
         Each attempt is its own transaction, so a retry never doubles a write:
         a failed attempt rolled back entirely.
         """
         self._check_file()
-        for attempt in range(1, attempts + 1):
-            try:
-                return operation()
-            except _ForeignRows as exc:
-                raise StorageError(str(exc)) from None
-            except KeyError as exc:
-                raise StorageError(f"could not {what}: unknown column {exc}") from None
-            except (OperationalError, DBAPIError) as exc:
-                # psycopg files lost connections, admin shutdowns, serialization failures and
-                # deadlocks under OperationalError; a statement timeout (57014) is there too,
-                # but trying the same slow statement again only triples the wait.
-                transient = (isinstance(exc, OperationalError) or getattr(exc, "connection_invalidated", False)) \
-                    and getattr(exc.orig, "sqlstate", None) != "57014"
-                if transient and attempt < attempts:
-                    log_event("storage_retry", what=what, attempt=attempt, error=_short(exc))
-                    time.sleep(0.2 * 2 ** (attempt - 1))
-                    continue
-                raise StorageError(f"could not {what}: {_short(exc)}; no partial write was kept") from None
-            except SQLAlchemyError as exc:
-                raise StorageError(f"could not {what}: {_short(exc)}") from None
-        raise AssertionError("unreachable")
+        try:
+            return retry(operation, what, transient=_transient, describe=_short, attempts=attempts,
+                         wait=self.retry_wait)
+        except _ForeignRows as exc:
+            raise StorageError(str(exc)) from None
+        except KeyError as exc:
+            raise StorageError(f"could not {what}: unknown column {exc}") from None
+        except (OperationalError, DBAPIError) as exc:
+            raise StorageError(f"could not {what}: {_short(exc)}; no partial write was kept") from None
+        except SQLAlchemyError as exc:
+            raise StorageError(f"could not {what}: {_short(exc)}") from None
+
+
+def _transient(exc: Exception) -> bool:
+    """Worth a second try: the server went away or a lock was busy.
+
+    psycopg files lost connections, admin shutdowns, serialization failures and
+    deadlocks under OperationalError; a statement timeout (57014) is there too,
+    but trying the same slow statement again only triples the wait.
+    """
+    if not isinstance(exc, DBAPIError):  # OperationalError is one
+        return False
+    return ((isinstance(exc, OperationalError) or getattr(exc, "connection_invalidated", False))
+            and getattr(exc.orig, "sqlstate", None) != "57014")
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

@@ -30,7 +30,6 @@ every tenant's rows; it never appears in `describe()`, logs or errors.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -46,7 +45,7 @@ from sqlalchemy.types import TypeDecorator
 
 from ..core.errors import StorageError
 from ..core.logs import log_event
-from .base import Storage, stored_moment
+from .base import RETRY_ATTEMPTS, FoundIds, Storage, retry, stored_moment
 from .schema import CONFLICT_KEYS, TABLES, TENANT_COLUMN
 
 T = TypeVar("T")
@@ -54,7 +53,6 @@ T = TypeVar("T")
 #: Rows asked per page: Supabase's default `max-rows`. A lower server limit still works.
 PAGE_SIZE = 1000
 
-_ATTEMPTS = 3
 # PostgREST's "could not connect to / timed out waiting for the database" and gateway errors.
 _TRANSIENT_CODES = frozenset({"PGRST000", "PGRST001", "PGRST002", "PGRST003", "502", "503", "504", "520"})
 
@@ -86,7 +84,7 @@ class SupabaseRestStorage(Storage):
                                     auto_refresh_token=False, persist_session=False)
         try:
             self._client = create_client(self.url, service_role_key.strip(), options=options)
-        except Exception as exc:  # supabase-py validates URL and key shape
+        except Exception as exc:  # noqa: BLE001 - supabase-py validates URL and key shape
             raise StorageError(f"could not set up the Supabase client for {self.url}: "
                                f"{exc.__class__.__name__}") from None
 
@@ -222,6 +220,36 @@ class SupabaseRestStorage(Storage):
 
         return int(self._call(send, f"count {table}").count or 0)
 
+    def find_ids(self, table: str, tenant_id: str, ids: Sequence[str], *, columns: Sequence[str]) -> FoundIds:
+        """`in.(...)` filters, a chunk of 200 ids per query (the URL's length), each read to its last page."""
+        key, _, names = self.id_lookup(table, columns)
+        rows: list[dict] = []
+        for chunk in self.chunks(list(dict.fromkeys(str(i) for i in ids))):
+            rows += self._read_pages(
+                lambda count, chunk=chunk: self._client.table(table)
+                .select(*names, count=CountMethod.exact if count else None).in_(key, list(chunk)).order(key),
+                f"read existing {table}", None)
+        return self.split_found(self._frame(table, names, rows), table, tenant_id, names)
+
+    def migrate(self) -> list[str]:
+        """Refused: PostgREST can't change the schema."""
+        raise StorageError(f"{self.describe()}: the REST API can't change the database schema; apply "
+                           "supabase/migrations with the Supabase CLI (`supabase db push`), or set DATABASE_URL to "
+                           "the project's connection string and run `python -m forecasting migrate`")
+
+    def schema_version(self) -> str | None:
+        """`POST /rest/v1/rpc/forecasting_schema_version`; None when the project has no such function yet."""
+        def send():
+            try:
+                return self._client.rpc("forecasting_schema_version", {}).execute().data
+            except APIError as exc:
+                if str(exc.code) in ("PGRST202", "42883"):  # no such function: never migrated
+                    return None
+                raise
+
+        version = self._call(send, "read the schema version")
+        return None if version is None else str(version)
+
     def ping(self) -> None:
         self._call(lambda: self._client.table("negocios").select("id").limit(1).execute(),
                    "reach the database", attempts=1)
@@ -312,23 +340,20 @@ class SupabaseRestStorage(Storage):
         data = [[decode(row.get(name)) for name, decode in zip(names, decoders, strict=False)] for row in rows]
         return pd.DataFrame(data, columns=names)
 
-    def _call(self, send: Callable[[], T], what: str, *, attempts: int = _ATTEMPTS, idempotent: bool = True) -> T:
-        """One request, retried with backoff when the failure is transient and a retry is safe."""
-        for attempt in range(1, attempts + 1):
-            try:
-                return send()
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                retry, error = True, exc  # the request never reached the server: always safe to resend
-            except httpx.HTTPError as exc:
-                retry, error = idempotent, exc
-            except APIError as exc:
-                retry, error = idempotent and str(exc.code) in _TRANSIENT_CODES, exc
-            if retry and attempt < attempts:
-                log_event("storage_retry", what=what, attempt=attempt, error=_reason(error, self.url))
-                time.sleep(0.2 * 2 ** (attempt - 1))
-                continue
-            raise StorageError(f"could not {what}: {_reason(error, self.url)}") from None
-        raise AssertionError("unreachable")
+    def _call(self, send: Callable[[], T], what: str, *, attempts: int = RETRY_ATTEMPTS, idempotent: bool = True) -> T:
+        """One request, retried with backoff (`base.retry`) when the failure is transient and a retry is safe."""
+        def transient(exc: Exception) -> bool:
+            if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+                return True  # the request never reached the server: always safe to resend
+            if isinstance(exc, httpx.HTTPError):
+                return idempotent
+            return isinstance(exc, APIError) and idempotent and str(exc.code) in _TRANSIENT_CODES
+
+        try:
+            return retry(send, what, transient=transient, describe=lambda exc: _reason(exc, self.url),
+                         attempts=attempts, wait=self.retry_wait)
+        except (httpx.HTTPError, APIError) as exc:
+            raise StorageError(f"could not {what}: {_reason(exc, self.url)}") from None
 
 
 # --- values on the wire ---------------------------------------------------------
@@ -376,7 +401,7 @@ def _decoder(column_type) -> Callable[[Any], Any]:
     elif isinstance(kind, sa.DateTime):
         convert = timestamp
     elif isinstance(kind, sa.Date):
-        convert = lambda v: date.fromisoformat(v[:10]) if isinstance(v, str) else v  # noqa: E731
+        convert = lambda v: date.fromisoformat(v[:10]) if isinstance(v, str) else v
     elif isinstance(kind, sa.Boolean):
         convert = bool
     elif isinstance(kind, sa.Integer):

@@ -153,6 +153,70 @@ def test_out_that_is_a_directory_or_the_input_is_refused(tmp_path):
     assert src.read_text(encoding="utf-8") == long_csv({"a": 10})  # the input is intact
 
 
+# --- 1b. one day-first/month-first policy for the import and forecast/backtest ---------------------
+
+
+def import_day(written: str) -> str:
+    """The day the sales import reads in `written` (a tenant on UTC, so the instant's day is the written one)."""
+    plan = parse_sales_csv(f"id;fecha;total\nA;{written};1\n".encode(), tenant_timezone="UTC", now=NOW)
+    assert plan.ok, plan.errors
+    return f"{plan.rows[0]['fecha']:%Y-%m-%d}"
+
+
+@pytest.mark.parametrize("written,day", [
+    ("01/03/2026", "2026-03-01"),  # ambiguous: day first, in both
+    ("03/04/2026 10:00", "2026-04-03"),
+    ("12/11/2025", "2025-11-12"),
+    ("1.3.2026", "2026-03-01"),
+    ("01-03-2026", "2026-03-01"),
+    ("25/03/2026", "2026-03-25"),  # only works day first
+    ("13.01.2026 23:15:00", "2026-01-13"),
+    ("2026-03-04", "2026-03-04"),  # ISO: year, month, day
+    ("2026/03/04 10:00", "2026-03-04"),
+    ("2026-03-04T10:00:00+01:00", "2026-03-04"),
+])
+def test_a_date_is_the_same_day_in_the_import_and_in_forecast_csvs(tmp_path, written, day):
+    frame = read_long_csv(write(tmp_path, f"unique_id,ds,y\na,{written},1\n"))
+    assert days(frame) == [day]
+    assert import_day(written) == day
+
+
+@pytest.mark.parametrize("written", ["03/25/2026", "12/31/2025 10:00", "1.13.2026"])
+def test_a_month_first_date_is_refused_by_both_saying_so(tmp_path, written):
+    with pytest.raises(DataError, match="only works month first") as caught:
+        read_long_csv(write(tmp_path, f"unique_id,ds,y\na,2026-01-01,1\na,{written},2\n"))
+    assert f"line(s) 3 ({written!r}): 'ds' is not a valid date" in str(caught.value)
+    plan = parse_sales_csv(f"id;fecha;total\nA;2026-01-01;1\nB;{written};2\n".encode(), tenant_timezone="UTC",
+                           now=NOW)
+    assert [(e.line, e.column) for e in plan.errors] == [(3, "fecha")]
+    assert "only works month first" in plan.errors[0].reason and "YYYY-MM-DD" in plan.errors[0].reason
+
+
+def test_one_column_is_never_read_half_day_first_and_half_month_first(tmp_path):
+    # pandas' mixed parsing read 03/04 as March 4 (month first) beside 25/03 (day first).
+    frame = read_long_csv(write(tmp_path, "unique_id,ds,y\na,03/04/2026,1\na,25/03/2026,2\n"))
+    assert days(frame) == ["2026-03-25", "2026-04-03"] and frame["y"].tolist() == [2.0, 1.0]
+    assert [import_day("03/04/2026"), import_day("25/03/2026")] == ["2026-04-03", "2026-03-25"]
+
+
+@pytest.mark.parametrize("written,reason", [("01/03/26", "two digits"), ("1/3/2026 2:05 PM", "AM/PM"),
+                                            ("46082", "Excel date number"), ("March 1, 2026", "not a date")])
+def test_forms_the_import_refuses_forecast_refuses_with_the_same_reason(tmp_path, written, reason):
+    with pytest.raises(DataError, match=reason):
+        read_long_csv(write(tmp_path, f'unique_id,ds,y\na,"{written}",1\n'))
+    plan = parse_sales_csv(f'id;fecha;total\nA;{written};1\n'.encode(), tenant_timezone="UTC", now=NOW)
+    assert reason in plan.errors[0].reason
+
+
+def test_missing_days_inside_a_series_are_filled_with_zero(tmp_path):
+    from forecasting.services.csvtools import iter_series
+
+    frame = read_long_csv(write(tmp_path, "unique_id,ds,y\na,2026-03-01,1\na,2026-03-04,4\nb,02/03/2026,2\n"))
+    series = dict(iter_series(frame))
+    assert series["a"].tolist() == [1.0, 0.0, 0.0, 4.0] and series["a"].index.name == "ds"
+    assert series["b"].index[0] == pd.Timestamp("2026-03-02") and series["b"].name == "y"
+
+
 # --- 2. huge inputs and silence --------------------------------------------------------------------
 
 

@@ -552,3 +552,7 @@ def test_every_backend_refuses_foreign_ids_and_counts_what_is_already_there(any_
     rows = store.select("ventas", "b", order_by="id").to_dict(orient="records")
     assert [(r["id"], r["total"]) for r in rows] == [("y1", 1.5), ("y2", 2.0)]
     assert pd.Timestamp(rows[0]["fecha"]) == pd.Timestamp("2026-03-01 09:00", tz="UTC")
+
+    corrected = import_sales(store, "b", b"id;fecha;total;cantidad\ny1;01/03/2026 10:00;1,5;\ny2;2026-03-02;3;\n",
+                             now=NOW)  # the stored values, as each backend types them, compared with the file's
+    assert (corrected.inserted, corrected.already_present, corrected.updated) == (0, 2, 1)

@@ -28,7 +28,6 @@ from sqlalchemy import event
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import Engine
 
-import forecasting.storage.sql as sql_module
 from forecasting.core.config import AppSettings, reset_settings
 from forecasting.core.errors import StorageError
 from forecasting.core.logs import LOGGER_NAME
@@ -37,7 +36,7 @@ from forecasting.ops.scheduler import SchedulerRunner
 from forecasting.services.demo import generate_demo, write_demo
 from forecasting.services.importer import import_sales
 from forecasting.services.model_store import list_models
-from forecasting.storage import CHUNK_SIZE, SQLStorage
+from forecasting.storage import CHUNK_SIZE, SQLStorage, Storage
 
 from ..conftest import END, FAST, NOW
 
@@ -116,7 +115,8 @@ class Outage:
     def install(self, monkeypatch) -> None:
         event.listen(Engine, "before_cursor_execute", self._before_cursor_execute)
         event.listen(Engine, "commit", self._commit)
-        monkeypatch.setattr(sql_module, "time", SimpleNamespace(sleep=self._sleep))
+        # Every storage of this process waits through here, the executor's own included.
+        monkeypatch.setattr(Storage, "retry_wait", staticmethod(self._sleep))
         if self.backend == "sqlite":
             original = SQLiteDialect_pysqlite.do_commit
 
