@@ -28,7 +28,7 @@ PROBE_TABLE = "probe_runs"
 
 def append_execution(storage, holder: str) -> None:
     row = {"holder": holder, "executed_at": datetime.now(timezone.utc).isoformat()}
-    engine = getattr(storage, "engine", None)
+    engine = storage.job_store_engine()  # the SQL backends; None over REST
     if engine is not None:
         from sqlalchemy import text
 

@@ -288,7 +288,7 @@ class SchedulerRunner:
                 self._step_down()
 
     def _jobstore(self):
-        engine = getattr(self.storage, "engine", None)
+        engine = self.storage.job_store_engine()
         if engine is None:  # REST backend: no SQL connection for APScheduler's store
             return MemoryJobStore()
         from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
