@@ -125,3 +125,27 @@ def test_every_table_has_rls_enabled(db):
         unsecured = conn.execute("select relname from pg_class where relnamespace = 'public'::regnamespace "
                                  "and relkind = 'r' and not relrowsecurity").fetchall()
     assert unsecured == []
+
+
+PRODUCT_TABLES = ("product_forecasts", "stock_plans", "product_settings", "product_models")
+
+
+def test_product_tables_are_read_by_members_of_their_tenant_and_written_by_the_service_role_only(db):
+    for tenant in ("a", "b"):
+        as_role(db, "service_role", "insert into product_forecasts (tenant_id, product_id, forecast_date, model_version, "
+                "method, demand_class, yhat, yhat_lower_80, yhat_upper_80, yhat_lower_95, yhat_upper_95) values "
+                "(%s, 'p1', '2026-01-02', 'v1', 'tsb', 'intermittent', 1, 0, 2, 0, 3)", (tenant,))
+        as_role(db, "service_role", "insert into stock_plans (tenant_id, product_id, as_of, service_level, "
+                "lead_time_days, review_days, status) values (%s, 'p1', '2026-01-01', 0.95, 2, 7, 'ok')", (tenant,))
+        as_role(db, "service_role", "insert into product_settings (tenant_id, product_id, pack_size) values "
+                "(%s, 'p1', 12)", (tenant,))
+        as_role(db, "service_role", "insert into product_models (tenant_id, model_version, products, model_data) "
+                "values (%s, 'v1', 1, '{}')", (tenant,))
+    for table in PRODUCT_TABLES:
+        assert as_role(db, "authenticated", f"select tenant_id from {table}", user=USER_A) == [("a",)], table
+        assert as_role(db, "authenticated", f"select tenant_id from {table}", user=OUTSIDER) == [], table
+        assert len(as_role(db, "service_role", f"select tenant_id from {table}")) == 2, table
+        with pytest.raises(errors.InsufficientPrivilege):
+            as_role(db, "anon", f"select * from {table}")
+        with pytest.raises(errors.InsufficientPrivilege):
+            as_role(db, "authenticated", f"delete from {table} where tenant_id = 'a'", user=USER_A)

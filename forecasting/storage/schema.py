@@ -218,6 +218,83 @@ forecast_history = Table(
     Index("ix_forecast_history_tenant_target", "tenant_id", "target_date"),
 )
 
+# --- products: demand per product, stock plans ------------------------------------------------
+
+# The forecast of each product's daily units (the newest per day; `model_version` names the product model).
+product_forecasts = Table(
+    "product_forecasts",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("product_id", String(64), nullable=False),
+    Column("forecast_date", Date, nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Column("method", String(64), nullable=False),  # what forecast this product (chosen by CV, or a stated rule)
+    Column("demand_class", String(16), nullable=False),  # smooth, intermittent, lumpy, erratic, new, dormant
+    Column("yhat", Float, nullable=False),
+    Column("yhat_lower_80", Float, nullable=False),
+    Column("yhat_upper_80", Float, nullable=False),
+    Column("yhat_lower_95", Float, nullable=False),
+    Column("yhat_upper_95", Float, nullable=False),
+    Column("created_at", UTCDateTime, default=_now, nullable=False),
+    UniqueConstraint("tenant_id", "product_id", "forecast_date", name="uq_product_forecasts_key"),
+)
+
+# What each product's stock covers, as of a (local) day: run-out dates and what to order.
+stock_plans = Table(
+    "stock_plans",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("product_id", String(64), nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("model_version", String(64)),
+    Column("stock", Float),  # on hand when the plan was made (None: unknown or invalid, see `status`)
+    Column("days_left", Float),  # median days until stock runs out (None: not within the horizon)
+    Column("runout_date", Date),  # the day stock is expected to run out (median)
+    Column("early_date", Date),  # a day it runs out by with `early_chance`
+    Column("early_chance", Float),
+    Column("reorder_point", Float),
+    Column("order_quantity", Float),
+    Column("service_level", Float, nullable=False),
+    Column("lead_time_days", Integer, nullable=False),
+    Column("review_days", Integer, nullable=False),
+    Column("status", String(32), nullable=False),  # ok, order, discontinued, no_history, no_stock_record, bad_stock
+    Column("note", Text),
+    Column("created_at", UTCDateTime, default=_now, nullable=False),
+    UniqueConstraint("tenant_id", "product_id", "as_of", name="uq_stock_plans_key"),
+)
+
+# Per-product overrides of the tenant's ordering settings (None: the tenant's setting).
+product_settings = Table(
+    "product_settings",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("product_id", String(64), nullable=False),
+    Column("lead_time_days", Integer),
+    Column("review_days", Integer),
+    Column("service_level", Float),
+    Column("pack_size", Float),
+    Column("min_order", Float),
+    Column("updated_at", UTCDateTime, default=_now, nullable=False),
+    UniqueConstraint("tenant_id", "product_id", name="uq_product_settings_key"),
+)
+
+# Product model versions (one per product retrain): what the stock refresh needs without retraining.
+product_models = Table(
+    "product_models",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Column("products", Integer, nullable=False),
+    Column("training_metrics", JsonType),  # per product: method, class, CV scores; timings
+    Column("model_data", Text, nullable=False),  # signed JSON: per product, cumulative demand quantiles by day
+    Column("created_at", UTCDateTime, default=_now, nullable=False),
+    UniqueConstraint("tenant_id", "model_version", name="uq_product_models_key"),
+)
+
 # --- system tables (not tenant-scoped) --------------------------------------------
 
 # One row per run of a scheduled job; unique per due time, so two processes can't both run it.
@@ -319,6 +396,10 @@ CONFLICT_KEYS: dict[str, tuple[str, ...]] = {
     "notifications": ("tenant_id", "event_key"),
     "business_notification_config": ("tenant_id", "rule"),
     "forecast_history": ("tenant_id", "model_version", "target_date"),
+    "product_forecasts": ("tenant_id", "product_id", "forecast_date"),
+    "stock_plans": ("tenant_id", "product_id", "as_of"),
+    "product_settings": ("tenant_id", "product_id"),
+    "product_models": ("tenant_id", "model_version"),
     "job_runs": ("job_id", "scheduled_for"),
     "leases": ("name",),
     "app_users": ("username",),
