@@ -101,6 +101,12 @@ def clean_value(value: Any) -> Any:
     return value
 
 
+def units_sold(total, cantidad):
+    """Units a sale moves: `cantidad`, 1 when missing, negative for a refund (negative `total`)."""
+    units = cantidad.fillna(1.0).abs()
+    return units.where(total >= 0, -units)
+
+
 def offset_periods(zone, since: datetime, until: datetime) -> list[tuple[datetime, datetime, int]]:
     """[start, end) spans of constant UTC offset (in minutes) of `zone` covering [since, until), in UTC.
 
@@ -262,6 +268,34 @@ class Storage(ABC):
         until = datetime.combine(last + timedelta(days=1), time.min, zone)
         sales = self.select("ventas", tenant_id, columns=["fecha", "total"], gte={"fecha": since}, lt={"fecha": until})
         return sum_by_local_day(sales["fecha"], sales["total"], zone)
+
+    def daily_units(self, tenant_id: str, first: date, last: date, timezone: str) -> pd.DataFrame:
+        """Units sold per product and local day of `timezone`, `first`..`last` inclusive.
+
+        Columns `product_id`, `ds` (local date, Timestamp), `units`; only
+        (product, day) pairs with a sale, sorted. A sale counts `cantidad`
+        units (fractions kept: kilograms), or 1 when `cantidad` is missing (a
+        ticket line of one item); a refund (negative `total`) subtracts them,
+        on the day it happened. Sales without `producto_id` are not product
+        demand. This default reads the sales and sums here; SQL backends sum in
+        the database (`units_sold` is the one rule both follow).
+        """
+        zone = series_zone(timezone)
+        since = datetime.combine(first, time.min, zone)
+        until = datetime.combine(last + timedelta(days=1), time.min, zone)
+        sales = self.select("ventas", tenant_id, columns=["fecha", "total", "producto_id", "cantidad"],
+                            gte={"fecha": since}, lt={"fecha": until})
+        sales = sales[sales["producto_id"].notna()]
+        if sales.empty:
+            return pd.DataFrame({"product_id": pd.Series(dtype=object), "ds": pd.Series(dtype="datetime64[ns]"),
+                                 "units": pd.Series(dtype=float)})
+        days = pd.to_datetime(sales["fecha"], utc=True).dt.tz_convert(zone).dt.tz_localize(None).dt.normalize()
+        units = units_sold(pd.to_numeric(sales["total"], errors="coerce"), pd.to_numeric(sales["cantidad"],
+                                                                                          errors="coerce"))
+        frame = pd.DataFrame({"product_id": sales["producto_id"].astype(str).to_numpy(), "ds": days.to_numpy(),
+                              "units": units.to_numpy()})
+        return frame.groupby(["product_id", "ds"], as_index=False)["units"].sum().sort_values(["product_id", "ds"],
+                                                                                              ignore_index=True)
 
     def count(self, table: str, tenant_id: str) -> int:
         key = CONFLICT_KEYS[table][0]

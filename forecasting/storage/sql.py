@@ -272,28 +272,9 @@ class SQLStorage(Storage):
 
     def daily_totals(self, tenant_id: str, first, last, timezone_name: str) -> pd.Series:
         ventas = TABLES["ventas"]
-        zone = series_zone(timezone_name)
-        since = datetime.combine(first, dtime.min, zone)
-        until = datetime.combine(last + timedelta(days=1), dtime.min, zone)
-        if self.backend == "postgresql":
-            day = cast(func.timezone(timezone_name, ventas.c.fecha), Date)
-            queries = [(day, since, until)]
-        else:
-            # SQLite has no time zones: one query per span of constant UTC offset, shifting by it.
-            queries = [(func.date(ventas.c.fecha, f"{minutes:+d} minutes"), start, end)
-                       for start, end, minutes in offset_periods(zone, since, until)]
-        statements = [
-            select(day.label("day"), func.sum(ventas.c.total).label("total"))
-            .where(*self._conditions("ventas", tenant_id, gte={"fecha": start}, lt={"fecha": end}))
-            .group_by(day)
-            for day, start, end in queries
-        ]
 
         def read() -> pd.Series:
-            rows = []
-            with self.engine.connect() as conn:
-                for stmt in statements:
-                    rows.extend(conn.execute(stmt).fetchall())
+            rows = self._by_local_day(tenant_id, first, last, timezone_name, values=[func.sum(ventas.c.total)])
             if not rows:
                 return pd.Series(dtype=float, index=pd.DatetimeIndex([], name="ds"))
             frame = pd.DataFrame(rows, columns=["day", "total"])
@@ -302,6 +283,45 @@ class SQLStorage(Storage):
             return summed
 
         return self._run(read, "read daily sales")
+
+    def daily_units(self, tenant_id: str, first, last, timezone_name: str) -> pd.DataFrame:
+        ventas = TABLES["ventas"]
+        units = func.abs(func.coalesce(ventas.c.cantidad, 1.0))  # the rule of `units_sold`, in SQL
+        signed = case((ventas.c.total < 0, -units), else_=units)
+
+        def read() -> pd.DataFrame:
+            rows = self._by_local_day(tenant_id, first, last, timezone_name, keys=[ventas.c.producto_id],
+                                      values=[func.sum(signed)], where=[ventas.c.producto_id.is_not(None)])
+            frame = pd.DataFrame(rows, columns=["day", "product_id", "units"])
+            frame = frame.assign(ds=pd.to_datetime(frame["day"]), product_id=frame["product_id"].astype(str),
+                                 units=frame["units"].astype(float))
+            return frame.groupby(["product_id", "ds"], as_index=False)["units"].sum().sort_values(
+                ["product_id", "ds"], ignore_index=True)
+
+        return self._run(read, "read daily units per product")
+
+    def _by_local_day(self, tenant_id: str, first, last, timezone_name: str, *, keys=(), values=(),
+                      where=()) -> list:
+        """Rows of (local day, *keys, *values) over the tenant's sales `first`..`last`, grouped by day and
+        `keys`, `values` being aggregates. PostgreSQL converts with AT TIME ZONE; SQLite has no time zones, so one query
+        per span of constant UTC offset shifts by it (the spans' rows may share a day: callers sum again)."""
+        ventas = TABLES["ventas"]
+        zone = series_zone(timezone_name)
+        since = datetime.combine(first, dtime.min, zone)
+        until = datetime.combine(last + timedelta(days=1), dtime.min, zone)
+        if self.backend == "postgresql":
+            queries = [(cast(func.timezone(timezone_name, ventas.c.fecha), Date), since, until)]
+        else:
+            queries = [(func.date(ventas.c.fecha, f"{minutes:+d} minutes"), start, end)
+                       for start, end, minutes in offset_periods(zone, since, until)]
+        rows = []
+        with self.engine.connect() as conn:
+            for day, start, end in queries:
+                stmt = (select(day.label("day"), *keys, *values)
+                        .where(*self._conditions("ventas", tenant_id, gte={"fecha": start}, lt={"fecha": end}), *where)
+                        .group_by(day, *keys))
+                rows.extend(conn.execute(stmt).fetchall())
+        return rows
 
     def count(self, table: str, tenant_id: str) -> int:
         self.check_table(table, tenant_id)
