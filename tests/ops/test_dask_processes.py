@@ -27,9 +27,8 @@ import pytest
 
 from forecasting.services.model_store import active_model_info, list_models
 from forecasting.storage import SQLStorage
-
-from ..conftest import FAST
-from ..waiting import wait_for
+from tests.support import FAST
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
