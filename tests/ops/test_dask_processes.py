@@ -35,7 +35,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = ROOT / "supabase" / "migrations"
 
-# Small, fast training (the FAST settings of tests/conftest.py), given as a user gives them.
+# Small, fast training (the FAST settings of tests/support), given as a user gives them.
 FAST_ENV = {"ML_MODEL_CANDIDATES": ",".join(FAST.model_candidates), "ML_HORIZON_DAYS": str(FAST.horizon_days),
             "ML_CV_FOLDS": str(FAST.cv_folds)}
 

@@ -1,7 +1,7 @@
 """Faults: corrupt models, concurrent retrains, a scheduler killed mid-run.
 
 Each runs against the embedded SQLite file and a real PostgreSQL server
-(tests/pg.py); the command-line processes reach PostgreSQL through
+(tests/support/pg.py); the command-line processes reach PostgreSQL through
 `DATABASE_URL`, as in a deployment. (The database itself going down mid-run:
 test_outage.py.)
 """

@@ -2,10 +2,10 @@
 
 Every test taking `storage` runs on the embedded SQLite file (`[sqlite]`), a
 real PostgreSQL server (`[postgres]`) and the Supabase REST backend talking to
-a PostgREST stand-in over that server (`[supabase]`, see tests/pg.py); each
+a PostgREST stand-in over that server (`[supabase]`, see tests/support/pg.py); each
 PostgreSQL test gets a fresh database copied from the migrated template, so no
 rows leak between tests. Tests of transactions across chunks take
-`sql_storage` (REST has none, see tests/test_supabase_rest.py); tests about
+`sql_storage` (REST has none, see tests/storage/test_supabase_rest.py); tests about
 the SQLite file itself use `tmp_path`.
 """
 

@@ -20,7 +20,7 @@ from forecasting.storage import SQLStorage
 from tests.support.scheduler_probe import PROBE_TABLE
 from tests.support.waiting import wait_for
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FAST_APP = AppSettings(health_check_seconds=1, scheduler_lease_seconds=3, rules_check_seconds=86400,
                        feature_refresh_seconds=86400)
 

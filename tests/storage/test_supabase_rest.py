@@ -10,8 +10,8 @@ documents (docs.postgrest.org, "Tables and Views", "Resource Embedding",
 `Prefer: count=exact` answered in `Content-Range`, `POST /rest/v1/rpc/<fn>`.
 
 Behaviour against real PostgreSQL semantics is covered by the contract suite
-(tests/test_storage.py, `[supabase]`), where the same backend talks to a
-PostgREST stand-in running each request on the test server (tests/pg.py);
+(tests/storage/test_storage.py, `[supabase]`), where the same backend talks to a
+PostgREST stand-in running each request on the test server (tests/support/pg.py);
 the last tests here use that stand-in too: as the key's role, under the
 migrations' grants and RLS policies, with PostgREST's error answers, and
 served over HTTP to another process.
@@ -387,7 +387,7 @@ def test_the_pipeline_runs_over_rest(stand_in_store):
 # the tenants `tenant_members` lists for that user).
 
 OWNER_A, OWNER_B = str(uuid.uuid4()), str(uuid.uuid4())
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def owner_key(user: str) -> str:
