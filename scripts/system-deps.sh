@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System packages the test suite needs beyond the Python venv (idempotent; installs only what is missing).
 # - chromium: the browser test drives Debian's chromium (Playwright cannot download its own browser here);
-# - postgresql: the storage, RLS and scheduler tests start a throwaway PostgreSQL cluster (tests/pg.py).
+# - postgresql: the storage, RLS and scheduler tests start a throwaway PostgreSQL cluster (tests/support/pg.py).
 set -euo pipefail
 
 missing=()

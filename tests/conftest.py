@@ -1,48 +1,30 @@
-"""Shared fixtures: real SQLite files in temporary folders, small demo data, fixed clocks."""
+"""Shared fixtures: real SQLite files in temporary folders, small demo data, fixed clocks, and the
+dashboard's demo database (a module-scoped copy of the one built per session in
+`tests/support/dashboard_db.py`) for the page tests of every folder.
+
+What is shared but is not a fixture (FAST, NOW, END, SHARED_DATA, make_series, open_backend, ...)
+is in `tests/support`; test modules import it from there, never from a conftest.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
-from forecasting.core.config import MLSettings, reset_settings
+from forecasting.core.config import reset_settings
 from forecasting.core.logs import LOGGER_NAME
 from forecasting.storage import SQLStorage
 
-# A real PostgreSQL server and a PostgREST stand-in over it (see tests/pg.py).
-from .pg import postgres_server, postgres_url, private_postgres_server, private_postgres_url, rest_server, rest_stand_in  # noqa: F401
+# The support helpers' asserts report their values as a test's do: registered before their first import,
+# so this module imports them in its fixtures.
+pytest.register_assert_rewrite("tests.support")
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-if not SHARED_DATA.is_dir():  # CI lays shared/ beside the clone, whatever the clone's folder is called
-    SHARED_DATA = Path(os.environ.get("SHARED_DATA", Path.cwd().parent / "shared" / "data"))
-
-# A fixed "now" so that "yesterday" and the demo's last day agree in every test.
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
-END = NOW.date() - pd.Timedelta(days=1)
-
-FAST = MLSettings(model_candidates=["naive", "snaive", "ets"], horizon_days=14, cv_folds=2)
-
-
-def open_backend(request, tmp_path, backend: str):
-    """An empty database on `backend`: "sqlite" (a file), "postgres" (a fresh database on the real
-    server) or "supabase" (the REST backend over a PostgREST stand-in on that server)."""
-    if backend == "sqlite":
-        return SQLStorage.sqlite_file(tmp_path / "test.db")
-    if backend == "postgres":
-        return SQLStorage(request.getfixturevalue("postgres_url"))
-    import httpx
-
-    from forecasting.storage.supabase_rest import SupabaseRestStorage
-
-    stand_in = request.getfixturevalue("rest_stand_in")
-    return SupabaseRestStorage("https://contract.supabase.co", "service-role-key",
-                               http_client=httpx.Client(transport=httpx.MockTransport(stand_in)))
+# A real PostgreSQL server and a PostgREST stand-in over it: postgres_server, postgres_url,
+# private_postgres_server, private_postgres_url, rest_stand_in, rest_server (see tests/support/pg.py).
+pytest_plugins = ["tests.support.pg"]
 
 
 @pytest.fixture(autouse=True)
@@ -84,6 +66,7 @@ def storage(tmp_path) -> SQLStorage:
 @pytest.fixture(scope="session")
 def demo_data():
     from forecasting.services.demo import generate_demo
+    from tests.support import END
 
     return generate_demo(n_tenants=3, days=400, seed=7, end=END)
 
@@ -96,10 +79,26 @@ def demo_storage(storage, demo_data) -> SQLStorage:
     return storage
 
 
-def make_series(n: int = 200, *, seed: int = 0, start: str = "2024-01-01", level: float = 100.0,
-                weekly: float = 20.0, noise: float = 5.0) -> pd.Series:
-    """A weekly-seasonal daily series with noise, for model tests."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n)
-    values = level + weekly * np.sin(2 * np.pi * t / 7) + rng.normal(0, noise, n)
-    return pd.Series(values, index=pd.date_range(start, periods=n, freq="D", name="ds"), name="y")
+@pytest.fixture(scope="module")
+def dashboard_db(tmp_path_factory) -> Path:
+    """The dashboard's demo database, copied for the module (view and robustness tests)."""
+    from tests.support.dashboard_db import copy_db, shared_dashboard_db
+
+    return copy_db(shared_dashboard_db(tmp_path_factory), tmp_path_factory.mktemp("dashboard") / "demo.db")
+
+
+@pytest.fixture
+def writable(dashboard_db, tmp_path):
+    from tests.support.dashboard_db import copy_db
+
+    storage = SQLStorage.sqlite_file(copy_db(dashboard_db, tmp_path / "copy.db"))
+    yield storage
+    storage.close()
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory) -> Path:
+    """The same demo database, the page tests' copy (tests/test_dashboard_app.py and the robustness pages)."""
+    from tests.support.dashboard_db import copy_db, shared_dashboard_db
+
+    return copy_db(shared_dashboard_db(tmp_path_factory), tmp_path_factory.mktemp("app") / "demo.db")

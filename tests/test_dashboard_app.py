@@ -7,8 +7,6 @@ settings, notifications) work on their own copy of the database.
 
 from __future__ import annotations
 
-import json
-import re
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -22,28 +20,32 @@ from forecasting.services.model_store import list_models
 from forecasting.services.notifications import notify
 from forecasting.services.tenants import tenant_overrides
 from forecasting.storage import SQLStorage
-
-from .dashboard_db import (
+from tests.support.dashboard_db import (
     EMPTY,
     NEVER_TRAINED,
     TRAINED,
     copy_db,
     damage_active_model,
-    shared_dashboard_db,
     shared_scored_db,
 )
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-OVERVIEW, FORECAST, COMPARISON = "pages/overview.py", "pages/forecast.py", "pages/comparison.py"
-ANOMALIES, MODELS, NOTIFICATIONS = "pages/anomalies.py", "pages/models.py", "pages/notifications.py"
-JOBS = "pages/jobs.py"
-PAGES = [OVERVIEW, FORECAST, COMPARISON, ANOMALIES, MODELS, NOTIFICATIONS]
-TIMEOUT = 60
-
-
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory) -> Path:
-    return copy_db(shared_dashboard_db(tmp_path_factory), tmp_path_factory.mktemp("app") / "demo.db")
+from tests.support.pages import (
+    ANOMALIES,
+    APP,
+    COMPARISON,
+    FORECAST,
+    JOBS,
+    MODELS,
+    NOTIFICATIONS,
+    OVERVIEW,
+    PAGES,
+    TIMEOUT,
+    charts,
+    open_page,
+    shown,
+    start,
+    texts,
+    use_database,
+)
 
 
 @pytest.fixture
@@ -51,62 +53,18 @@ def own_db(demo_db, tmp_path) -> Path:
     return copy_db(demo_db, tmp_path / "own.db")
 
 
-def _use(monkeypatch, db: Path) -> None:
-    monkeypatch.setenv("FORECASTING_DB_PATH", str(db))
-    # The scheduler is a process-wide background thread bound to the first database it sees; tests
-    # that switch databases in one process keep it off (the browser test runs it).
-    monkeypatch.setenv("SCHEDULER_ENABLED", "false")
-    # What "Retrain now" runs comes from the environment, as in production; small here to stay fast.
-    monkeypatch.setenv("ML_MODEL_CANDIDATES", "naive,snaive,ets")
-    monkeypatch.setenv("ML_HORIZON_DAYS", "14")
-    monkeypatch.setenv("ML_CV_FOLDS", "2")
-    reset_settings()
-
-
 @pytest.fixture
 def app(monkeypatch, demo_db):
     """A started app on the shared demo database (read-only tests)."""
-    _use(monkeypatch, demo_db)
+    use_database(monkeypatch, demo_db)
     return start()
 
 
 @pytest.fixture
 def own_app(monkeypatch, own_db):
     """A started app on a private copy of the demo database (tests that write)."""
-    _use(monkeypatch, own_db)
+    use_database(monkeypatch, own_db)
     return start(), SQLStorage.sqlite_file(own_db)
-
-
-def start(lang: str = "en") -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.session_state["lang"] = lang
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def open_page(at: AppTest, page: str, tenant: str | None = None) -> AppTest:
-    if tenant is not None:
-        at.sidebar.selectbox(key="tenant_id").select(tenant).run()
-    at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def charts(at: AppTest) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-
-
-def shown(markdown) -> str:
-    """What a Markdown text reads as on the page: the pages escape every value they fill in, and CommonMark
-    shows a backslash-escaped punctuation mark as the mark itself."""
-    # and the zero-width spaces that keep addresses from turning into links are not seen either
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", str(markdown)).replace("\u200b", "")
-
-
-def texts(elements) -> str:
-    """The elements' texts as a reader sees them, in one string."""
-    return " ".join(shown(e.value) for e in elements)
 
 
 # --- every page on demo data --------------------------------------------------------------------
@@ -191,7 +149,7 @@ def test_switching_tenant_changes_the_figures_and_is_remembered_across_pages(app
 
 @pytest.fixture
 def spanish(monkeypatch, demo_db):
-    _use(monkeypatch, demo_db)
+    use_database(monkeypatch, demo_db)
     return start("es")
 
 
@@ -298,7 +256,7 @@ def test_no_page_retrains_an_unusable_model_and_the_overview_offers_retrain_now(
     storage = SQLStorage.sqlite_file(own_db)
     damage_active_model(storage, TRAINED, damage)  # before the first render: cached pages would hide it
     before = list_models(storage, TRAINED)["model_version"].tolist()
-    _use(monkeypatch, own_db)
+    use_database(monkeypatch, own_db)
     at = start()  # the overview of business 1
     said = texts(at.warning)
     if damage == "stale":
@@ -319,7 +277,7 @@ def test_no_page_retrains_an_unusable_model_and_the_overview_offers_retrain_now(
 
 
 def test_a_database_without_tenants_explains_how_to_load_the_demo(monkeypatch, tmp_path):
-    _use(monkeypatch, tmp_path / "fresh.db")
+    use_database(monkeypatch, tmp_path / "fresh.db")
     at = start()
     assert t("msg.no_tenants", "en") in texts(at.info)
 
@@ -359,7 +317,7 @@ def test_notifications_newest_first_and_marked_read(own_app):
 def test_notifications_are_said_in_the_readers_language(monkeypatch, own_db):
     from forecasting.ops.jobs import send_daily_notifications
 
-    _use(monkeypatch, own_db)
+    use_database(monkeypatch, own_db)
     storage = SQLStorage.sqlite_file(own_db)
     send_daily_notifications(storage, MLSettings(), now=datetime.now(timezone.utc))
     notify(storage, TRAINED, kind="info", title="Written by the shop's own app", message="Plain text.",
@@ -377,7 +335,7 @@ def test_notifications_are_said_in_the_readers_language(monkeypatch, own_db):
 @pytest.fixture
 def scored_app(monkeypatch, tmp_path_factory):
     """A started app on the scored database: tenant 1 has 14 days of issued forecasts with actuals."""
-    _use(monkeypatch, shared_scored_db(tmp_path_factory))
+    use_database(monkeypatch, shared_scored_db(tmp_path_factory))
     return start()
 
 
@@ -523,7 +481,7 @@ def test_a_running_job_shows_progress_and_a_failed_one_its_error(own_app):
 
 
 def test_jobs_page_in_spanish(monkeypatch, demo_db):
-    _use(monkeypatch, demo_db)
+    use_database(monkeypatch, demo_db)
     at = start("es")
     open_page(at, JOBS)
     assert at.title[0].value == t("jobs.title", "es")

@@ -37,8 +37,7 @@ from forecasting.services.training import train_and_predict_sales
 from forecasting.views import anomalies as anomaly_views
 from forecasting.views import common, comparison, forecast, models
 from forecasting.views import overview as overview_views
-
-from .conftest import FAST, open_backend
+from tests.support import FAST, open_backend
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 FORECAST_PAGE = "pages/forecast.py"

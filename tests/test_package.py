@@ -127,3 +127,49 @@ def test_the_package_has_no_import_cycle():
 
     cycles = [" -> ".join(c) for c in map(path_back, sorted(graph)) if c]
     assert not cycles, cycles
+
+
+def _imports_of_test_modules(root: Path) -> list[str]:
+    """Imports, in any module under root/tests, of a test module (`test_*`) or of a conftest: relative or
+    absolute, at any depth of the file, and in `pytest_plugins`. What they share lives in tests/support,
+    fixtures in the conftests."""
+    import ast
+
+    def banned(parts: list[str]) -> bool:
+        return any(part.startswith("test_") or part == "conftest" for part in parts)
+
+    offenders = []
+    for path in sorted((root / "tests").rglob("*.py")):
+        package = list(path.relative_to(root).parent.parts)  # the module's package: ["tests", "robustness"]
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            names: list[list[str]] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name.split(".") for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = package[: len(package) - node.level + 1] if node.level else []
+                module = base + (node.module.split(".") if node.module else [])
+                names = [module]
+                if module[:1] == ["tests"] and not banned(module):  # `from . import conftest`: a module too
+                    names = [module + [alias.name] for alias in node.names]
+            elif isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "pytest_plugins" for t in node.targets):
+                names = [c.value.split(".") for c in ast.walk(node.value)
+                         if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+            offenders += [(str(path.relative_to(root)), node.lineno, ".".join(name)) for name in names if banned(name)]
+    return [f"{path}:{line} imports {name}" for path, line, name in sorted(offenders)]
+
+
+def test_no_test_module_imports_another_or_a_conftest(tmp_path):
+    bad = {"tests/__init__.py": "", "tests/conftest.py": "from .test_pages import demo_db\n",
+           "tests/core/test_a.py": "import tests.test_b\nfrom ..conftest import NOW\n\n\ndef f():\n"
+                                   "    from tests import conftest\n",
+           "tests/support/helpers.py": "pytest_plugins = ['tests.core.test_a']\n"}
+    for name, text in bad.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert _imports_of_test_modules(tmp_path) == [
+        "tests/conftest.py:1 imports tests.test_pages", "tests/core/test_a.py:1 imports tests.test_b",
+        "tests/core/test_a.py:2 imports tests.conftest", "tests/core/test_a.py:6 imports tests.conftest",
+        "tests/support/helpers.py:1 imports tests.core.test_a"]  # the check can fail, naming file and line
+
+    offenders = _imports_of_test_modules(ROOT)
+    assert not offenders, "shared helpers go to tests/support, fixtures to a conftest: " + "; ".join(offenders)

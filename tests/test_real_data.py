@@ -25,8 +25,7 @@ from forecasting.core.metrics import mase, mase_scale
 from forecasting.core.models import lower_col, upper_col
 from forecasting.core.models.baselines import SeasonalNaive
 from forecasting.services.training import train_and_predict_sales
-
-from .conftest import SHARED_DATA
+from tests.support import SHARED_DATA
 
 HOLDOUT = 28
 FOLDS = 5

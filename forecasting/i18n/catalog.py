@@ -10,7 +10,7 @@ clone needs no compile step and the .po files themselves are what ships.
 one and two read "1 unidad" and "2 unidades"; without `n=` a plural key says its plural form, or the
 "(s)" text it had before it became plural while some callers do not pass the count yet. A key missing
 in one language falls back to English, then to `default`, then to the key itself, so a forgotten string
-shows up as its key instead of breaking a page (tests/test_i18n.py checks that every language has every key).
+shows up as its key instead of breaking a page (tests/i18n/test_catalog.py checks that every language has every key).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 -- Forecasting tables, keys, indexes and functions (any PostgreSQL >= 13, Supabase included).
 --
 -- The source of truth for PostgreSQL; forecasting/storage/schema.py declares the same
--- tables for the embedded SQLite file, and tests/test_postgres_migrations.py checks that
+-- tables for the embedded SQLite file, and tests/storage/test_postgres_migrations.py checks that
 -- both agree (tables, columns, nullability, type families, unique keys).
 -- Idempotent: applying it again changes nothing (`if not exists`, `create or replace`).
 -- Unique constraints are exactly the upsert conflict keys.

@@ -23,9 +23,7 @@ import pytest
 
 from forecasting.i18n.catalog import t
 from forecasting.storage import SQLStorage
-
-from ..dashboard_db import NEVER_TRAINED, shared_scored_db
-from ..test_dashboard_app import copy_db
+from tests.support.dashboard_db import NEVER_TRAINED, copy_db, shared_scored_db
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")

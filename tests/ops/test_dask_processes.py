@@ -27,16 +27,15 @@ import pytest
 
 from forecasting.services.model_store import active_model_info, list_models
 from forecasting.storage import SQLStorage
-
-from ..conftest import FAST
-from ..waiting import wait_for
+from tests.support import FAST
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = ROOT / "supabase" / "migrations"
 
-# Small, fast training (the FAST settings of tests/conftest.py), given as a user gives them.
+# Small, fast training (the FAST settings of tests/support), given as a user gives them.
 FAST_ENV = {"ML_MODEL_CANDIDATES": ",".join(FAST.model_candidates), "ML_HORIZON_DAYS": str(FAST.horizon_days),
             "ML_CV_FOLDS": str(FAST.cv_folds)}
 

@@ -1,13 +1,13 @@
 """Fixtures of the robustness suite, which runs its checks on every backend: the embedded SQLite
 file, a real PostgreSQL server, and the Supabase REST backend (over a PostgREST stand-in on that
-server, as no Supabase project can run here; see tests/pg.py)."""
+server, as no Supabase project can run here; see tests/support/pg.py). The page tests' demo
+database, `demo_db`, is in tests/conftest.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from ..conftest import open_backend
-from ..test_dashboard_app import demo_db  # noqa: F401 - the dashboard tests' demo database, for the page tests
+from tests.support import open_backend
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -24,13 +24,3 @@ def any_storage(request, tmp_path):
     store = open_backend(request, tmp_path, request.param)
     yield store
     store.close()
-
-
-def shop_database(path, timezone: str = "Europe/Madrid"):
-    """An embedded database file at `path` with one business, `t`, and no sales (for command-line tests)."""
-    from forecasting.storage import SQLStorage
-
-    store = SQLStorage.sqlite_file(path)
-    store.upsert("negocios", "t", [{"id": "t", "nombre": "T", "timezone": timezone}])
-    store.close()
-    return path

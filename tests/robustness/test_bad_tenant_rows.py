@@ -16,10 +16,9 @@ from forecasting.ops.jobs import retrain_all
 from forecasting.services.tenants import get_tenant, list_tenants
 from forecasting.services.training import train_and_predict_sales
 from forecasting.storage import SQLStorage
-
-from ..conftest import FAST, NOW
-from ..dashboard_db import copy_db
-from ..test_dashboard_app import OVERVIEW, PAGES, _use, open_page, start
+from tests.support import FAST, NOW
+from tests.support.dashboard_db import copy_db
+from tests.support.pages import OVERVIEW, PAGES, open_page, start, use_database
 
 # The demo database has four businesses; "2" stays good (it has sales), "4" has no sales at all.
 BAD = {"1": {"timezone": "Mars/Olympus"}, "3": {"currency": "=1+1"}, "4": {"country": "XX"}}
@@ -60,7 +59,7 @@ def test_the_weekly_retrain_does_everyone_else(spoiled_db, monkeypatch):
 
 
 def test_the_all_businesses_table_shows_bad_rows_as_bad_rows(monkeypatch, spoiled_db):
-    _use(monkeypatch, spoiled_db)
+    use_database(monkeypatch, spoiled_db)
     at = start()
     good = GOOD
     open_page(at, OVERVIEW, tenant=good)
@@ -77,7 +76,7 @@ def test_the_all_businesses_table_shows_bad_rows_as_bad_rows(monkeypatch, spoile
 
 @pytest.mark.parametrize("tenant", sorted(BAD))
 def test_a_bad_business_page_says_what_is_wrong(monkeypatch, spoiled_db, tenant):
-    _use(monkeypatch, spoiled_db)
+    use_database(monkeypatch, spoiled_db)
     at = start()
     for page in PAGES:
         open_page(at, page, tenant=tenant)  # no exception

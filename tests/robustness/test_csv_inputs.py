@@ -20,9 +20,7 @@ from forecasting.services import importer
 from forecasting.services.csvtools import progress_printer, read_long_csv
 from forecasting.services.importer import MAX_BYTES, import_sales, parse_sales_csv, read_text_file
 from forecasting.storage import SQLStorage
-
-from ..conftest import NOW
-from .conftest import shop_database
+from tests.support import NOW, shop_database
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -20,8 +20,7 @@ from forecasting.core.config import AppSettings
 from forecasting.core.errors import StorageError
 from forecasting.services.training import train_and_predict_sales
 from forecasting.storage import SQLStorage, open_storage
-
-from ..conftest import FAST, NOW
+from tests.support import FAST, NOW
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -20,8 +20,7 @@ import pytest
 from forecasting.core.errors import DataError
 from forecasting.services.exports import neutralize, write_csv
 from forecasting.views import forecast
-
-from ..dashboard_db import TRAINED, dashboard_db, writable  # noqa: F401 - the dashboard tests' demo database
+from tests.support.dashboard_db import TRAINED
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = ["=HYPERLINK(\"https://evil.example\",\"click\")", "+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0",

@@ -1,7 +1,7 @@
 """Faults: corrupt models, concurrent retrains, a scheduler killed mid-run.
 
 Each runs against the embedded SQLite file and a real PostgreSQL server
-(tests/pg.py); the command-line processes reach PostgreSQL through
+(tests/support/pg.py); the command-line processes reach PostgreSQL through
 `DATABASE_URL`, as in a deployment. (The database itself going down mid-run:
 test_outage.py.)
 """
@@ -30,9 +30,8 @@ from forecasting.services.model_store import list_models, load_active_model
 from forecasting.services.tenants import list_tenants
 from forecasting.services.training import forecast_from_active, predict_from_active, train_and_predict_sales
 from forecasting.storage import SQLStorage
-
-from ..conftest import FAST, NOW
-from ..waiting import wait_for
+from tests.support import FAST, NOW
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST_ENV = {"ML_MODEL_CANDIDATES": "naive,snaive,theta", "ML_HORIZON_DAYS": "14", "ML_CV_FOLDS": "2"}

@@ -22,9 +22,8 @@ from forecasting.i18n.catalog import escape_markdown
 from forecasting.i18n.formatting import Formatter
 from forecasting.services.notifications import notify, notify_parts
 from forecasting.storage import SQLStorage
-
-from ..dashboard_db import copy_db
-from ..test_dashboard_app import JOBS, PAGES, _use, open_page, start
+from tests.support.dashboard_db import copy_db
+from tests.support.pages import JOBS, PAGES, open_page, start, use_database
 
 HOSTILE = ("[Your session expired](https://evil.example/login) ![](https://evil.example/p.png) $x^2$ :red[!] **B** "
            "www.evil.example")
@@ -74,7 +73,7 @@ def hostile_app(monkeypatch, demo_db, tmp_path):
                  title=("notif.low_stock.title", {"product": HOSTILE}),
                  parts=[("notif.low_stock.message", {"product": HOSTILE, "stock_num": 1, "threshold_num": 5})])
     storage.close()
-    _use(monkeypatch, db)
+    use_database(monkeypatch, db)
     at = start()
     at.sidebar.selectbox(key="tenant_id").select("1").run()
     return at
@@ -115,7 +114,7 @@ def test_pages_survive_an_impossible_amount_already_in_the_database(monkeypatch,
     with pytest.raises(DataError, match=f"impossible amount on {three_days_ago:%Y-%m-%d}"):
         daily_sales(storage, "1", timezone="UTC")
     storage.close()
-    _use(monkeypatch, db)
+    use_database(monkeypatch, db)
     at = start()
     at.sidebar.selectbox(key="tenant_id").select("1").run()
     for page in [*PAGES, JOBS]:

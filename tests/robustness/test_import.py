@@ -17,9 +17,7 @@ from forecasting.core.errors import DataError
 from forecasting.services.importer import RowError, SalesImportError, error_table, import_sales, parse_sales_csv
 from forecasting.services.sales import daily_sales
 from forecasting.storage import SQLStorage
-
-from ..conftest import NOW
-from .conftest import shop_database
+from tests.support import NOW, shop_database
 
 MADRID = "Europe/Madrid"
 UTC = timezone.utc

@@ -37,8 +37,7 @@ from forecasting.services.demo import generate_demo, write_demo
 from forecasting.services.importer import import_sales
 from forecasting.services.model_store import list_models
 from forecasting.storage import CHUNK_SIZE, SQLStorage, Storage
-
-from ..conftest import END, FAST, NOW
+from tests.support import END, FAST, NOW
 
 PASSWORD = "s3cret-Pa55"  # in the PostgreSQL URL (the test cluster trusts everyone): must never be shown
 MONDAY = datetime(2026, 11, 23, 2, tzinfo=timezone.utc)

@@ -20,8 +20,7 @@ from forecasting.core.errors import ForecastingError
 from forecasting.core.series import series_from_values
 from forecasting.services.importer import import_sales, parse_sales_csv
 from forecasting.storage import SQLStorage
-
-from ..conftest import NOW
+from tests.support import NOW
 
 ENGINE = MLSettings(horizon_days=7, cv_folds=2, model_candidates=["naive", "snaive", "theta", "lightgbm"])
 UTC = timezone.utc

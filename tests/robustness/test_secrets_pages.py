@@ -25,9 +25,8 @@ from forecasting.services import auth
 from forecasting.services.demo import generate_demo, write_demo
 from forecasting.services.training import train_and_predict_sales
 from forecasting.storage import SQLStorage
-
-from ..conftest import FAST, NOW
-from ..test_dashboard_app import APP, JOBS, PAGES, TIMEOUT, open_page
+from tests.support import FAST, NOW
+from tests.support.pages import APP, JOBS, PAGES, TIMEOUT, open_page
 
 DB_PASSWORD = "pw-Very-Secret-4711"
 SERVICE_KEY = "sk-service-role-Secret-0815"

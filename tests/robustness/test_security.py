@@ -12,8 +12,7 @@ import pytest
 from forecasting.core.errors import DataError
 from forecasting.services.tenants import get_tenant
 from forecasting.services.training import train_and_predict_sales
-
-from ..conftest import FAST, NOW
+from tests.support import FAST, NOW
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = ["1' OR '1'='1", "1; DROP TABLE ventas; --", "' UNION SELECT * FROM negocios --", "%", "_", "1\\", "\x00"]

@@ -15,8 +15,7 @@ from forecasting.core.errors import ConfigError
 from forecasting.core.evaluation import cross_validate
 from forecasting.core.models.baselines import Naive
 from forecasting.services.tenants import save_tenant_overrides, tenant_overrides
-
-from ..conftest import make_series
+from tests.support import make_series
 
 
 @pytest.mark.parametrize("overrides, field", [

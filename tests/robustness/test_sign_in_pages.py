@@ -16,8 +16,8 @@ from streamlit.testing.v1 import AppTest
 from forecasting.i18n.catalog import t
 from forecasting.services import auth
 from forecasting.storage import SQLStorage
-
-from ..test_dashboard_app import APP, JOBS, PAGES, TIMEOUT, _use, copy_db, open_page
+from tests.support.dashboard_db import copy_db
+from tests.support.pages import APP, JOBS, PAGES, TIMEOUT, open_page, use_database
 
 PASSWORD = "correct horse battery"
 OWN, OTHER = "2", "1"  # the owner's business, and one that is not theirs
@@ -39,7 +39,7 @@ def every_text(at: AppTest) -> str:
 @pytest.fixture
 def signed_db(monkeypatch, demo_db, tmp_path):
     db = copy_db(demo_db, tmp_path / "signin.db")
-    _use(monkeypatch, db)
+    use_database(monkeypatch, db)
     monkeypatch.setenv("AUTH_ENABLED", "true")
     from forecasting.core.config import reset_settings
 
@@ -73,7 +73,7 @@ def names(store) -> dict[str, str]:
 
 
 def test_with_sign_in_off_every_page_carries_the_banner(monkeypatch, demo_db):
-    _use(monkeypatch, demo_db)
+    use_database(monkeypatch, demo_db)
     at = visit()
     banner = t("auth.off_banner", "en")
     for page in [*PAGES, JOBS]:
@@ -149,7 +149,7 @@ def test_wrong_passwords_through_the_form_lock_the_name_and_only_that_name(signe
 
 
 def test_with_no_users_the_form_says_how_to_add_the_first(monkeypatch, demo_db):
-    _use(monkeypatch, demo_db)
+    use_database(monkeypatch, demo_db)
     monkeypatch.setenv("AUTH_ENABLED", "true")
     from forecasting.core.config import reset_settings
 

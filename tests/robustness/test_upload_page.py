@@ -20,16 +20,15 @@ from forecasting.i18n.catalog import t
 from forecasting.i18n.formatting import formatter_for
 from forecasting.services.tenants import get_tenant
 from forecasting.storage import SQLStorage
-
-from ..dashboard_db import EMPTY, TRAINED
-from ..test_dashboard_app import MODELS, OVERVIEW, _use, copy_db, open_page, shown, start, texts
+from tests.support.dashboard_db import EMPTY, TRAINED, copy_db
+from tests.support.pages import MODELS, OVERVIEW, open_page, shown, start, texts, use_database
 
 
 @pytest.fixture
 def page(monkeypatch, demo_db, tmp_path):
     """The app on a private copy of the demo database, and that database."""
     db = copy_db(demo_db, tmp_path / "upload.db")
-    _use(monkeypatch, db)
+    use_database(monkeypatch, db)
     store = SQLStorage.sqlite_file(db)
     yield start(), store
     store.close()

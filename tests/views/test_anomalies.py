@@ -9,8 +9,7 @@ from forecasting.i18n.formatting import Formatter
 from forecasting.services.model_store import list_models
 from forecasting.ui import tables
 from forecasting.views import anomalies, models
-
-from ..dashboard_db import TRAINED
+from tests.support.dashboard_db import TRAINED
 
 
 def test_reflagging_follows_the_threshold_without_touching_storage(store):

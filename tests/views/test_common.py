@@ -8,8 +8,7 @@ from datetime import datetime, timezone
 
 from forecasting.storage import SQLStorage
 from forecasting.views import common, models
-
-from ..dashboard_db import FAST, NEVER_TRAINED, ROOT
+from tests.support.dashboard_db import FAST, NEVER_TRAINED, ROOT
 
 #: One module per page, plus what they share; `forecasting.views.dashboard` is gone.
 VIEW_MODULES = ("common", "overview", "forecast", "comparison", "anomalies", "models", "settings", "notifications",

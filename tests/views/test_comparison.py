@@ -10,8 +10,7 @@ from forecasting.services.model_store import list_models
 from forecasting.services.training import train_and_predict_sales
 from forecasting.ui import figures, tables
 from forecasting.views import comparison
-
-from ..dashboard_db import FAST, TRAINED
+from tests.support.dashboard_db import FAST, TRAINED
 
 
 def test_cv_view_explains_the_winner(store):

@@ -13,8 +13,7 @@ from forecasting.i18n.formatting import Formatter
 from forecasting.services.training import train_and_predict_sales
 from forecasting.ui import figures
 from forecasting.views import forecast
-
-from ..dashboard_db import FAST, TRAINED
+from tests.support.dashboard_db import FAST, TRAINED
 
 
 def test_forecast_view_bands_are_ordered_and_start_today(store):

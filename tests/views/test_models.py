@@ -5,8 +5,7 @@ from __future__ import annotations
 from forecasting.core.engine import ENSEMBLE
 from forecasting.services.tenants import settings_for_tenant
 from forecasting.views import models
-
-from ..dashboard_db import FAST, NEVER_TRAINED, TRAINED
+from tests.support.dashboard_db import FAST, NEVER_TRAINED, TRAINED
 
 
 def test_retrain_plan_counts_one_cv_step_per_candidate(store):

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from forecasting.views import notifications
-
-from ..dashboard_db import TRAINED
+from tests.support.dashboard_db import TRAINED
 
 
 def test_notifications_newest_first_and_mark_read(writable):

@@ -20,8 +20,7 @@ from forecasting.services.tenants import get_tenant
 from forecasting.storage import SQLStorage
 from forecasting.ui import figures, tables
 from forecasting.views import anomalies, common, comparison, forecast, models, overview
-
-from ..dashboard_db import EMPTY, FAST, NEVER_TRAINED, QUICK, TRAINED, damage_active_model
+from tests.support.dashboard_db import EMPTY, FAST, NEVER_TRAINED, QUICK, TRAINED, damage_active_model
 
 
 def test_overview_sales_windows_match_the_daily_series(store):

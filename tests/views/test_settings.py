@@ -10,8 +10,7 @@ from forecasting.core.config import DEPLOYMENT_SETTINGS
 from forecasting.core.errors import ConfigError
 from forecasting.services.tenants import tenant_overrides
 from forecasting.views import settings
-
-from ..dashboard_db import TRAINED
+from tests.support.dashboard_db import TRAINED
 
 
 def test_settings_form_stores_only_what_differs_and_validates_first(writable):

@@ -13,8 +13,7 @@ from forecasting.core.intervals import Conformal
 from forecasting.core.models import build, load_model, lower_col, upper_col
 from forecasting.core.models.baselines import Naive, SeasonalNaive
 from forecasting.core.models.ensemble import EnsembleForecaster
-
-from .conftest import make_series
+from tests.support import make_series
 
 
 def test_ensemble_is_the_mean_of_the_best_candidates_fold_forecasts():

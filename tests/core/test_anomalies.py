@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.core.anomalies import detect_anomalies, flag, robust_z
-
-from .conftest import make_series
+from tests.support import make_series
 
 
 def test_a_spike_is_found_and_ordinary_days_are_not():

@@ -13,8 +13,7 @@ from forecasting.services.model_store import list_models, load_active_model
 from forecasting.services.notifications import notify_drift
 from forecasting.services.training import predict_from_active, train_and_predict_sales
 from forecasting.storage import TENANT_COLUMN
-
-from .conftest import FAST, NOW
+from tests.support import FAST, NOW
 
 ALL = MLSettings(model_candidates=list(available_names()), horizon_days=14, cv_folds=2)
 

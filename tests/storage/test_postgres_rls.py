@@ -1,6 +1,6 @@
 """Row-level security of the migrations, on a real PostgreSQL server set up like Supabase.
 
-The Supabase stack can't run here, so tests/pg.py recreates what matters to
+The Supabase stack can't run here, so tests/support/pg.py recreates what matters to
 RLS: the roles `anon`, `authenticated` and `service_role` (BYPASSRLS),
 Supabase's default grants of everything in `public` to them, and `auth.uid()`
 reading the JWT claims PostgREST puts in `request.jwt.claims`. Each request is

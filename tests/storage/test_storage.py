@@ -2,10 +2,10 @@
 
 Every test taking `storage` runs on the embedded SQLite file (`[sqlite]`), a
 real PostgreSQL server (`[postgres]`) and the Supabase REST backend talking to
-a PostgREST stand-in over that server (`[supabase]`, see tests/pg.py); each
+a PostgREST stand-in over that server (`[supabase]`, see tests/support/pg.py); each
 PostgreSQL test gets a fresh database copied from the migrated template, so no
 rows leak between tests. Tests of transactions across chunks take
-`sql_storage` (REST has none, see tests/test_supabase_rest.py); tests about
+`sql_storage` (REST has none, see tests/storage/test_supabase_rest.py); tests about
 the SQLite file itself use `tmp_path`.
 """
 
@@ -24,8 +24,7 @@ from forecasting.core.logs import LOGGER_NAME
 from forecasting.storage import CHUNK_SIZE, CONFLICT_KEYS, TABLES, SQLStorage, Storage, open_storage
 from forecasting.storage.base import retry
 from forecasting.storage.migrate import latest_version, migration_files
-
-from .conftest import open_backend
+from tests.support import open_backend
 
 
 @pytest.fixture(params=["sqlite", "postgres", "supabase"])
@@ -246,8 +245,7 @@ def test_defaults_fill_columns_the_row_leaves_out(storage):
 def test_a_saved_model_loads_back_and_predicts_the_same(storage):
     from forecasting.core.models import build
     from forecasting.services.model_store import load_active_model, save_model
-
-    from .conftest import make_series
+    from tests.support import make_series
 
     series = make_series(120)
     model = build("snaive", MLSettings()).fit(series)

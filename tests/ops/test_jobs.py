@@ -9,8 +9,7 @@ import pytest
 from forecasting.ops import jobs
 from forecasting.services.locks import BusyError, tenant_lock
 from forecasting.services.training import retrain_tenant, train_and_predict_sales
-
-from .conftest import FAST, NOW
+from tests.support import FAST, NOW
 
 
 def test_refresh_features_writes_features(demo_storage):

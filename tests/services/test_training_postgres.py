@@ -8,8 +8,7 @@ from forecasting.services.demo import generate_demo, write_demo
 from forecasting.services.model_store import load_active_model
 from forecasting.services.training import train_and_predict_sales
 from forecasting.storage import SQLStorage
-
-from .conftest import END, FAST, NOW
+from tests.support import END, FAST, NOW
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from forecasting.i18n.formatting import Formatter, locale_for
 from forecasting.ui import tables
 from forecasting.views import settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_money_follows_language_country_and_currency():

@@ -2,9 +2,9 @@
 
 Tenants 1 and 2 trained (fast candidates, 14-day horizon), 3 never trained,
 4 without any sale; `shared_scored_db` adds forecasts issued 16 days ago for
-tenant 1, so its reliability scorecard has scored days. The fixtures here are
-imported by the test modules that use them (`tests/views/conftest.py` for the
-view tests).
+tenant 1, so its reliability scorecard has scored days. The fixtures over it
+are in the conftests: `dashboard_db`, `writable` and `demo_db` in
+`tests/conftest.py`, `store` and `scored` in `tests/views/conftest.py`.
 """
 
 from __future__ import annotations
@@ -14,15 +14,13 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
-
 from forecasting.core.config import MLSettings
 from forecasting.services.demo import generate_demo, write_demo
 from forecasting.services.model_store import KEY_FILE
 from forecasting.services.training import train_and_predict_sales
 from forecasting.storage import SQLStorage
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FAST = MLSettings(model_candidates=["naive", "snaive", "ets"], horizon_days=14, cv_folds=2)
 TRAINED, NEVER_TRAINED, EMPTY = "1", "3", "4"
 
@@ -114,29 +112,3 @@ def copy_db(source: Path, target: Path) -> Path:
         shutil.copyfile(key, copied)
     return target
 
-
-@pytest.fixture(scope="module")
-def dashboard_db(tmp_path_factory) -> Path:
-    return copy_db(shared_dashboard_db(tmp_path_factory), tmp_path_factory.mktemp("dashboard") / "demo.db")
-
-
-@pytest.fixture
-def store(dashboard_db):
-    storage = SQLStorage.sqlite_file(dashboard_db)
-    yield storage
-    storage.close()
-
-
-@pytest.fixture(scope="module")
-def scored(tmp_path_factory):
-    """Read-only storage over the scored database (`shared_scored_db`)."""
-    storage = SQLStorage.sqlite_file(shared_scored_db(tmp_path_factory))
-    yield storage
-    storage.close()
-
-
-@pytest.fixture
-def writable(dashboard_db, tmp_path):
-    storage = SQLStorage.sqlite_file(copy_db(dashboard_db, tmp_path / "copy.db"))
-    yield storage
-    storage.close()

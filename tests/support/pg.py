@@ -1,6 +1,6 @@
 """A real PostgreSQL server for tests, started once per session.
 
-Fixtures (imported into `tests/conftest.py`, so any test can ask for them):
+Fixtures (a plugin of `tests/conftest.py`, `pytest_plugins`, so any test can ask for them):
 
 * `postgres_server` (session): a throwaway cluster in a temporary folder,
   listening on 127.0.0.1 and a free port. It has the roles Supabase has

@@ -35,8 +35,7 @@ from forecasting.core.models.baselines import Naive, SeasonalNaive
 from forecasting.core.models.ensemble import EnsembleForecaster
 from forecasting.services.model_store import SavedModel, library_versions
 from forecasting.services.model_store import _check_versions as check_library_versions
-
-from .conftest import make_series
+from tests.support import make_series
 
 SETTINGS = MLSettings(horizon_days=14)
 # Every registered model, whether or not its optional package is importable here: the requirements

@@ -1,6 +1,6 @@
 """A scheduler process with one extra job, `probe`, that counts its own executions.
 
-Run by tests/test_scheduler.py as `python -m tests.scheduler_probe SECONDS` in
+Run by tests/ops/test_scheduler.py as `python -m tests.support.scheduler_probe SECONDS` in
 separate processes on one database (chosen the way the product chooses it:
 `FORECASTING_DB_PATH`, `DATABASE_URL` or `SUPABASE_URL` with its key). The
 probe fires every second and appends one row to `probe_runs`, a table with no

@@ -12,8 +12,7 @@ from forecasting.services.scoring import measure_drift
 from forecasting.services.tenants import get_tenant
 from forecasting.services.training import train_and_predict_sales
 from forecasting.storage import SQLStorage
-
-from .conftest import FAST, NOW
+from tests.support import FAST, NOW
 
 
 def test_every_kind_of_notification_says_itself_in_spanish_and_english(demo_storage):

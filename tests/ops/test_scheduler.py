@@ -17,11 +17,10 @@ from forecasting.core.config import AppSettings, MLSettings
 from forecasting.ops.runs import execute_job, mark_interrupted_runs, recent_runs
 from forecasting.ops.scheduler import SchedulerRunner, job_specs, last_due
 from forecasting.storage import SQLStorage
+from tests.support.scheduler_probe import PROBE_TABLE
+from tests.support.waiting import wait_for
 
-from .scheduler_probe import PROBE_TABLE
-from .waiting import wait_for
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FAST_APP = AppSettings(health_check_seconds=1, scheduler_lease_seconds=3, rules_check_seconds=86400,
                        feature_refresh_seconds=86400)
 
@@ -102,7 +101,7 @@ def test_two_processes_on_one_database_run_each_due_time_exactly_once(tmp_path, 
     storage, database_env, executions = probe_database(backend, tmp_path, request)
     env = {**os.environ, **database_env, "HEALTH_CHECK_SECONDS": "86400", "SCHEDULER_LEASE_SECONDS": "3",
            "RULES_CHECK_SECONDS": "86400", "FEATURE_REFRESH_SECONDS": "86400", "LOG_LEVEL": "WARNING"}
-    procs = [subprocess.Popen([sys.executable, "-m", "tests.scheduler_probe", seconds], cwd=ROOT, env=env,
+    procs = [subprocess.Popen([sys.executable, "-m", "tests.support.scheduler_probe", seconds], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for seconds in ("5", "9")]
     outputs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs

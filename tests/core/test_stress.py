@@ -11,8 +11,7 @@ from forecasting.core.engine import forecast_series
 from forecasting.core.models import lower_col, upper_col
 from forecasting.core.series import series_from_values
 from forecasting.services.training import train_and_predict_sales
-
-from .conftest import NOW, make_series
+from tests.support import NOW, make_series
 
 SETTINGS = MLSettings(model_candidates=["naive", "snaive", "theta", "autoets", "lightgbm", "ets"], horizon_days=14, cv_folds=2)
 

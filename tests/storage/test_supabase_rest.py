@@ -10,8 +10,8 @@ documents (docs.postgrest.org, "Tables and Views", "Resource Embedding",
 `Prefer: count=exact` answered in `Content-Range`, `POST /rest/v1/rpc/<fn>`.
 
 Behaviour against real PostgreSQL semantics is covered by the contract suite
-(tests/test_storage.py, `[supabase]`), where the same backend talks to a
-PostgREST stand-in running each request on the test server (tests/pg.py);
+(tests/storage/test_storage.py, `[supabase]`), where the same backend talks to a
+PostgREST stand-in running each request on the test server (tests/support/pg.py);
 the last tests here use that stand-in too: as the key's role, under the
 migrations' grants and RLS policies, with PostgREST's error answers, and
 served over HTTP to another process.
@@ -42,8 +42,7 @@ from forecasting.core.errors import ConfigError, StorageError
 from forecasting.core.logs import LOGGER_NAME
 from forecasting.storage import CHUNK_SIZE, SQLStorage, Storage, open_storage, sqlalchemy_url
 from forecasting.storage.supabase_rest import SupabaseRestStorage
-
-from .pg import PostgrestStandIn, make_jwt, postgrest_status, rest_server  # noqa: F401 - rest_server: a fixture
+from tests.support.pg import PostgrestStandIn, make_jwt, postgrest_status
 
 URL = "https://xyz.supabase.co"
 REST = f"{URL}/rest/v1"
@@ -370,8 +369,7 @@ def test_pagination_against_a_server_capping_rows(stand_in_store):
 def test_the_pipeline_runs_over_rest(stand_in_store):
     from forecasting.services.demo import generate_demo, write_demo
     from forecasting.services.training import train_and_predict_sales
-
-    from .conftest import END, FAST, NOW
+    from tests.support import END, FAST, NOW
 
     store, _ = stand_in_store
     write_demo(store, generate_demo(n_tenants=1, days=200, seed=1, end=END))
@@ -389,7 +387,7 @@ def test_the_pipeline_runs_over_rest(stand_in_store):
 # the tenants `tenant_members` lists for that user).
 
 OWNER_A, OWNER_B = str(uuid.uuid4()), str(uuid.uuid4())
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def owner_key(user: str) -> str:

@@ -9,8 +9,7 @@ import pytest
 
 from forecasting.ops import jobs
 from forecasting.ops.executors import train_tenants
-
-from .conftest import FAST, NOW
+from tests.support import FAST, NOW
 
 
 def expected_rows(demo_data, tenant_id: str) -> dict[str, int]:
