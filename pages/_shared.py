@@ -453,7 +453,7 @@ def retrain_result(ctx: PageContext) -> None:
                 else "models.retrain_error_hint")
         st.caption(md(hint, lang))
     elif last:
-        st.success(md("models.retrain_summary", lang, model=model_label(last["winner"], lang),
+        st.success(md("models.retrain_summary", lang, n=last["anomalies"], model=model_label(last["winner"], lang),
                      candidates=last["candidates"], days=fmt.number(last["forecast_days"]),
                      history=fmt.number(last["history_days"]), anomalies=fmt.number(last["anomalies"]),
                      seconds=fmt.number(last["seconds"], 1)),

@@ -30,7 +30,7 @@ frame = anomalies.reflag(view, threshold)
 flagged = int(frame["is_anomaly"].sum())
 
 count.metric(md("anomalies.count", lang), fmt.number(flagged), border=True, height="stretch",
-             delta=t("anomalies.of_days", lang, days=fmt.number(len(frame))), delta_color="off", delta_arrow="off")
+             delta=t("anomalies.of_days", lang, n=len(frame), days=fmt.number(len(frame))), delta_color="off", delta_arrow="off")
 method.metric(md("anomalies.method", lang), md(f"anomalies.method.{view.method}", lang), border=True, height="stretch",
               help=md(f"anomalies.method.{view.method}.help", lang))
 used.metric(md("anomalies.threshold_used", lang), fmt.number(view.threshold, 1), border=True, height="stretch",

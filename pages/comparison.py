@@ -41,7 +41,7 @@ else:
     ) + (" " + md("comparison.why_baseline", lang, pct=fmt.percent(why.vs_baseline)) if why.vs_baseline is not None
          and why.vs_baseline > 0 and "snaive" not in (why.winner, why.runner_up) else ""),
         icon=":material/emoji_events:")
-st.caption(md("comparison.setup", lang, folds=cv.folds, horizon=cv.horizon,
+st.caption(md("comparison.setup", lang, n=cv.folds, folds=cv.folds, horizon=cv.horizon,
              metric=t(f"metric.{cv.primary_metric}.short", lang)))
 
 st.subheader(md("comparison.scores", lang))

@@ -30,7 +30,7 @@ if future.empty:
     st.stop()
 
 left, right = st.columns([3, 1], vertical_alignment="bottom")
-left.subheader(md("forecast.next_days", lang, days=len(future)))
+left.subheader(md("forecast.next_days", lang, n=len(future), days=len(future)))
 right.download_button(
     md("forecast.download", lang), data=forecast.forecast_csv(view),
     file_name=f"forecast_{tenant.id}_{view.today.isoformat()}.csv", mime="text/csv",

@@ -74,7 +74,7 @@ def last_outcome(job: jobs.JobStatus, fmt: Formatter) -> None:
     if last["state"] == "failed":
         st.error(md("jobs.last_failed", lang, when=when, error=error), icon=":material/error:")
     elif last["state"] == "partial":
-        st.warning(md("jobs.last_partial", lang, when=when, failed=last["tenants_failed"], error=error),
+        st.warning(md("jobs.last_partial", lang, n=last["tenants_failed"], when=when, failed=last["tenants_failed"], error=error),
                    icon=":material/warning:")
     elif last["state"] == "interrupted":
         st.warning(md("jobs.last_interrupted", lang, when=when, error=error), icon=":material/warning:")
@@ -112,7 +112,7 @@ def job_card(job: jobs.JobStatus, view: jobs.JobsView, fmt: Formatter) -> None:
             duration = fmt.duration(running["seconds"])
             if job.total:
                 st.progress(min((done + failed) / job.total, 1.0),
-                            text=md("jobs.progress", lang, done=done, failed=failed, total=job.total,
+                            text=md("jobs.progress", lang, n=job.total, done=done, failed=failed, total=job.total,
                                    duration=duration))
             else:
                 st.caption(md("jobs.progress_single", lang, duration=duration))

@@ -45,7 +45,7 @@ if upload is not None and st.button(md("import.go", lang), key=f"import_go_{tena
     try:
         report = import_sales(ctx.storage, tenant.id, upload.getvalue())
     except SalesImportError as exc:
-        st.error(md("import.failed", lang, problems=fmt.number(len(exc.errors)), lines=fmt.number(exc.line_count)),
+        st.error(md("import.failed", lang, n=len(exc.errors), problems=fmt.number(len(exc.errors)), lines=fmt.number(exc.line_count)),
                  icon=":material/error:")
         st.dataframe(error_table(exc.errors), hide_index=True, width="stretch")
     except ForecastingError as exc:
@@ -83,7 +83,7 @@ if saved:
     except ConfigError as exc:
         st.error(md("settings.invalid", lang, detail=str(exc)), icon=":material/error:")
     else:
-        st.success(md("settings.saved", lang, count=len(overrides)) if overrides else md("settings.saved_none", lang),
+        st.success(md("settings.saved", lang, n=len(overrides), count=len(overrides)) if overrides else md("settings.saved_none", lang),
                    icon=":material/check_circle:")
 
 st.button(md("settings.reset", lang), icon=":material/restart_alt:", key=f"settings_reset_{tenant.id}",

@@ -23,7 +23,7 @@ right.button(md("notifications.mark_all", lang), icon=":material/done_all:", key
              disabled=unread == 0, width="stretch",
              on_click=notifications.mark_read, args=(ctx.storage, tenant.id, None))
 
-st.caption(md("notifications.count", lang, total=len(items), unread=unread))
+st.caption(md("notifications.count", lang, n=len(items), total=len(items), unread=unread))
 if items.empty:
     st.info(md("notifications.empty_unread" if unread_only else "notifications.empty", lang),
             icon=":material/notifications_off:")

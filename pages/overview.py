@@ -22,20 +22,20 @@ st.subheader(md("overview.sales", lang))
 cols = st.columns(4)
 for col, days in zip(cols[:2], (7, 30), strict=True):
     change = data.change(days)
-    col.metric(md("overview.sales_last", lang, days=days), fmt.money(data.sales[days], whole=True),
+    col.metric(md("overview.sales_last", lang, n=days, days=days), fmt.money(data.sales[days], whole=True),
                delta=fmt.percent(change, signed=True) if change is not None else None,
-               delta_description=md("overview.vs_before", lang, days=days) if change is not None else None,
+               delta_description=md("overview.vs_before", lang, n=days, days=days) if change is not None else None,
                # Two weeks of bars for the 7-day card: this week next to the one it is compared with.
                chart_data=list(data.recent.iloc[-(2 * days if days == 7 else days):].round(2)),
                chart_type="bar" if days == 7 else "area", border=True, height="stretch",
-               help=md("overview.sales_help", lang, days=days))
+               help=md("overview.sales_help", lang, n=days, days=days))
 for col, days in zip(cols[2:], (7, 30), strict=True):
     total = data.forecast.get(days)
     versus = (total / data.sales[days] - 1) if total is not None and data.sales.get(days) else None
-    col.metric(md("overview.forecast_next", lang, days=days), fmt.money(total, whole=True),
+    col.metric(md("overview.forecast_next", lang, n=days, days=days), fmt.money(total, whole=True),
                delta=fmt.percent(versus, signed=True) if versus is not None else None,
-               delta_description=md("overview.vs_last", lang, days=days) if versus is not None else None,
-               border=True, height="stretch", help=md("overview.forecast_help", lang, days=days))
+               delta_description=md("overview.vs_last", lang, n=days, days=days) if versus is not None else None,
+               border=True, height="stretch", help=md("overview.forecast_help", lang, n=days, days=days))
 
 if not data.trained:
     shared.require_trained(ctx, False)
@@ -64,7 +64,7 @@ age = fmt.days_ago(data.last_trained, data.today)
 cols[1].metric(md("overview.last_trained", lang), fmt.date(data.last_trained),
                delta=(None if age is None else md("overview.trained_today", lang) if age <= 0
                       else md("overview.trained_yesterday", lang) if age == 1
-                      else md("overview.trained_ago", lang, days=age)),
+                      else md("overview.trained_ago", lang, n=age, days=age)),
                delta_color="off", delta_arrow="off", border=True, height="stretch",
                help=md("overview.trained_until", lang, day=fmt.date(data.trained_until)))
 reliability = data.reliability
@@ -80,7 +80,7 @@ cols[2].metric(
     md("overview.off_by", lang, error=fmt.percent(reliability.wape)) if reliability else md("overview.unknown", lang),
     delta=edge_text, delta_color=edge_color, delta_arrow="up" if edge is not None and edge >= 0 else "down",
     border=True, height="stretch",
-    help=(md("overview.reliability_issued", lang, days=reliability.days,
+    help=(md("overview.reliability_issued", lang, n=reliability.days, days=reliability.days,
             coverage=fmt.percent(reliability.coverage_80)) if reliability and reliability.source == "issued"
           else md("overview.reliability_backtest", lang)),
 )
@@ -93,8 +93,8 @@ if not card.scored:
     st.info(md("overview.score_none", lang, day=fmt.date(card.first_score_on, "long")) if card.first_score_on
             else md("overview.score_none_never", lang), icon=":material/hourglass_top:")
 else:
-    st.caption(md("overview.score_caption", lang, lookback=overview.RELIABILITY_LOOKBACK_DAYS, days=card.days)
-               + ("  " + md("overview.score_early", lang, days=card.days) if not card.settled else ""))
+    st.caption(md("overview.score_caption", lang, n=card.days, lookback=overview.RELIABILITY_LOOKBACK_DAYS, days=card.days)
+               + ("  " + md("overview.score_early", lang, n=card.days, days=card.days) if not card.settled else ""))
     cols = st.columns(4)
     cols[0].metric(md("overview.score_error", lang), md("overview.off_by", lang, error=fmt.percent(card.wape)),
                    border=True, height="stretch", help=md("overview.score_error_help", lang))

@@ -456,7 +456,7 @@ def test_run_now_on_retrain_all_updates_every_tenant_with_progress(own_app, monk
     at.run()
     assert not at.exception and not at.get("progress")
     assert not at.button(key="run_now_retrain_all").disabled
-    assert any("no sales" in shown(w.value) and "1 business(es) failed" in shown(w.value) for w in at.warning)
+    assert any("no sales" in shown(w.value) and "1 business failed" in shown(w.value) for w in at.warning)
 
 
 def test_a_running_job_shows_progress_and_a_failed_one_its_error(own_app):

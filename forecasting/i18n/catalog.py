@@ -7,8 +7,7 @@ clone needs no compile step and the .po files themselves are what ships.
 
 `t("overview.sales_last", "es", n=7, days=7)` -> "Ventas, últimos 7 días". Placeholders are
 `str.format` fields. `n=` picks a plural form by the language's rule (the file's Plural-Forms), so
-one and two read "1 unidad" and "2 unidades"; without `n=` a plural key says its plural form, or the
-"(s)" text it had before it became plural while some callers do not pass the count yet. A key missing
+one and two read "1 unidad" and "2 unidades"; without `n=` a plural key says its general plural form. A key missing
 in one language falls back to English, then to `default`, then to the key itself, so a forgotten string
 shows up as its key instead of breaking a page (tests/i18n/test_catalog.py checks that every language has every key).
 """
@@ -55,7 +54,7 @@ class Language:
         forms = self.plurals.get(key)
         if forms is not None and count is not _NO_COUNT:
             return forms[self.form(count, len(forms))]
-        text = self.texts.get(key)  # a plural key's pre-plural text, for callers without n=
+        text = self.texts.get(key)
         if text is not None:
             return text
         return forms[-1] if forms is not None else None

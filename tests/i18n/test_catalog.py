@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import gettext
 import re
 import string
@@ -93,10 +92,8 @@ def catalog_problems(locales: Path) -> list[str]:
             continue
         if any(f != fields[0] for f in fields):
             problems.append(f"{SOURCE}: {key}: placeholders differ between singular and plural: {fields}")
-        legacy = source.get((key, False)) if plural else None
-        with contextlib.suppress(ValueError):  # a malformed text is reported on its own
-            if legacy is not None and _fields(legacy.id) != fields[0]:
-                problems.append(f"{SOURCE}: {key}: placeholders differ from its text for callers without n=")
+        if plural and (key, False) in source:
+            problems.append(f"{SOURCE}: {key}: defined both with and without plural forms")
         counts = [c[len("count: {"):-1] for c in entry.auto_comments if c.startswith("count: {")]
         if plural and counts and counts[0] not in fields[0] | {"n"}:
             problems.append(f"{SOURCE}: {key}: its count {{{counts[0]}}} is not a placeholder")
@@ -301,13 +298,13 @@ def test_a_stored_message_counts_with_its_stored_value():
     assert say_stock("es", 2.5) == "A Pan le quedan 2,5 unidades (aviso a partir de 5)."
 
 
-def test_without_a_count_a_key_says_what_it_said_before():
-    """Callers that don't pass n= yet keep their text: the plural form, or the "(s)" wording."""
+def test_without_a_count_a_key_says_its_plural_form():
+    """A caller that passes no n= gets the general plural form."""
     assert t("overview.sales_last", "en", days=7) == "Sales, last 7 days"
     assert t("overview.sales_last", "es", days=7) == "Ventas, últimos 7 días"
     assert t("overview.sales_last", "es", n=1, days=1) == "Ventas, último 1 día"
     assert t("import.failed", "en", problems=4, lines=4) == (
-        "Nothing was imported: 4 problem(s) on 4 line(s). Fix these rows and upload the file again.")
+        "Nothing was imported: 4 problems in the file; lines affected: 4. Fix these rows and upload the file again.")
     assert t("import.failed", "en", n=1, problems=1, lines=1).startswith("Nothing was imported: 1 problem in the file")
     assert t("settings.saved", "es", n=1, count=1).startswith("Guardado: 1 ajuste difiere")
     assert t("comparison.why", "en", model="ETS", metric="MASE", value="0.5", n=3, runner="Naive",

@@ -111,8 +111,8 @@ def test_a_file_with_bad_rows_lists_each_line_and_writes_nothing(page):
     before_own = sales(store, TRAINED)
 
     upload(at, TRAINED, BAD.encode())
-    assert [shown(e.value) for e in at.error] == [t("import.failed", "en", problems=4, lines=4)]
-    assert shown(at.error[0].value) == ("Nothing was imported: 4 problem(s) on 4 line(s). "
+    assert [shown(e.value) for e in at.error] == [t("import.failed", "en", n=4, problems=4, lines=4)]
+    assert shown(at.error[0].value) == ("Nothing was imported: 4 problems in the file; lines affected: 4. "
                                         "Fix these rows and upload the file again.")
     assert not at.success
     [table] = [d.value for d in at.dataframe if "reason" in d.value.columns]
