@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from ..core.errors import DataError
+from ..core.evaluation import CVResult, rank_candidates, ranking_metric
 from ..core.metrics import METRICS
 from ..services.model_store import list_models
 from ..storage import Storage
@@ -115,11 +116,9 @@ def cv_from_metrics(metrics: Mapping[str, Any], model_version: str, last_trained
     winner = metrics.get("winner") or fallback_winner
     scores = pd.DataFrame.from_dict(metrics.get("scores") or {}, orient="index", columns=list(METRICS), dtype=float)
     scores.index.name = "model"
-    ranking = scores[metric].fillna(scores["mase"]) if metric in scores else scores.get("mase")
     if len(scores):
-        scores["rank"] = ranking.rank(method="min", na_option="bottom").astype(int)
-        scores["winner"] = scores.index == winner
-        scores = scores.sort_values(["rank"], kind="stable")
+        order = rank_candidates(scores, metric)  # the engine's ranking, so page and selection agree
+        scores = scores.loc[order].assign(rank=range(1, len(order) + 1), winner=lambda d: d.index == winner)
     else:
         scores["rank"] = pd.Series(dtype=int)
         scores["winner"] = pd.Series(dtype=bool)
@@ -127,13 +126,8 @@ def cv_from_metrics(metrics: Mapping[str, Any], model_version: str, last_trained
     by_fold = pd.DataFrame(metrics.get("by_fold") or [], columns=["model", "fold", "cutoff", *METRICS])
     by_step = pd.DataFrame(metrics.get("by_step") or [], columns=["model", "step", "mae", "mase"])
     by_weekday = pd.DataFrame(metrics.get("by_weekday") or [], columns=["model", "weekday", "mae"])
-    preds = metrics.get("predictions") or {}
-    predictions = pd.DataFrame({k: preds.get(k, []) for k in ("model", "fold", "ds", "y", "yhat")})
-    predictions["ds"] = pd.to_datetime(predictions["ds"])
-    cutoffs = by_fold.drop_duplicates("fold").set_index("fold")["cutoff"]
-    predictions["cutoff"] = pd.to_datetime(predictions["fold"].map(cutoffs))
-    for frame, columns in ((by_fold, METRICS), (by_step, ("mae", "mase")), (by_weekday, ("mae",)),
-                           (predictions, ("y", "yhat"))):
+    predictions = CVResult.from_json(metrics).predictions
+    for frame, columns in ((by_fold, METRICS), (by_step, ("mae", "mase")), (by_weekday, ("mae",))):
         for column in columns:
             frame[column] = pd.to_numeric(frame[column], errors="coerce")
 
@@ -149,7 +143,7 @@ def cv_from_metrics(metrics: Mapping[str, Any], model_version: str, last_trained
 
 def _winner_reason(scores: pd.DataFrame, by_fold: pd.DataFrame, winner: str, metric: str,
                    metrics: Mapping[str, Any], fixed: bool) -> WinnerReason:
-    column = metric if metric in scores and scores[metric].notna().any() else "mase"
+    column = ranking_metric(scores, metric)
     value = finite(scores[column].get(winner)) if winner in scores.index else None
     others = scores.drop(index=winner, errors="ignore")[column].dropna().sort_values()
     runner_up = str(others.index[0]) if len(others) else None
