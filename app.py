@@ -13,7 +13,7 @@ from forecasting.views import common, notifications
 from pages import _shared as shared
 
 st.set_page_config(page_title=t("app.title", shared.language()), page_icon=":material/insights:", layout="wide",
-                   initial_sidebar_state="expanded")
+                   initial_sidebar_state="auto")  # open on a computer, closed on a phone (it would cover the page)
 shared.load_secrets()
 
 lang = shared.language_switch()
