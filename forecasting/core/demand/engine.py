@@ -213,7 +213,7 @@ def _final(panel: Panel, classes: pd.DataFrame, selection, h: int, country) -> t
         members = selection[cls]
         names = [m for m in members if m != "lightgbm"]
         if cls not in ETS_CLASSES and "autoets" in names:  # the overall winner can't be ETS on intermittent rows
-            names = [m if m != "autoets" else "tsb" for m in names]
+            names = list(dict.fromkeys(m if m != "autoets" else "tsb" for m in names))
         forecasts = local_forecasts(panel, rows, cutoff, h, names)
         if "lightgbm" in members:
             forecasts["lightgbm"] = gbm[rows]
