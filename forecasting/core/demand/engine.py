@@ -42,7 +42,7 @@ import pandas as pd
 from ..calendar import check_country
 from ..errors import DataError
 from ..models.base import lower_col, upper_col
-from . import calibration
+from . import calibration, season
 from .classify import FORECAST_CLASSES, NEW_DAYS, classify_panel
 from .gbm import gbm_forecasts
 from .local import LOCAL_MODELS, local_forecasts
@@ -127,6 +127,7 @@ def _cross_validate(panel: Panel, h: int, folds: int, country, candidates, limit
         floor = calibration.level_floor(panel.y, cutoff)
         scale1, scale2 = scales(panel.y, cutoff)
         gbm = gbm_forecasts(panel, cutoff, h, country, seed) if "lightgbm" in candidates else None
+        ratio, weekday = season.seasonal_ratio(panel, cutoff, h), season.weekday_index(panel, cutoff, h)
         for cls in (*FORECAST_CLASSES, "new", "dormant"):
             rows = _sample(np.flatnonzero(listed & (classes == cls)), limit, rng)
             if rows.size == 0:
@@ -138,6 +139,7 @@ def _cross_validate(panel: Panel, h: int, folds: int, country, candidates, limit
             else:
                 names = [c for c in candidates if c != "lightgbm" and (c != "autoets" or cls in ETS_CLASSES)]
                 forecasts = local_forecasts(panel, rows, cutoff, h, names)
+                forecasts.update(season.variants(forecasts, ratio, weekday))
                 if gbm is not None:
                     forecasts["lightgbm"] = gbm[rows]
             records.append({"fold": fold, "cutoff": cutoff, "class": cls, "rows": rows, "adi": adi[rows],
@@ -178,7 +180,8 @@ def _select(scores: pd.DataFrame, cv: list[dict]) -> tuple[dict[str, tuple[str, 
 
 
 def _method_reason(cls: str, selection, notes) -> str:
-    method = " + ".join(LABELS[m] for m in selection[cls])
+    method = " + ".join(LABELS[season.base(m)] + season.describe(m)
+                        for m in selection[cls])
     if len(selection[cls]) > 1:
         method = f"mean of {method}"
     note = notes.get(cls)
@@ -206,18 +209,20 @@ def _final(panel: Panel, classes: pd.DataFrame, selection, h: int, country) -> t
     yhat = np.zeros((panel.n, h))
     needs_gbm = any("lightgbm" in selection[c] for c in FORECAST_CLASSES if (group == c).any())
     gbm = gbm_forecasts(panel, cutoff, h, country) if needs_gbm else None
+    ratio, weekday = season.seasonal_ratio(panel, cutoff, h), season.weekday_index(panel, cutoff, h)
     for cls in FORECAST_CLASSES:
         rows = np.flatnonzero(group == cls)
         if rows.size == 0:
             continue
         members = selection[cls]
-        names = [m for m in members if m != "lightgbm"]
-        if cls not in ETS_CLASSES and "autoets" in names:  # the overall winner can't be ETS on intermittent rows
-            names = list(dict.fromkeys(m if m != "autoets" else "tsb" for m in names))
+        if cls not in ETS_CLASSES:  # the overall winner can't be ETS on intermittent rows
+            members = tuple(dict.fromkeys(m.replace("autoets", "tsb") for m in members))
+        names = list(dict.fromkeys(season.base(m) for m in members if m != "lightgbm"))
         forecasts = local_forecasts(panel, rows, cutoff, h, names)
+        forecasts.update(season.variants(forecasts, ratio, weekday))
         if "lightgbm" in members:
             forecasts["lightgbm"] = gbm[rows]
-        yhat[rows] = np.mean([forecasts[m] for m in forecasts], axis=0)
+        yhat[rows] = np.mean([forecasts.get(m, forecasts.get(season.base(m))) for m in members], axis=0)
     new = np.flatnonzero(group == "new")
     yhat[new] = _new_rule(panel, new, cutoff, is_open)
     method = [" + ".join(selection[c]) for c in group]
