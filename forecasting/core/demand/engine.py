@@ -17,7 +17,10 @@ Decisions:
   the class's two best candidates competes too (free: their CV forecasts
   exist); members are picked on the folds they are scored on, which
   flatters the combination slightly. A class with fewer than
-  `MIN_CLASS_PAIRS` product-folds uses the winner over all classes.
+  `MIN_CLASS_PAIRS` product-folds uses the winner over all classes. The
+  winner's forecast is then multiplied by the factor in 0.5..1.5 with the
+  lowest RMSSE on the same product-folds: a bias correction that keeps
+  `yhat` a mean (`scoring.level_factor`).
 * CV runs on at most `max_cv_products` products per class (a seeded
   sample): the class winner and the class's residual pool are estimates
   over the class, so a sample of 150 is enough, and it keeps a 5,000-product
@@ -48,13 +51,13 @@ from .gbm import gbm_forecasts
 from .local import LOCAL_MODELS, local_forecasts
 from .panel import Panel, build_panel
 from .result import ProductForecast
-from .scoring import scales, score_pairs
+from .scoring import level_factor, scales, score_pairs
 
 CANDIDATES = (*LOCAL_MODELS, "lightgbm")
 ETS_CLASSES = ("smooth", "erratic")
 MIN_CLASS_PAIRS = 10
 DEFAULT_METHOD = ("tsb",)
-LABELS = {"croston": "Croston (optimised)", "tsb": "TSB", "adida": "ADIDA", "imapa": "IMAPA",
+LABELS = {"croston": "Croston (optimised)", "sba": "Croston SBA", "tsb": "TSB", "adida": "ADIDA", "imapa": "IMAPA",
           "snaive": "weekly seasonal naive", "autoets": "AutoETS", "lightgbm": "LightGBM across products",
           "new": "the mean of its days since the first sale", "zero": "0 (discontinued)"}
 
@@ -81,11 +84,12 @@ def forecast_products(frame: pd.DataFrame, horizon: int = 28, levels=(80, 95), f
     timings["cv"] = time.perf_counter() - started
     scores = score_pairs(cv)
     selection, notes = _select(scores, cv)
+    factors = _factors(cv, selection, scores, notes)
     keys = [calibration.pool_key(c, a) for c, a in zip(classes["demand_class"], classes["adi"])]
-    pools, pool_notes = calibration.build_pools(_winner_paths(cv, selection), keys, horizon)
+    pools, pool_notes = calibration.build_pools(_winner_paths(cv, selection, factors), keys, horizon)
 
     started = time.perf_counter()
-    yhat, method = _final(panel, classes, selection, horizon, country)
+    yhat, method = _final(panel, classes, selection, factors, horizon, country)
     timings["final"] = time.perf_counter() - started
     future = panel.future_dates(horizon)
     is_open = panel.open_mask(future)
@@ -188,13 +192,27 @@ def _method_reason(cls: str, selection, notes) -> str:
     return f"forecast: {method}" + (f", {note}" if note else "")
 
 
-def _winner_paths(cv: list[dict], selection) -> dict[str, list[np.ndarray]]:
+def _factors(cv, selection, scores, notes) -> dict[str, float]:
+    """Each forecast class's CV-chosen level factor (1 where its own product-folds are too few)."""
+    factors = {}
+    for cls in FORECAST_CLASSES:
+        pairs = scores[scores["demand_class"] == cls]["pairs"]
+        if pairs.empty or pairs.max() < MIN_CLASS_PAIRS:
+            factors[cls] = 1.0
+            continue
+        factors[cls], before, after = level_factor(cv, cls, selection[cls])
+        if factors[cls] != 1.0:
+            notes[cls] += f", times {factors[cls]:g} (bias correction: CV RMSSE {after:.3f} instead of {before:.3f})"
+    return factors
+
+
+def _winner_paths(cv: list[dict], selection, factors) -> dict[str, list[np.ndarray]]:
     paths: dict[str, list[np.ndarray]] = {}
     for record in cv:
         members = selection.get(record["class"])
         if not members or any(m not in record["forecasts"] for m in members):
             continue
-        yhat = np.mean([record["forecasts"][m] for m in members], axis=0)
+        yhat = np.mean([record["forecasts"][m] for m in members], axis=0) * factors.get(record["class"], 1.0)
         norm = calibration.norm_of(yhat, record["floor"], record["open"])
         residuals = calibration.residual_paths(record["y"], yhat, norm)
         for key in set(keys := [calibration.pool_key(record["class"], a) for a in record["adi"]]):
@@ -202,7 +220,7 @@ def _winner_paths(cv: list[dict], selection) -> dict[str, list[np.ndarray]]:
     return paths
 
 
-def _final(panel: Panel, classes: pd.DataFrame, selection, h: int, country) -> tuple[np.ndarray, list[str]]:
+def _final(panel: Panel, classes: pd.DataFrame, selection, factors, h: int, country) -> tuple[np.ndarray, list[str]]:
     cutoff = panel.days - 1
     is_open = panel.open_mask(panel.future_dates(h))
     group = classes["demand_class"].to_numpy()
@@ -222,10 +240,10 @@ def _final(panel: Panel, classes: pd.DataFrame, selection, h: int, country) -> t
         forecasts.update(season.variants(forecasts, ratio, weekday))
         if "lightgbm" in members:
             forecasts["lightgbm"] = gbm[rows]
-        yhat[rows] = np.mean([forecasts.get(m, forecasts.get(season.base(m))) for m in members], axis=0)
+        yhat[rows] = np.mean([forecasts.get(m, forecasts.get(season.base(m))) for m in members], axis=0) * factors[cls]
     new = np.flatnonzero(group == "new")
     yhat[new] = _new_rule(panel, new, cutoff, is_open)
-    method = [" + ".join(selection[c]) for c in group]
+    method = [" + ".join(selection[c]) + (f" x {factors[c]:g}" if factors.get(c, 1.0) != 1.0 else "") for c in group]
     return yhat, method
 
 
