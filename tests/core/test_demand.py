@@ -80,6 +80,23 @@ def test_unusable_frames_are_refused_with_their_reason(frame, words):
         forecast_products(frame, horizon=7, candidates=FAST)
 
 
+def test_bad_arguments_are_refused_with_their_reason():
+    frame = long_frame({"a": [1.0, 2.0, 0.0, 3.0]})
+    with pytest.raises(DataError, match="percentages"):
+        forecast_products(frame, horizon=7, levels=(80, 120), candidates=FAST)
+    with pytest.raises(DataError, match="horizon"):
+        forecast_products(frame, horizon=0, candidates=FAST)
+    with pytest.raises(DataError, match="unknown candidate"):
+        forecast_products(frame, horizon=7, candidates=("prophet",))
+
+
+def test_returns_count_as_no_demand_and_say_so():
+    frame = long_frame({"a": [1.0, 2.0, -4.0, 3.0] * 10, "b": [1.0] * 40})
+    result = forecast_products(frame, horizon=7, candidates=FAST)
+    assert "negative units" in result.products.set_index("unique_id").loc["a", "reason"]
+    assert (result.forecast["yhat_lower_95"] >= 0).all()
+
+
 # --- the engine on a synthetic tenant ------------------------------------------------------------------
 
 

@@ -72,6 +72,8 @@ def forecast_products(frame: pd.DataFrame, horizon: int = 28, levels=(80, 95), f
     if unknown:
         raise DataError(f"unknown candidate(s) {unknown}; choose from {list(CANDIDATES)}")
     levels = tuple(sorted(int(level) for level in levels))
+    if not levels or not all(0 < level < 100 for level in levels):
+        raise DataError(f"interval levels must be percentages between 0 and 100, got {levels}")
     country = check_country(country)
     timings = {}
     started = time.perf_counter()
