@@ -259,9 +259,21 @@ def decisions(ours, peer: pd.DataFrame, actual: pd.DataFrame, ids) -> pd.DataFra
 # --- speed ---------------------------------------------------------------------------------------------------
 
 
-def speed_one(n: int) -> dict:
+def peak_mib() -> float:
+    """The process's peak resident memory. VmHWM, not getrusage's ru_maxrss: a spawned worker is forked from
+    the parent before exec, and Linux carries the fork's peak into ru_maxrss, so it would report the parent's size."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     import resource
 
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def speed_one(n: int) -> dict:
     from forecasting.core.demand import forecast_products
     from forecasting.core.demand.stock import stock_plan
     from forecasting.core.demand.synthetic import synthetic_tenant
@@ -272,8 +284,8 @@ def speed_one(n: int) -> dict:
     result = forecast_products(frame, horizon=H, country="GB")
     plan = stock_plan(result, pd.DataFrame({"unique_id": result.ids, "on_hand": 20.0}))
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"products": n, "rows": len(frame), "seconds": round(seconds, 1),
+    peak = peak_mib()
+    return {"tenant_products": n, "rows": len(frame), "seconds": round(seconds, 1),
             **{f"s_{k}": round(v, 1) for k, v in result.seconds.items()}, "peak_mib": round(peak),
             "planned": int((plan["status"] == "ok").sum())}
 
@@ -356,14 +368,45 @@ def decision_table(sims: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values(["fill_rate"])
 
 
+SPEED_TITLE = "\n\n### Speed (synthetic tenants x 730 days; a shared, busy 2-core machine)\n\n"
+
+
+def write_results(out: str, text: str, sections: dict[str, pd.DataFrame]) -> None:
+    """`<out>.md` (the tables) and `<out>.csv` (every table, one `section` column telling them apart)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{out}.md").write_text(text)
+    parts = [frame.reset_index(drop=isinstance(frame.index, pd.RangeIndex)).assign(section=name)
+             for name, frame in sections.items() if not frame.empty]
+    pd.concat(parts, ignore_index=True).round(4).to_csv(RESULTS / f"{out}.csv", index=False)
+
+
+def speed_only(sizes, out: str) -> int:
+    """Re-time the synthetic tenants and replace only the speed part of an existing `<out>.md` / `.csv`."""
+    fast = speed(sizes)
+    md, csv = RESULTS / f"{out}.md", RESULTS / f"{out}.csv"
+    text = md.read_text() if md.exists() else ""
+    kept = text.split(SPEED_TITLE)[0].split("\n\nTotal")[0]
+    old = pd.read_csv(csv) if csv.exists() else pd.DataFrame(columns=["section"])
+    sections = {name: part.drop(columns=["section"]).dropna(axis=1, how="all").set_index(part.columns[0])
+                for name, part in old.groupby("section", sort=False) if name != "speed"}
+    sections = {name: frame.drop(columns=[c for c in ("index",) if c in frame]) for name, frame in sections.items()}
+    write_results(out, kept + SPEED_TITLE + markdown(fast, index=False) + "\n", {**sections, "speed": fast})
+    print(fast.to_string(index=False))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="150 sampled products, speed at 100 products only")
     parser.add_argument("--products", type=int, default=None, help="sample this many scored products")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-speed", action="store_true")
+    parser.add_argument("--speed-only", action="store_true", help="re-time only, keeping the accuracy results")
     parser.add_argument("--out", default="products")
     args = parser.parse_args(argv)
+    sizes = () if args.no_speed else ((100,) if args.quick else (100, 1000, 5000))
+    if args.speed_only:
+        return speed_only(sizes, args.out)
     n_products = args.products or (150 if args.quick else None)
     pd.set_option("display.width", 200)
     started = time.perf_counter()
@@ -376,14 +419,11 @@ def main(argv=None) -> int:
     by_class["products"] = scored["demand_class"].value_counts()
     print(table.round(3).to_string(), "\n", goal.round(3).to_string(index=False), "\n", by_class.round(3).to_string(),
           "\n", decided.round(3).to_string(), flush=True)
-    sizes = () if args.no_speed else ((100,) if args.quick else (100, 1000, 5000))
     fast = speed(sizes) if sizes else pd.DataFrame()
     if not fast.empty:
         print(fast.to_string(index=False))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    table.round(4).assign(section="accuracy").to_csv(RESULTS / f"{args.out}.csv")
     selection = {k: "+".join(v) for k, v in ours.selection.items()}
-    (RESULTS / f"{args.out}.md").write_text(
+    text = (
         f"## Product demand (online retail II, holdout {H} days{', quick' if args.quick else ''})\n\n"
         f"{len(per_product.loc['ours'])} scored products (ours ran on {ours.products.shape[0]}); ours chose {selection}; "
         f"classes of the scored products {chose}. `above_L`: share of days above the upper L% bound "
@@ -392,9 +432,10 @@ def main(argv=None) -> int:
         + "\n\n### Ours by demand class\n\n" + markdown(by_class)
         + f"\n\n### Stock decisions (lead time {LEAD} d, review {REVIEW} d, {SERVICE:.0%} service; best peer by SPL: "
         f"{best_peer})\n\n" + markdown(decided)
-        + ("\n\n### Speed (synthetic tenants x 730 days; a shared, busy 2-core machine)\n\n" + markdown(fast, index=False)
-           if not fast.empty else "")
-        + f"\n\nTotal {time.perf_counter() - started:.0f} s.\n")
+        + f"\n\nTotal {time.perf_counter() - started:.0f} s."
+        + (SPEED_TITLE + markdown(fast, index=False) if not fast.empty else "") + "\n")
+    write_results(args.out, text, {"accuracy": table, "targets": goal.set_index("metric"), "by_class": by_class,
+                                   "decisions": decided, "speed": fast})
     return 0
 
 
