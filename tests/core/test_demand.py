@@ -167,6 +167,9 @@ def test_the_sum_over_days_is_narrower_than_the_sum_of_daily_quantiles(held_out)
     assert (np.diff(table.to_numpy(), axis=0) >= 0).all() and (np.diff(table.to_numpy(), axis=1) >= 0).all()
     daily = result.forecast[result.forecast["unique_id"] == product]
     assert table.loc[28, 0.95] < daily[upper_col(95)].sum()
+    assert table.loc[28, 0.05] <= result.expected_demand(product, 28) <= table.loc[28, 0.95]
+    with pytest.raises(DataError, match="between 1 and the horizon"):
+        result.cumulative_quantiles(product, [29])
 
 
 def test_no_state_leaks_between_tenants():

@@ -53,6 +53,18 @@ class ProductForecast:
         """Demand summed from day 1 to day k, (paths, horizon)."""
         return np.cumsum(self.sample_paths(product), axis=1)
 
+    def expected_demand(self, product, days: int | None = None) -> float:
+        """Mean demand summed over the next `days` days (all the horizon by default), from the sample paths.
+
+        Use this, not a sum of `yhat`, for a total: `yhat` is the CV-chosen point
+        forecast of each day (scored per product), the paths carry the skew of
+        demand (a few large orders), and only they add up to what sells.
+        """
+        k = self.horizon if days is None else int(days)
+        if not 1 <= k <= self.horizon:
+            raise DataError(f"days must be between 1 and the horizon ({self.horizon}), got {days}")
+        return float(self.cumulative_paths(product)[:, k - 1].mean())
+
     def cumulative_quantiles(self, product, days: int | Sequence[int] | None = None,
                              qs: Sequence[float] = (0.05, 0.5, 0.8, 0.95)) -> pd.DataFrame:
         """Quantiles of demand summed over the next k days (rows: k; columns: q)."""
