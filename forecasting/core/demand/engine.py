@@ -65,7 +65,14 @@ LABELS = {"croston": "Croston (optimised)", "sba": "Croston SBA", "tsb": "TSB", 
 def forecast_products(frame: pd.DataFrame, horizon: int = 28, levels=(80, 95), folds: int = 3,
                       country: str | None = None, *, end=None, candidates=CANDIDATES,
                       max_cv_products: int = 150, seed: int = 0) -> ProductForecast:
-    """Forecast every product of `frame` (`unique_id, ds, y`, optional `price`) for `horizon` days."""
+    """Forecast every product of `frame` (`unique_id, ds, y`, optional `price`) for `horizon` days.
+
+    `folds` CV windows of `horizon` days; `country` (ISO code) adds national
+    holidays to the LightGBM features; `end` is the last day of data (the
+    frame's last day by default); `candidates` restricts the models that
+    compete; `max_cv_products` caps the products cross-validated per class.
+    A DataError names what is wrong with an unusable frame or argument.
+    """
     if horizon < 1:
         raise DataError(f"horizon must be at least 1 day, got {horizon}")
     unknown = [c for c in candidates if c not in CANDIDATES]
