@@ -45,13 +45,15 @@ import pandas as pd
 from ..calendar import check_country
 from ..errors import DataError
 from ..models.base import lower_col, upper_col
-from . import calibration, season
+from .calibration import bands, build_pools, level_floor, norm_of, pool_key, pool_quantiles, residual_paths
 from .classify import FORECAST_CLASSES, NEW_DAYS, classify_panel
 from .gbm import gbm_forecasts
 from .local import LOCAL_MODELS, local_forecasts
 from .panel import Panel, build_panel
 from .result import ProductForecast
 from .scoring import level_factor, scales, score_pairs
+from .season import base as base_model
+from .season import describe, seasonal_ratio, variants, weekday_index
 
 CANDIDATES = (*LOCAL_MODELS, "lightgbm")
 ETS_CLASSES = ("smooth", "erratic")
@@ -94,15 +96,15 @@ def forecast_products(frame: pd.DataFrame, horizon: int = 28, levels=(80, 95), f
     scores = score_pairs(cv)
     selection, notes = _select(scores, cv)
     factors = _factors(cv, selection, scores, notes)
-    keys = [calibration.pool_key(c, a) for c, a in zip(classes["demand_class"], classes["adi"])]
-    pools, pool_notes = calibration.build_pools(_winner_paths(cv, selection, factors), keys, horizon)
+    keys = [pool_key(c, a) for c, a in zip(classes["demand_class"], classes["adi"])]
+    pools, pool_notes = build_pools(_winner_paths(cv, selection, factors), keys, horizon)
 
     started = time.perf_counter()
     yhat, method = _final(panel, classes, selection, factors, horizon, country)
     timings["final"] = time.perf_counter() - started
     future = panel.future_dates(horizon)
     is_open = panel.open_mask(future)
-    norm = calibration.norm_of(yhat, calibration.level_floor(panel.y, panel.days - 1), is_open)
+    norm = norm_of(yhat, level_floor(panel.y, panel.days - 1), is_open)
     group = np.array(keys, dtype=object)
     forecast = _forecast_frame(panel, future, yhat, norm, group, pools, levels)
     products = classes.reset_index()
@@ -137,10 +139,10 @@ def _cross_validate(panel: Panel, h: int, folds: int, country, candidates, limit
         listed = panel.start <= cutoff
         future = panel.dates[cutoff + 1 : cutoff + 1 + h]
         is_open = panel.open_mask(future)
-        floor = calibration.level_floor(panel.y, cutoff)
+        floor = level_floor(panel.y, cutoff)
         scale1, scale2 = scales(panel.y, cutoff)
         gbm = gbm_forecasts(panel, cutoff, h, country, seed) if "lightgbm" in candidates else None
-        ratio, weekday = season.seasonal_ratio(panel, cutoff, h), season.weekday_index(panel, cutoff, h)
+        ratio, weekday = seasonal_ratio(panel, cutoff, h), weekday_index(panel, cutoff, h)
         for cls in (*FORECAST_CLASSES, "new", "dormant"):
             rows = _sample(np.flatnonzero(listed & (classes == cls)), limit, rng)
             if rows.size == 0:
@@ -152,7 +154,7 @@ def _cross_validate(panel: Panel, h: int, folds: int, country, candidates, limit
             else:
                 names = [c for c in candidates if c != "lightgbm" and (c != "autoets" or cls in ETS_CLASSES)]
                 forecasts = local_forecasts(panel, rows, cutoff, h, names)
-                forecasts.update(season.variants(forecasts, ratio, weekday))
+                forecasts.update(variants(forecasts, ratio, weekday))
                 if gbm is not None:
                     forecasts["lightgbm"] = gbm[rows]
             records.append({"fold": fold, "cutoff": cutoff, "class": cls, "rows": rows, "adi": adi[rows],
@@ -193,7 +195,7 @@ def _select(scores: pd.DataFrame, cv: list[dict]) -> tuple[dict[str, tuple[str, 
 
 
 def _method_reason(cls: str, selection, notes) -> str:
-    method = " + ".join(LABELS[season.base(m)] + season.describe(m)
+    method = " + ".join(LABELS[base_model(m)] + describe(m)
                         for m in selection[cls])
     if len(selection[cls]) > 1:
         method = f"mean of {method}"
@@ -222,9 +224,9 @@ def _winner_paths(cv: list[dict], selection, factors) -> dict[str, list[np.ndarr
         if not members or any(m not in record["forecasts"] for m in members):
             continue
         yhat = np.mean([record["forecasts"][m] for m in members], axis=0) * factors.get(record["class"], 1.0)
-        norm = calibration.norm_of(yhat, record["floor"], record["open"])
-        residuals = calibration.residual_paths(record["y"], yhat, norm)
-        for key in set(keys := [calibration.pool_key(record["class"], a) for a in record["adi"]]):
+        norm = norm_of(yhat, record["floor"], record["open"])
+        residuals = residual_paths(record["y"], yhat, norm)
+        for key in set(keys := [pool_key(record["class"], a) for a in record["adi"]]):
             paths.setdefault(key, []).append(residuals[np.array(keys) == key])
     return paths
 
@@ -236,7 +238,7 @@ def _final(panel: Panel, classes: pd.DataFrame, selection, factors, h: int, coun
     yhat = np.zeros((panel.n, h))
     needs_gbm = any("lightgbm" in selection[c] for c in FORECAST_CLASSES if (group == c).any())
     gbm = gbm_forecasts(panel, cutoff, h, country) if needs_gbm else None
-    ratio, weekday = season.seasonal_ratio(panel, cutoff, h), season.weekday_index(panel, cutoff, h)
+    ratio, weekday = seasonal_ratio(panel, cutoff, h), weekday_index(panel, cutoff, h)
     for cls in FORECAST_CLASSES:
         rows = np.flatnonzero(group == cls)
         if rows.size == 0:
@@ -244,12 +246,12 @@ def _final(panel: Panel, classes: pd.DataFrame, selection, factors, h: int, coun
         members = selection[cls]
         if cls not in ETS_CLASSES:  # the overall winner can't be ETS on intermittent rows
             members = tuple(dict.fromkeys(m.replace("autoets", "tsb") for m in members))
-        names = list(dict.fromkeys(season.base(m) for m in members if m != "lightgbm"))
+        names = list(dict.fromkeys(base_model(m) for m in members if m != "lightgbm"))
         forecasts = local_forecasts(panel, rows, cutoff, h, names)
-        forecasts.update(season.variants(forecasts, ratio, weekday))
+        forecasts.update(variants(forecasts, ratio, weekday))
         if "lightgbm" in members:
             forecasts["lightgbm"] = gbm[rows]
-        yhat[rows] = np.mean([forecasts.get(m, forecasts.get(season.base(m))) for m in members], axis=0) * factors[cls]
+        yhat[rows] = np.mean([forecasts.get(m, forecasts.get(base_model(m))) for m in members], axis=0) * factors[cls]
     new = np.flatnonzero(group == "new")
     yhat[new] = _new_rule(panel, new, cutoff, is_open)
     method = [" + ".join(selection[c]) + (f" x {factors[c]:g}" if factors.get(c, 1.0) != 1.0 else "") for c in group]
@@ -263,8 +265,8 @@ def _forecast_frame(panel, future, yhat, norm, group, pools, levels) -> pd.DataF
     uppers = {level: np.zeros_like(yhat) for level in levels}
     for cls in np.unique(group):
         rows = group == cls
-        for level, (lower, upper) in calibration.bands(
-                yhat[rows], norm[rows], calibration.pool_quantiles(pools[cls], levels)).items():
+        for level, (lower, upper) in bands(
+                yhat[rows], norm[rows], pool_quantiles(pools[cls], levels)).items():
             lowers[level][rows], uppers[level][rows] = lower, upper
     for level in levels:
         frame[lower_col(level)] = lowers[level].reshape(-1)

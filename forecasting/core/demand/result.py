@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from . import calibration
+from .calibration import sample_paths
 
 
 @dataclass
@@ -47,7 +47,7 @@ class ProductForecast:
     def sample_paths(self, product) -> np.ndarray:
         """Possible demand over the horizon, (paths, horizon) units per day."""
         i = self._row(product)
-        return calibration.sample_paths(self.yhat[i], self.norm[i], self.pools[self.group[i]])
+        return sample_paths(self.yhat[i], self.norm[i], self.pools[self.group[i]])
 
     def cumulative_paths(self, product) -> np.ndarray:
         """Demand summed from day 1 to day k, (paths, horizon)."""
