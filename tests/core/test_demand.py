@@ -14,7 +14,7 @@ from forecasting.core.demand.result import ProductForecast
 from forecasting.core.demand.stock import Policy, order_quantity, plan_product, runout_days, stock_plan
 from forecasting.core.demand.synthetic import synthetic_tenant
 from forecasting.core.errors import DataError
-from forecasting.core.models.base import lower_col, upper_col
+from forecasting.core.intervals import lower_col, upper_col
 
 FIXED = {"derandomize": True, "database": None, "deadline": None}
 H = 28

@@ -44,7 +44,7 @@ import pandas as pd
 
 from ..calendar import check_country
 from ..errors import DataError
-from ..models.base import lower_col, upper_col
+from ..intervals import lower_col, upper_col
 from .calibration import bands, build_pools, level_floor, norm_of, pool_key, pool_quantiles, residual_paths
 from .classify import FORECAST_CLASSES, NEW_DAYS, classify_panel
 from .gbm import gbm_forecasts
