@@ -72,6 +72,12 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _forecast_columns() -> list[Column]:
+    """A forecast and its 80% and 95% bands (new Column objects: a column belongs to one table)."""
+    return [Column("yhat", Float, nullable=False)] + [
+        Column(f"yhat_{side}_{level}", Float, nullable=False) for level in (80, 95) for side in ("lower", "upper")]
+
+
 # --- source tables (written by the business application, read by us) -------
 
 negocios = Table(
@@ -208,11 +214,7 @@ forecast_history = Table(
     Column("issued_on", Date, nullable=False),  # the tenant's local date the forecast was made (first forecast day)
     Column("target_date", Date, nullable=False),
     Column("step", Integer, nullable=False),  # 1 = the first forecast day
-    Column("yhat", Float, nullable=False),
-    Column("yhat_lower_80", Float, nullable=False),
-    Column("yhat_upper_80", Float, nullable=False),
-    Column("yhat_lower_95", Float, nullable=False),
-    Column("yhat_upper_95", Float, nullable=False),
+    *_forecast_columns(),
     Column("created_at", UTCDateTime, default=_now, nullable=False),
     UniqueConstraint("tenant_id", "model_version", "target_date", name="uq_forecast_history_key"),
     Index("ix_forecast_history_tenant_target", "tenant_id", "target_date"),
@@ -231,11 +233,7 @@ product_forecasts = Table(
     Column("model_version", String(64), nullable=False),
     Column("method", String(64), nullable=False),  # what forecast this product (chosen by CV, or a stated rule)
     Column("demand_class", String(16), nullable=False),  # smooth, intermittent, lumpy, erratic, new, dormant
-    Column("yhat", Float, nullable=False),
-    Column("yhat_lower_80", Float, nullable=False),
-    Column("yhat_upper_80", Float, nullable=False),
-    Column("yhat_lower_95", Float, nullable=False),
-    Column("yhat_upper_95", Float, nullable=False),
+    *_forecast_columns(),
     Column("created_at", UTCDateTime, default=_now, nullable=False),
     UniqueConstraint("tenant_id", "product_id", "forecast_date", name="uq_product_forecasts_key"),
 )
