@@ -52,12 +52,9 @@ class Language:
     def template(self, key: str, count: Any = _NO_COUNT) -> str | None:
         """The text for `key` (the form for `count` when it has plural forms), None if this language lacks it."""
         forms = self.plurals.get(key)
-        if forms is not None and count is not _NO_COUNT:
-            return forms[self.form(count, len(forms))]
-        text = self.texts.get(key)
-        if text is not None:
-            return text
-        return forms[-1] if forms is not None else None
+        if forms is None:
+            return self.texts.get(key)
+        return forms[-1] if count is _NO_COUNT else forms[self.form(count, len(forms))]
 
     def form(self, count: Any, size: int) -> int:
         """The index, among `size` forms, of the one for `count`. Gettext's rules are for whole numbers: a
