@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,9 +34,12 @@ def _isolated_settings(monkeypatch):
 
     A command run in-process (`cli.main(["--quiet", ...])`) sets LOG_LEVEL in the environment for its
     worker processes and the package logger's level: both are put back after every test, so no test
-    depends on which ran before it (the suite runs in random order).
+    depends on which ran before it (the suite runs in random order). So is `sys.modules["__main__"]`,
+    which Streamlit's script runner (AppTest) replaces with the page it ran and never restores: a
+    Dask `LocalCluster` started later spawns workers that would re-run that page.
     """
     environment = dict(os.environ)
+    main = sys.modules["__main__"]
     logger = logging.getLogger(LOGGER_NAME)
     level, propagate = logger.level, logger.propagate
     for key in list(os.environ):
@@ -47,6 +51,7 @@ def _isolated_settings(monkeypatch):
     os.environ.update(environment)
     logger.setLevel(level)
     logger.propagate = propagate
+    sys.modules["__main__"] = main
     reset_settings()
 
 

@@ -6,7 +6,11 @@ results itself, so only a small summary travels back. One tenant's failure
 is that task's result, never the batch's.
 
 * `serial`  -- in this process (tests, tiny deployments);
-* `process` -- a local pool of worker processes (default: one per core);
+* `process` -- a local pool of worker processes (default: one per core), started by joblib's
+  loky: each worker is a fresh interpreter that never re-runs the parent's `__main__`.
+  (The standard library's spawn/forkserver re-run it, and inside the dashboard `__main__` is
+  Streamlit's page script: every worker would run the app in bare mode, and a page that needs a
+  session made the pool break.)
 * `dask`    -- an existing `dask.distributed` cluster given by address; its
   workers need this package installed and must reach the same database
   (PostgreSQL, or a SQLite file on a shared disk).
@@ -14,12 +18,11 @@ is that task's result, never the batch's.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from datetime import datetime
 from typing import Any
 
@@ -50,9 +53,9 @@ def watch_parent(parent_pid: int, every_seconds: float = 1.0) -> None:
     """Worker initializer: end this worker once the process that started the pool is gone.
 
     Killed (`kill -9`, a crash, `kill -TERM` before it could shut the pool down), the parent leaves
-    its workers running tenants nobody waits for, each holding a few hundred MB, and they keep the
-    forkserver alive too. A daemon thread checks every second that the parent still exists and
-    ends the worker when it doesn't (the forkserver then exits by itself).
+    its workers running tenants nobody waits for, each holding a few hundred MB. A daemon thread
+    checks every second that the parent still exists and ends the worker when it doesn't (the
+    resource trackers then exit by themselves).
     """
     def watch() -> None:
         while process_alive(parent_pid):
@@ -117,9 +120,9 @@ def train_tenants(
         for tenant_id in tenant_ids:
             collect(train_task(app, ml, tenant_id, now))
     elif executor == "process":
-        # forkserver: workers start from a clean interpreter, not a copy of a process running threads
-        context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(max_workers=min(workers, len(tenant_ids)), mp_context=context,
+        from joblib.externals.loky import ProcessPoolExecutor  # joblib's vendored loky (see the module doc)
+
+        with ProcessPoolExecutor(max_workers=min(workers, len(tenant_ids)),
                                  initializer=watch_parent, initargs=(os.getpid(),)) as pool:
             futures = [pool.submit(train_task, app, ml, tenant_id, now) for tenant_id in tenant_ids]
             for future in as_completed(futures):

@@ -66,6 +66,24 @@ def test_drift_measured_by_a_worker_is_notified_by_the_caller(demo_storage, exec
         assert notes["kind"].tolist() == ["drift"], tenant
 
 
+def test_pool_workers_never_run_the_parents_main_script(demo_storage, demo_data, tmp_path, monkeypatch):
+    """Inside the dashboard `__main__` is Streamlit's page script; spawn/forkserver workers re-ran it
+    (and a page that needs a session broke the pool). A worker must start from a clean interpreter."""
+    import sys
+    import types
+
+    marker = tmp_path / "main-ran"
+    script = tmp_path / "page.py"
+    script.write_text(f"open({str(marker)!r}, 'w').close()\nraise RuntimeError('a page script ran in a worker')\n")
+    page = types.ModuleType("__main__")
+    page.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", page)
+    results = train_tenants(["1", "2"], app=demo_storage.reopen_settings(), ml=FAST, executor="process",
+                            workers=2, now=NOW)
+    check_written(demo_storage, demo_data, results, ["1", "2"])
+    assert not marker.exists()
+
+
 def test_a_failing_tenant_is_its_own_result(demo_storage, demo_data):
     results = train_tenants(["1", "missing"], app=demo_storage.reopen_settings(), ml=FAST, executor="process",
                             workers=2, now=NOW)

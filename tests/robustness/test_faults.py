@@ -290,13 +290,13 @@ def still_running(pids: set[int]) -> set[int]:
 
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "kill-TERM"])
 def test_workers_end_when_train_all_is_killed(tmp_path, how):
-    """`train --all --workers 2` killed mid-run leaves no worker, forkserver or resource tracker behind
+    """`train --all --workers 2` killed mid-run leaves no worker or resource tracker behind
     (they kept running, each worker holding a few hundred MB)."""
     database = Database("sqlite", str(tmp_path / "shared.db"))
     assert run_cli(database, "demo", "--tenants", "6", "--days", "300").wait(timeout=120) == 0
     proc = run_cli(database, "train", "--all", "--workers", "2", "--executor", "process")
 
-    def pool_started():  # the resource tracker, the forkserver and its two workers
+    def pool_started():  # loky's and multiprocessing's resource trackers and the two workers
         found = living_descendants(proc.pid)
         return found if len(found) >= 4 else None
 
