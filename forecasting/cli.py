@@ -73,6 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the forecast to this CSV file")
     p.set_defaults(handler=cmd_predict)
 
+    p = sub.add_parser("products", help="demand per product: days of stock left and what to order (trains first "
+                                        "if the products were never trained)")
+    p.add_argument("--tenant", required=True)
+    action = p.add_mutually_exclusive_group()
+    action.add_argument("--train", action="store_true", help="retrain the product forecasts now")
+    action.add_argument("--refresh", action="store_true", help="recompute stock cover from the current stock, "
+                                                                "without retraining")
+    p.add_argument("--out", help="write the order list (every product's plan) to this CSV file")
+    p.set_defaults(handler=cmd_products)
+
     p = sub.add_parser("import-sales", help="import one tenant's sales from a CSV file: every row, or none if any is bad")
     p.add_argument("--tenant", required=True, help="tenant id (negocios.id)")
     p.add_argument("--csv", required=True, dest="csv_path", metavar="FILE",
@@ -207,6 +217,8 @@ def _train_all(storage, tenants, *, executor=None, workers=None, address=None) -
             s = result["summary"]
             print(f"tenant {s['tenant_id']}: winner {s['winner']}, {s['history_days']} days, "
                   f"{s['anomalies']} anomalous days, {s['seconds']:.1f}s" + ("  DRIFT" if s["drift"] else ""), flush=True)
+            if s.get("products"):
+                print(f"  products: {_products_line(s['products'])}", flush=True)
         else:
             print(f"tenant {result['tenant_id']}: FAILED: {result['error']}", flush=True)
 
@@ -229,6 +241,47 @@ def _print_result(result) -> None:
         print(_indent(scores.round(3).to_string()))
     for name, reason in s["skipped"].items():
         print(f"    skipped {name}: {reason}")
+    if s["products"]:
+        print(f"  products: {_products_line(s['products'])}")
+
+
+def _products_line(summary: dict) -> str:
+    if "error" in summary:
+        return f"FAILED: {summary['error']}"
+    if summary["model_version"] is None:
+        return summary["note"]
+    classes = ", ".join(f"{n} {name}" for name, n in sorted(summary["classes"].items(), key=lambda kv: -kv[1]))
+    return f"{summary['products']} forecast ({classes}), {summary['rows_written']['stock_plans']} stock plans, " \
+           f"{summary['seconds']:.1f}s"
+
+
+def cmd_products(args) -> int:
+    from .services.exports import write_csv
+    from .services.products import active_product_model, refresh_stock, stock_table, train_products
+
+    storage = _storage(args)
+    if args.train or (not args.refresh and active_product_model(storage, args.tenant) is None):
+        result = train_products(storage, args.tenant)
+        print(f"tenant {args.tenant}: {_products_line(result.summary())}")
+        if result.version is None:
+            return 1
+    elif args.refresh:
+        refresh_stock(storage, args.tenant)
+    table = stock_table(storage, args.tenant)
+    if table.empty:
+        print("no product forecast yet: run `products --tenant ... --train`", file=sys.stderr)
+        return 1
+    columns = ["product_id", "name", "stock", "units_7", "units_28", "days_left", "runout_date", "early_date",
+               "reorder_point", "order_quantity", "status"]
+    if args.out:
+        extra = ["lead_time_days", "review_days", "service_level", "demand_class", "method_label", "note"]
+        write_csv(table[[c for c in columns + extra if c in table]], args.out)
+        print(f"{len(table)} products written to {args.out}")
+    else:
+        with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 30):
+            print(table[[c for c in columns if c in table]].round(1).to_string(index=False))
+        print(f"stock plan as of {table['as_of'].iloc[0]}; units_7/units_28: expected demand over the next 7/28 days")
+    return 0
 
 
 def cmd_predict(args) -> int:

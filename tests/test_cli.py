@@ -156,3 +156,22 @@ def test_import_sales_all_or_nothing_and_idempotent(tmp_path):
     sales = SQLStorage.sqlite_file(db).select("ventas", "1", columns=["id", "total"])
     assert {"x-1", "x-2"} <= set(sales["id"]) and not set(sales["id"]) & {"y-1", "y-2", "y-3"}
     assert sales.set_index("id").loc["x-1", "total"] == 1234.5
+
+
+def test_products_trains_plans_refreshes_and_writes_the_order_list(tmp_path):
+    db = tmp_path / "cli.db"
+    run("demo", "--tenants", "1", "--days", "200", "--seed", "3", db=db)
+    out = run("products", "--tenant", "1", db=db).stdout  # never trained: trains first
+    assert out.startswith("tenant 1: ") and "stock plans" in out and "days_left" in out and "order_quantity" in out
+    run("products", "--tenant", "1", "--refresh", "--out", str(tmp_path / "orders.csv"), db=db)
+    orders = pd.read_csv(tmp_path / "orders.csv")
+    assert orders["product_id"].str.startswith("1-P").all() and orders["product_id"].is_unique
+    assert (orders["order_quantity"].dropna() >= 0).all() and set(orders["status"]) <= {
+        "ok", "order", "discontinued", "no_history", "no_stock_record", "bad_stock", "stale"}
+    assert {"lead_time_days", "review_days", "service_level", "method_label"} <= set(orders.columns)
+    out = run("train", "--tenant", "1", db=db).stdout
+    assert "  products: " in out and " forecast (" in out
+    out = run("train", "--tenant", "1", db=db, env={"ML_TRAIN_PRODUCTS": "false"}).stdout
+    assert "products:" not in out
+    proc = run("products", "--tenant", "999", db=db, check=False)
+    assert proc.returncode == 2 and "unknown tenant '999'" in proc.stderr and "Traceback" not in proc.stderr

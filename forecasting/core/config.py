@@ -19,7 +19,7 @@ import json
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, ValidationError, field_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .errors import ConfigError, DataError
@@ -109,6 +109,22 @@ class MLSettings(BaseSettings):
     error_alert_mape: float = Field(
         default=0.30, gt=0, description="Recent forecast MAPE (fraction, 0.30 = 30%) above which drift is raised."
     )
+    train_products: bool = Field(
+        default=True, description="Forecast demand per product (and plan stock) at every retrain, when sales "
+        "carry a product."
+    )
+    stock_lead_time_days: int = Field(
+        default=2, ge=0, le=21, description="Days from placing an order to having it on the shelf (per product "
+        "overrides on the Products page)."
+    )
+    stock_review_days: int = Field(
+        default=7, ge=1, le=21, description="Days between two orders of the same product (lead time + review "
+        "period at most 28 days, the product forecast's horizon)."
+    )
+    stock_service_level: float = Field(
+        default=0.95, ge=0.5, le=0.995, description="Chance that stock lasts until the next delivery, which sets "
+        "the suggested order (0.95 = 95%)."
+    )
 
     @field_validator("model_candidates")
     @classmethod
@@ -142,6 +158,13 @@ class MLSettings(BaseSettings):
     @classmethod
     def _country(cls, code: str) -> str:
         return code.strip().upper()
+
+    @model_validator(mode="after")
+    def _stock_within_horizon(self) -> MLSettings:
+        # The product forecast sees 28 days (services.products.PRODUCT_HORIZON): an order must arrive and last within it.
+        if self.stock_lead_time_days + self.stock_review_days > 28:
+            raise ValueError("stock lead time + review period may be at most 28 days (the product forecast's horizon)")
+        return self
 
     def allowed_tenants(self) -> set[str] | None:
         """Tenant ids the scheduler may retrain, or None for all."""

@@ -4,7 +4,7 @@ A message is `{"title": [key, values], "message": [[key, values], ...]}`;
 the parts of `message` are joined by a space. Values are plain JSON and
 formatted by the suffix of their name: `_pct` a fraction as a percentage,
 `_spct` the same with a sign, `_money` an amount in the business's
-currency, `_date` an ISO date, `_num` a number; anything else is text.
+currency, `_date` an ISO date, `_day` an ISO date said with its weekday, `_num` a number; anything else is text.
 A key with plural forms takes its count from the value its catalog entry
 names ("#. count: {stock_num}"), as it was stored, before formatting: 1
 unit, 2 units, 2.5 units.
@@ -62,6 +62,8 @@ def _format(name: str, value: Any, fmt: Formatter) -> str:
         return fmt.money(float(value), whole=True)
     if name.endswith("_date"):
         return fmt.date(value)
+    if name.endswith("_day"):
+        return fmt.day(value)
     if name.endswith("_num"):
         number = float(value)
         return fmt.number(number, 0 if number.is_integer() else 1)

@@ -22,6 +22,7 @@ from ..core.series import tenant_today
 from ..services.auth import purge_sessions
 from ..services.features import DEFAULT_LOW_STOCK, refresh_features
 from ..services.notifications import check_rules, daily_summary, rules_for
+from ..services.products import PRODUCT_MODELS_KEPT, refresh_stock
 from ..services.sales import daily_sales
 from ..services.tenants import Tenant, list_tenants, settings_for_tenant
 from ..storage import Storage
@@ -101,11 +102,14 @@ def retrain_all(storage: Storage, settings: MLSettings, *, now: datetime | None 
 
 def refresh_all_features(storage: Storage, settings: MLSettings, *, now: datetime | None = None,
                          report: Report | None = None) -> JobOutcome:
-    """Rewrite recent sales features and the inventory snapshot."""
-    def work(tenant: Tenant) -> int:
+    """Rewrite recent sales features and the inventory snapshot, and recompute each product's stock plan
+    from the current stock with the active product model (no retraining)."""
+    def work(tenant: Tenant) -> dict[str, int]:
         rules = rules_for(storage, tenant.id)
         low = rules.get("low_stock") or DEFAULT_LOW_STOCK
-        return refresh_features(storage, tenant, max_days=settings.max_train_window_days, low_stock=low, now=now)
+        features = refresh_features(storage, tenant, max_days=settings.max_train_window_days, low_stock=low, now=now)
+        plans = refresh_stock(storage, tenant.id, settings=settings_for_tenant(storage, tenant, base=settings), now=now)
+        return {"features": features, "stock_plans": len(plans)}
 
     return _for_each_tenant(storage, list_tenants(storage), work, report, "refresh_features")
 
@@ -147,8 +151,8 @@ def cleanup_old_notifications(storage: Storage, settings: MLSettings, *, now: da
 
 def cleanup_old_predictions(storage: Storage, settings: MLSettings, *, now: datetime | None = None,
                             report: Report | None = None) -> JobOutcome:
-    """Delete predictions not rewritten for 90 days, job runs older than 90 days, forecast history past 400 days,
-    and ended dashboard sessions."""
+    """Delete predictions not rewritten for 90 days, job runs and stock plans older than 90 days, forecast
+    history and product forecasts past 400 days, product models beyond the newest few, and ended sessions."""
     now = now or datetime.now(timezone.utc)
     cutoff = now - timedelta(days=PREDICTION_RETENTION_DAYS)
     removed = storage.delete("ml_predictions", None, lt={"created_at": cutoff})
@@ -157,8 +161,21 @@ def cleanup_old_predictions(storage: Storage, settings: MLSettings, *, now: date
     # Two 5-minute jobs add ~600 job_runs rows a day: keep the same 90 days of those.
     runs = storage.delete("job_runs", None, lt={"started_at": cutoff})
     sessions = purge_sessions(storage, now=now)
+    # Product forecasts are kept as long as the forecast history (their reliability is scored on them),
+    # stock plans 90 days, and the newest PRODUCT_MODELS_KEPT product models per tenant.
+    products = storage.delete("product_forecasts", None, lt={"forecast_date": history_cutoff})
+    plans = storage.delete("stock_plans", None, lt={"as_of": cutoff.date()})
+    models = 0
+    for tenant in list_tenants(storage):
+        versions = storage.select("product_models", tenant.id, columns=["model_version"], order_by="model_version",
+                                  descending=True)["model_version"]
+        if len(versions) > PRODUCT_MODELS_KEPT:
+            models += storage.delete("product_models", tenant.id,
+                                     lt={"model_version": versions.iloc[PRODUCT_MODELS_KEPT - 1]})
     return JobOutcome(done=1, details={"deleted": removed, "history_deleted": history, "job_runs_deleted": runs,
-                                       "sessions_deleted": sessions, "before": cutoff.isoformat()})
+                                       "sessions_deleted": sessions, "product_forecasts_deleted": products,
+                                       "stock_plans_deleted": plans, "product_models_deleted": models,
+                                       "before": cutoff.isoformat()})
 
 
 def health_check(storage: Storage, settings: MLSettings, *, now: datetime | None = None,

@@ -101,7 +101,9 @@ def check_rules(storage: Storage, tenant, settings, y: pd.Series | None, *, toda
     """Evaluate the tenant's rules; returns the event keys of notifications written now.
 
     Each rule names its event so that re-running finds it already notified:
-    low stock once per product and ISO week, a forecast drop once per model
+    a stock-out risk (today's stock plan: an order is due and stock runs out
+    before the next one would arrive) once per product and ISO week, low
+    stock (the flat rule, for products without a stock plan) the same, a forecast drop once per model
     version, an anomaly once per day, drift once per day.
     """
     rules = rules_for(storage, tenant.id)
@@ -112,10 +114,27 @@ def check_rules(storage: Storage, tenant, settings, y: pd.Series | None, *, toda
         if notify_parts(storage, tenant.id, fmt, **kwargs):
             written.append(kwargs["event_key"])
 
+    week = f"{today.isocalendar()[0]}-W{today.isocalendar()[1]:02d}"
+    plans = storage.select("stock_plans", tenant.id, where={"as_of": today})
+    due = plans[(plans["status"] == "order") & (plans["days_left"] <= plans["lead_time_days"] + plans["review_days"])
+                ] if "low_stock" in rules and not plans.empty else plans.iloc[:0]
+    names = names_of(storage, tenant.id) if len(due) else {}
+    for row in due.itertuples():
+        # An order placed by this day arrives before the expected run-out (today when that is already too late).
+        order_by = max(pd.Timestamp(row.runout_date).date() - pd.Timedelta(days=int(row.lead_time_days)), today)
+        name = names.get(str(row.product_id), str(row.product_id))
+        send(kind="stock_risk", severity="warning",
+             title=("notif.stock_risk.title", {"product": name, "runout_day": str(row.runout_date)}),
+             parts=[("notif.stock_risk.message", {"order_num": float(row.order_quantity), "order_day": str(order_by),
+                                                  "early_day": str(row.early_date)})],
+             event_key=f"stock_risk:{row.product_id}:{week}")
+
     if "low_stock" in rules:
+        # The flat rule is for products the forecasts can't plan (no sales history, or no product model yet).
         threshold = rules["low_stock"] if rules["low_stock"] is not None else DEFAULT_RULES["low_stock"]
         products = storage.select("productos", tenant.id)
-        week = f"{today.isocalendar()[0]}-W{today.isocalendar()[1]:02d}"
+        planned = set(plans.loc[plans["status"] != "no_history", "product_id"].astype(str)) if not plans.empty else set()
+        products = products[~products["id"].astype(str).isin(planned)]
         for row in products[pd.to_numeric(products["stock"], errors="coerce") <= threshold].itertuples():
             send(kind="low_stock", severity="warning", title=("notif.low_stock.title", {"product": row.nombre}),
                  parts=[("notif.low_stock.message", {"product": row.nombre, "stock_num": float(row.stock),
@@ -152,6 +171,11 @@ def check_rules(storage: Storage, tenant, settings, y: pd.Series | None, *, toda
         if notify_drift(storage, tenant.id, measure_drift(storage, tenant.id, y, threshold)):
             written.append(f"drift:{y.index[-1].date().isoformat()}")
     return written
+
+
+def names_of(storage: Storage, tenant_id: str) -> dict[str, str]:
+    products = storage.select("productos", str(tenant_id), columns=["id", "nombre"])
+    return dict(zip(products["id"].astype(str), products["nombre"].astype(str)))
 
 
 def forecast_drop(storage: Storage, tenant_id: str, y: pd.Series, today) -> dict[str, Any] | None:

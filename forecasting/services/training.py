@@ -19,13 +19,14 @@ import pandas as pd
 from ..core.anomalies import detect_anomalies
 from ..core.config import MLSettings
 from ..core.engine import ForecastOutcome, Progress, forecast_series
-from ..core.errors import DataError, ModelError
+from ..core.errors import DataError, ForecastingError, ModelError
 from ..core.logs import log_event
 from ..core.models import lower_col, upper_col
 from ..core.series import tenant_today
 from ..storage import Storage, open_storage
 from .locks import BusyError, tenant_lock
 from .model_store import load_active_model, new_version, save_model
+from .products import train_products
 from .sales import daily_sales
 from .scoring import measure_drift, record_issued_forecast
 from .tenants import get_tenant, settings_for_tenant
@@ -47,6 +48,7 @@ class TrainResult:
     settings: MLSettings
     history_days: int = 0
     steps: dict[str, float] = field(default_factory=dict)
+    products: dict[str, Any] | None = None  # `ProductTrainResult.summary()`, or {"error": ...}; None when off
 
     @property
     def forecast(self) -> pd.DataFrame:
@@ -69,6 +71,7 @@ class TrainResult:
             "selection": self.outcome.selection_note,
             "drift": bool(self.drift and self.drift.get("drift")),
             "seconds": round(self.seconds, 2),
+            "products": self.products,
         }
 
 
@@ -131,12 +134,27 @@ def train_and_predict_sales(
     rows["ml_models"] = 1
 
     drift = measure_drift(storage, tenant_id, y, settings.error_alert_mape, winner_scores)
+    products = None
+    if settings.train_products:
+        notify("products", "")
+        mark = time.perf_counter()
+        products = _train_products(storage, tenant_id, settings, now)
+        steps["products"] = time.perf_counter() - mark
     seconds = time.perf_counter() - started
     result = TrainResult(tenant_id, outcome.winner, version, outcome, anomalies, rows, drift, seconds,
-                         settings, len(y), steps)
+                         settings, len(y), steps, products)
     log_event("pipeline_end", **result.summary())
     notify("done", outcome.winner)
     return result
+
+
+def _train_products(storage: Storage, tenant_id: str, settings: MLSettings, now) -> dict[str, Any]:
+    """The product forecasts after the totals: their failure is reported beside a good total, never instead of it."""
+    try:
+        return train_products(storage, tenant_id, settings=settings, now=now).summary()
+    except ForecastingError as exc:
+        log_event("products_failed", level=30, tenant_id=tenant_id, error=str(exc), error_type=type(exc).__name__)
+        return {"error": str(exc)}
 
 
 def forecast_from_active(

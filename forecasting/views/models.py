@@ -53,7 +53,7 @@ def retrain_plan(storage: Storage, tenant_id: str) -> list[str]:
     """The progress events a retrain of this tenant will report, for a progress bar.
 
     `series`, one `cv` per candidate, `final_fit`, `saving` (forecast),
-    `anomalies`, `saving` (model), `done`. Candidates that turn out to be
+    `anomalies`, `saving` (model), `products` (when on), `done`. Candidates that turn out to be
     unavailable report nothing, so the bar may jump; it never overshoots.
     """
     try:
@@ -61,7 +61,8 @@ def retrain_plan(storage: Storage, tenant_id: str) -> list[str]:
     except ForecastingError:
         settings = get_settings()
     candidates = settings.model_candidates if settings.select_best else settings.model_candidates[:1]
-    return ["series", *["cv"] * len(candidates), "final_fit", "saving", "anomalies", "saving", "done"]
+    products = ["products"] if settings.train_products else []
+    return ["series", *["cv"] * len(candidates), "final_fit", "saving", "anomalies", "saving", *products, "done"]
 
 
 @dataclass(frozen=True)

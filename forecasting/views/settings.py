@@ -26,6 +26,7 @@ SETTING_GROUPS: dict[str, tuple[str, ...]] = {
     "seasonality": ("holidays_country", "seasonality_mode", "log_transform", "sarimax_order", "sarimax_seasonal"),
     "anomalies": ("anomaly_method", "stl_period", "stl_zthresh"),
     "data": ("max_train_window_days", "error_alert_mape"),
+    "stock": ("train_products", "stock_lead_time_days", "stock_review_days", "stock_service_level"),
 }
 
 

@@ -25,7 +25,8 @@ if not SHARED_DATA.is_dir():  # CI lays shared/ beside the clone, whatever the c
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 END = NOW.date() - pd.Timedelta(days=1)
 
-FAST = MLSettings(model_candidates=["naive", "snaive", "ets"], horizon_days=14, cv_folds=2)
+#: Quick training for tests of the totals; product forecasts are switched on where a test is about them.
+FAST = MLSettings(model_candidates=["naive", "snaive", "ets"], horizon_days=14, cv_folds=2, train_products=False)
 
 
 def open_backend(request, tmp_path, backend: str):

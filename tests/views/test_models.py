@@ -19,8 +19,10 @@ def test_retrain_reports_every_step_and_writes_a_new_version(writable):
     before = len(models.model_versions(writable, NEVER_TRAINED))
     outcome = models.retrain(writable, NEVER_TRAINED, settings=FAST, progress=lambda s, d: steps.append((s, d)))
     # Every step in order, one `cv` per candidate naming it: what `retrain_plan` promises a progress bar.
+    assert FAST.train_products  # the dashboard's shops sell products: they are forecast too
     assert [step for step, _ in steps] == ["series", *["cv"] * len(FAST.model_candidates), "final_fit", "saving",
-                                           "anomalies", "saving", "done"]
+                                           "anomalies", "saving", "products", "done"]
+    assert outcome.summary["products"]["products"] > 0 and outcome.summary["products"]["rows_written"]["stock_plans"]
     assert [detail for step, detail in steps if step == "cv"] == FAST.model_candidates
     versions = models.model_versions(writable, NEVER_TRAINED)
     assert len(versions) == before + 1

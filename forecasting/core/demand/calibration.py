@@ -16,9 +16,14 @@ Decisions:
   day in two with one day in ten makes both bands wrong. A pool with fewer
   than `MIN_PATHS` paths borrows its class's pool, then that of all
   classes together; "new" products, when they borrow, get those residuals
-  doubled (wide bands for a level known from a few days). With no path at all (no
-  fold fitted), a stated rule: daily demand varies like a gamma
-  distribution with a coefficient of variation of 1.4 around the forecast.
+  doubled (wide bands for a level known from a few days). With fewer than
+  `MIN_PATHS` paths in all (a shop with a handful of products), each product
+  with enough history draws from its own past instead (`history_pool`):
+  every window of `h` consecutive days of its last year, relative to its
+  recent level, so a steady seller keeps narrow bands and an erratic one
+  wide. Only without that (a short history, a new product), a stated rule:
+  daily demand varies like a gamma distribution with a coefficient of
+  variation of 1.4 around the forecast.
 * Daily bands: the forecast plus norm times the pool's empirical quantile
   (all steps together), the conservative order statistic (lower quantiles
   rounded down, upper ones up), clipped at 0 and never on the wrong side
@@ -101,6 +106,24 @@ def build_pools(paths: dict[str, list[np.ndarray]], keys, h: int) -> tuple[dict[
             pools[key] = rule_pool(h)
             notes[key] = "no cross-validation residuals: an assumed spread (gamma, CV 1.4)"
     return pools, notes
+
+
+HISTORY_DAYS = 365
+
+
+def history_pool(y: np.ndarray, h: int) -> np.ndarray | None:
+    """One product's own variation as residual paths: each window of `h` days of its last `HISTORY_DAYS`
+    days (open or closed as they were), relative to its level over them (the mean, floored like `norm_of`);
+    None with fewer than `MIN_PATHS` windows."""
+    values = y[~np.isnan(y)][-HISTORY_DAYS:]
+    windows = len(values) - h + 1
+    if windows < MIN_PATHS:
+        return None
+    level = float(values.mean())
+    if level <= 0:
+        return None
+    paths = np.lib.stride_tricks.sliding_window_view(values, h)
+    return (paths - level) / level
 
 
 def pool_quantiles(pool: np.ndarray, levels) -> dict[int, tuple[float, float]]:

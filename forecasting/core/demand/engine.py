@@ -45,7 +45,8 @@ import pandas as pd
 from ..calendar import check_country
 from ..errors import DataError
 from ..intervals import lower_col, upper_col
-from .calibration import bands, build_pools, level_floor, norm_of, pool_key, pool_quantiles, residual_paths
+from .calibration import (bands, build_pools, history_pool, level_floor, norm_of, pool_key, pool_quantiles,
+                          residual_paths)
 from .classify import FORECAST_CLASSES, NEW_DAYS, classify_panel
 from .gbm import gbm_forecasts
 from .local import LOCAL_MODELS, local_forecasts
@@ -98,6 +99,7 @@ def forecast_products(frame: pd.DataFrame, horizon: int = 28, levels=(80, 95), f
     factors = _factors(cv, selection, scores, notes)
     keys = [pool_key(c, a) for c, a in zip(classes["demand_class"], classes["adi"])]
     pools, pool_notes = build_pools(_winner_paths(cv, selection, factors), keys, horizon)
+    keys = _own_pools(panel, keys, pools, pool_notes, horizon)
 
     started = time.perf_counter()
     yhat, method = _final(panel, classes, selection, factors, horizon, country)
@@ -118,6 +120,24 @@ def forecast_products(frame: pd.DataFrame, horizon: int = 28, levels=(80, 95), f
                            cv=_cv_frame(cv, panel), horizon=horizon, levels=levels,
                            closed_weekdays=panel.closed_weekdays, ids=panel.ids, yhat=yhat, norm=norm,
                            group=group, pools=pools, seconds=timings)
+
+
+def _own_pools(panel: Panel, keys: list[str], pools: dict, notes: dict, h: int) -> list[str]:
+    """Products whose pool is the assumed spread draw from their own history where it is long enough
+    (`calibration.history_pool`); returns each product's pool key."""
+    ruled = {key for key, note in notes.items() if note.startswith("no cross-validation")}
+    if not ruled:
+        return keys
+    out = list(keys)
+    for i, key in enumerate(keys):
+        own = history_pool(panel.y[i], h) if key in ruled and key not in ("new", "dormant") else None
+        if own is not None:
+            out[i] = f"own {panel.ids[i]}"
+            pools[out[i]] = own
+            notes[out[i]] = f"its own last {len(own) + h - 1} days ({len(own)} windows of {h} days)"
+    for key in ruled - set(out):
+        del pools[key]
+    return out
 
 
 def fold_cutoffs(days: int, horizon: int, folds: int) -> list[int]:
@@ -192,6 +212,15 @@ def _select(scores: pd.DataFrame, cv: list[dict]) -> tuple[dict[str, tuple[str, 
                       f"RMSSE {row['rmsse']:.2f}, {int(row['pairs'])} product-folds)") if "mase" in row else \
             f"lowest CV error on {where}"
     return selection, notes
+
+
+def method_label(method: str) -> str:
+    """A stored method code in words: "autoets + sba_w x 1.1" is "mean of AutoETS and Croston SBA x the
+    shop's weekday profile, times 1.1"."""
+    code, _, factor = method.partition(" x ")
+    names = [LABELS.get(base_model(m), m) + describe(m) for m in (part.strip() for part in code.split("+")) if m]
+    text = names[0] if len(names) == 1 else "mean of " + " and ".join(names)
+    return f"{text}, times {factor}" if factor else text
 
 
 def _method_reason(cls: str, selection, notes) -> str:
