@@ -38,6 +38,7 @@ pages = [
     st.Page(shared.OVERVIEW, title=t("nav.overview", lang), icon=":material/storefront:", default=True,
             url_path="home"),
     st.Page(shared.FORECAST, title=t("nav.forecast", lang), icon=":material/insights:", url_path="sales-forecast"),
+    st.Page(shared.PRODUCTS, title=t("nav.products", lang), icon=":material/inventory_2:", url_path="products-stock"),
     st.Page(shared.ANOMALIES, title=t("nav.anomalies", lang), icon=":material/troubleshoot:",
             url_path="unusual-days"),
     st.Page(shared.NOTIFICATIONS, title=notifications_title, icon=":material/notifications:", url_path="alerts"),

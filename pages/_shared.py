@@ -33,13 +33,14 @@ from forecasting.views import forecast as forecast_views
 from forecasting.views import jobs as job_views
 from forecasting.views import models as model_views
 from forecasting.views import overview as overview_views
+from forecasting.views import products as product_views
 from forecasting.views import settings as settings_views
 
 #: Upper bound on how long a cache entry lives even when nothing changed (the stamp catches changes).
 TTL_SECONDS = 3600
 #: Pages, by file; app.py registers them and messages link to them.
-OVERVIEW, FORECAST, COMPARISON, ANOMALIES, MODELS, NOTIFICATIONS, JOBS = (
-    "pages/overview.py", "pages/forecast.py", "pages/comparison.py", "pages/anomalies.py",
+OVERVIEW, FORECAST, PRODUCTS, COMPARISON, ANOMALIES, MODELS, NOTIFICATIONS, JOBS = (
+    "pages/overview.py", "pages/forecast.py", "pages/products.py", "pages/comparison.py", "pages/anomalies.py",
     "pages/models.py", "pages/notifications.py", "pages/jobs.py",
 )
 
@@ -144,6 +145,11 @@ def _anomaly_view(db: str, tenant_id: str, key: tuple) -> anomaly_views.AnomalyV
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
+def _products_view(db: str, tenant_id: str, key: tuple, products_key: tuple) -> product_views.ProductsView:
+    return product_views.products_view(storage(), tenant_id)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
 def _model_versions(db: str, tenant_id: str, key: tuple):
     return model_views.model_versions(storage(), tenant_id)
 
@@ -182,6 +188,11 @@ def cv_view(tenant_id: str, model_version: str | None = None) -> comparison_view
 
 def anomaly_view(tenant_id: str) -> anomaly_views.AnomalyView | None:
     return _anomaly_view(db_key(), tenant_id, stamp(tenant_id))
+
+
+def products_view(tenant_id: str) -> product_views.ProductsView:
+    """The tenant's products page; a product training, a stock refresh or a saved product setting moves its key."""
+    return _products_view(db_key(), tenant_id, stamp(tenant_id), product_views.products_stamp(storage(), tenant_id))
 
 
 def model_versions(tenant_id: str):

@@ -20,6 +20,7 @@ from forecasting.services.model_store import list_models
 from forecasting.services.notifications import notify
 from forecasting.services.tenants import tenant_overrides
 from forecasting.storage import SQLStorage
+from forecasting.views import products as products_views
 from tests.support.dashboard_db import (
     EMPTY,
     NEVER_TRAINED,
@@ -38,6 +39,7 @@ from tests.support.pages import (
     NOTIFICATIONS,
     OVERVIEW,
     PAGES,
+    PRODUCTS,
     TIMEOUT,
     charts,
     open_page,
@@ -92,6 +94,32 @@ def test_forecast_page_draws_history_bands_and_offers_the_csv(app):
     assert figure["layout"]["xaxis"]["rangeselector"]["buttons"]
     assert len(app.dataframe[0].value) == 14
     assert app.get("download_button")
+
+
+def test_products_page_lists_every_product_by_days_left_with_the_order_list(app):
+    open_page(app, PRODUCTS, tenant=TRAINED)
+    labels = [m.label for m in app.metric]
+    assert t("products.metric.order", "en") in labels and t("products.metric.soon", "en") in labels
+    table = app.dataframe[0].value
+    product = t("products.col.product", "en")
+    assert len(table) >= 10 and table[product].is_unique  # every product of the demo shop, once
+    status = table[t("products.col.risk", "en")].tolist()
+    ranks = {t(f"products.risk.{risk}", "en"): i for i, risk in enumerate(products_views.RISKS)}
+    urgent = [ranks[s] <= ranks[t("products.risk.order", "en")] for s in status]
+    assert urgent == sorted(urgent, reverse=True)  # those to order come first
+    assert app.get("download_button") and charts(app)  # the order list, one product's chart
+    sentence = texts(app.markdown)
+    assert str(table[product].iloc[0]) in sentence  # the first product is the one shown and explained
+
+
+def test_products_page_in_spanish_says_it_in_spanish(monkeypatch, demo_db):
+    use_database(monkeypatch, demo_db)
+    at = open_page(start("es"), PRODUCTS, tenant=TRAINED)
+    assert at.title[0].value.startswith("Productos y stock")
+    columns = list(at.dataframe[0].value.columns)
+    assert t("products.col.days_left", "es") in columns and "Lasts" not in columns
+    assert set(at.dataframe[0].value[t("products.col.risk", "es")]) <= {t(f"products.risk.{r}", "es")
+                                                                        for r in products_views.RISKS}
 
 
 def test_comparison_page_shows_scores_explanation_and_charts(app):
@@ -176,6 +204,8 @@ def test_never_trained_tenant_gets_a_way_forward(app, page):
         assert any(m.label == t("overview.sales_last", "en", days=7) for m in app.metric)
     if page == MODELS:
         assert not app.button(key="retrain_now").disabled
+    if page == PRODUCTS:
+        assert t("products.not_trained", "en") in texts(app.info) and not app.button(key="train_products").disabled
 
 
 @pytest.mark.parametrize("page", PAGES)

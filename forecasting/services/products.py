@@ -328,12 +328,14 @@ def refresh_stock(storage: Storage, tenant_id: str, *, settings: MLSettings | No
     stock = dict(zip(catalogue["id"].astype(str), catalogue["stock"]))
     forecast = model.as_of(today)
     known = set(model.forecast.ids)
+    planned_at = datetime.now(timezone.utc)  # rewritten on every refresh: what the dashboard's cache key reads
     rows = []
     for product in sorted(known | set(stock)):
         policy = policies.get(product, base)
         if policy.pack_size is None and product in model.whole_units:
             policy = replace(policy, pack_size=1.0)
         row = {"tenant_id": tenant.id, "product_id": product, "as_of": today, "model_version": model.version,
+               "created_at": planned_at,
                "service_level": policy.service_level, "lead_time_days": policy.lead_time,
                "review_days": policy.review_period, "stock": None, "days_left": None, "runout_date": None,
                "early_date": None, "early_chance": None, "reorder_point": None, "order_quantity": None}
@@ -459,7 +461,8 @@ def product_reliability(storage: Storage, tenant_id: str, *, days: int = 28, now
 def product_history(storage: Storage, tenant_id: str, product_id: str, *, days: int = 90,
                     now: datetime | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One product's units sold per day over the last `days` days (0 on days without a sale, from its first sale
-    on) and its current forecast with bands (from the newest stored forecast rows, today on)."""
+    on; a day whose refunds outnumber its sales counts 0, as in the forecast's series) and its current forecast
+    with bands (from the newest stored forecast rows, today on)."""
     tenant = get_tenant(storage, str(tenant_id))
     today = tenant_today(tenant.timezone, now)
     first = today - timedelta(days=days)
@@ -468,7 +471,7 @@ def product_history(storage: Storage, tenant_id: str, product_id: str, *, days: 
     history = pd.DataFrame(columns=["ds", "units"])
     if not units.empty:
         index = pd.date_range(units["ds"].min(), pd.Timestamp(today - timedelta(days=1)), freq="D", name="ds")
-        history = units.set_index("ds")["units"].reindex(index, fill_value=0.0).reset_index()
+        history = units.set_index("ds")["units"].reindex(index, fill_value=0.0).clip(lower=0.0).reset_index()
     forecast = storage.select("product_forecasts", tenant.id, where={"product_id": str(product_id)},
                               gte={"forecast_date": today}, order_by="forecast_date")
     return history, forecast

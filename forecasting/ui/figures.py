@@ -18,6 +18,7 @@ from ..i18n.formatting import Formatter
 from ..services.scoring import Scorecard
 from ..views.comparison import CVView
 from ..views.forecast import ForecastView
+from ..views.products import ProductDetail
 
 INK = "#1F2933"
 TEAL = "#0F766E"
@@ -298,4 +299,39 @@ def scorecard_step_figure(card: Scorecard, fmt: Formatter) -> go.Figure:
     fig.update_xaxes(title_text=t("chart.step_axis", lang), title_font=dict(size=12), dtick=1 if len(steps) <= 14
                      else 7)
     fig.update_layout(showlegend=False, bargap=0.25)
+    return fig
+
+
+def product_figure(detail: ProductDetail, fmt: Formatter) -> go.Figure:
+    """One product: units sold per day (bars), the forecast with its 80% and 95% bands, today, and the day
+    stock is expected to run out."""
+    lang = fmt.lang
+    fig = go.Figure()
+    history, future = detail.history, detail.forecast
+    units = "%{y:,.1f}<extra></extra>"
+    if len(history):
+        fig.add_trace(go.Bar(x=history["ds"], y=history["units"], name=t("chart.sold", lang),
+                             marker_color=PAST, hovertemplate=units))
+    if len(future):
+        x = list(future["ds"]) + list(future["ds"][::-1])
+        fig.add_trace(go.Scatter(x=x, y=list(future["yhat_upper_95"]) + list(future["yhat_lower_95"][::-1]),
+                                 fill="toself", fillcolor=BAND_95, line=dict(width=0), name=t("chart.band95", lang),
+                                 hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=x, y=list(future["yhat_upper_80"]) + list(future["yhat_lower_80"][::-1]),
+                                 fill="toself", fillcolor=BAND_80, line=dict(width=0), name=t("chart.band80", lang),
+                                 hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=future["ds"], y=future["yhat"], name=t("chart.forecast", lang), mode="lines",
+                                 line=dict(color=TEAL, width=2.5), hovertemplate=units))
+        today = pd.Timestamp(future["ds"].iloc[0])
+        fig.add_vline(x=today - pd.Timedelta(hours=12), line=dict(color=INK, width=1, dash="dot"))
+    runout = detail.plan.get("runout_date")
+    if runout is not None and pd.notna(runout):
+        day = pd.Timestamp(runout)
+        fig.add_vline(x=day, line=dict(color=ALERT, width=2))
+        fig.add_annotation(x=day, y=1, yref="paper", text=t("chart.runout", lang, day=fmt.day(day)),
+                           showarrow=False, xanchor="left", yanchor="top", font=dict(size=11, color=ALERT))
+    _layout(fig, fmt, height=380, money_axis=False)
+    fig.update_layout(bargap=0.15, legend=dict(x=1, xanchor="right"))
+    fig.update_yaxes(rangemode="tozero", separatethousands=True)
+    fig.update_xaxes(hoverformat="%a %d %b %Y")
     return fig

@@ -13,9 +13,11 @@ from collections.abc import Sequence
 import pandas as pd
 from pandas.io.formats.style import Styler
 
+from ..core.demand.engine import method_parts
 from ..core.metrics import METRICS
 from ..i18n.catalog import model_label, t
 from ..i18n.formatting import MISSING, Formatter, formatter_for
+from ..services.exports import write_csv
 from ..views.comparison import CVView
 from ..views.forecast import ForecastView
 from ..views.overview import Overview, overview_table
@@ -198,3 +200,139 @@ def job_runs_table(runs: pd.DataFrame, fmt: Formatter, holder: str) -> Styler:
     })
     colors = [f"color: {RUN_STATE_COLORS.get(state, '#1F2933')}; font-weight: 600" for state in runs["state"]]
     return frame.style.apply(lambda _column: colors, subset=[status]).hide(axis="index")
+
+
+# --- products ----------------------------------------------------------------------------------
+
+#: Colour per stock risk (`views.products.RISKS`): red when it runs out before help can come, amber to order.
+RISK_STYLES = {"out": "background-color: rgba(220, 38, 38, 0.16); color: #991B1B; font-weight: 600",
+               "order_now": "background-color: rgba(220, 38, 38, 0.10); color: #991B1B; font-weight: 600",
+               "order": "background-color: rgba(217, 119, 6, 0.14); color: #92400E; font-weight: 600",
+               "ok": "color: #15803D", "discontinued": "color: #64748B", "no_history": "color: #64748B",
+               "check": "color: #7C3AED; font-weight: 600"}
+
+
+def units_text(value, fmt: Formatter) -> str:
+    """Units as people count them: whole when whole, one decimal for kilograms and the like."""
+    if value is None or pd.isna(value):
+        return MISSING
+    value = float(value)
+    return fmt.number(value, 0 if abs(value - round(value)) < 0.05 or abs(value) >= 100 else 1)
+
+
+def days_left_text(plan: dict, fmt: Formatter, horizon: int = 28) -> str:
+    """ "3 days", "today", "> 28 days" or "—" (no plan)."""
+    lang = fmt.lang
+    if plan.get("risk") not in ("out", "order_now", "order", "ok"):
+        return MISSING
+    days = plan.get("days_left")
+    if days is None or pd.isna(days):
+        return t("products.beyond", lang, n=horizon, days=horizon)
+    days = int(days)
+    if days <= 1:
+        return t("products.today", lang)
+    return t("products.days", lang, n=days, days=days)
+
+
+def stock_table(table: pd.DataFrame, fmt: Formatter) -> Styler:
+    """Every product, first to run out first: status, days left, the suggested order, stock, run-out day,
+    demand over 7 and 28 days, and the sales of the last four weeks (a sparkline, `column_config` "recent")."""
+    lang = fmt.lang
+    risk = t("products.col.risk", lang)
+    # What an owner acts on first (status, how long it lasts, what to order) comes first: a phone shows 3-4 columns.
+    frame = pd.DataFrame({
+        t("products.col.product", lang): table["name"].astype(str).to_numpy(),
+        risk: [t(f"products.risk.{r}", lang) for r in table["risk"]],
+        t("products.col.days_left", lang): [days_left_text(r, fmt) for r in table.to_dict(orient="records")],
+        t("products.col.order", lang): [units_text(v, fmt) if v else MISSING for v in table["order_quantity"].fillna(0)],
+        t("products.col.stock", lang): [units_text(v, fmt) for v in table["stock"]],
+        t("products.col.runout", lang): [fmt.day(v) if v is not None and pd.notna(v) else MISSING
+                                         for v in table["runout_date"]],
+        t("products.col.units_7", lang): [units_text(v, fmt) for v in table.get("units_7", pd.Series(dtype=float))],
+        t("products.col.units_28", lang): [units_text(v, fmt) for v in table.get("units_28", pd.Series(dtype=float))],
+        "recent": table["recent"].to_list(),
+    })
+    styles = [RISK_STYLES.get(r, "") for r in table["risk"]]
+    return frame.style.apply(lambda _column: styles, subset=[risk]).hide(axis="index")
+
+
+def order_list_csv(view_table: pd.DataFrame, fmt: Formatter) -> bytes:
+    """The order list for a spreadsheet set to the reader's language: headers in that language; in Spanish
+    `;` between fields and a decimal comma (what a Spanish Excel or LibreOffice expects); UTF-8 with a byte
+    order mark, so accents survive Excel's guess. Dates are ISO (every spreadsheet reads them)."""
+    lang = fmt.lang
+    frame = pd.DataFrame({
+        t("products.csv.product_id", lang): view_table["product_id"].astype(str).to_numpy(),
+        t("products.col.product", lang): view_table["name"].astype(str).to_numpy(),
+        t("products.col.stock", lang): view_table["stock"].round(2).to_numpy(),
+        t("products.col.order", lang): view_table["order_quantity"].round(2).to_numpy(),
+        t("products.csv.order_by", lang): [
+            None if r is None or pd.isna(r) else (pd.Timestamp(r) - pd.Timedelta(days=int(lead))).date().isoformat()
+            for r, lead in zip(view_table["runout_date"], view_table["lead_time_days"], strict=True)],
+        t("products.col.runout", lang): [None if v is None or pd.isna(v) else pd.Timestamp(v).date().isoformat()
+                                         for v in view_table["runout_date"]],
+        t("products.col.units_28", lang): view_table["units_28"].round(1).to_numpy()
+        if "units_28" in view_table else None,
+        t("products.csv.lead_time", lang): view_table["lead_time_days"].to_numpy(),
+        t("products.csv.service_level", lang): view_table["service_level"].round(3).to_numpy(),
+    })
+    spanish = lang == "es"
+    data = write_csv(frame, sep=";" if spanish else ",", decimal="," if spanish else ".")
+    return b"\xef\xbb\xbf" + data
+
+
+def demand_method_text(code: str | None, fmt: Formatter) -> str:
+    """A product's forecasting method in words, in the reader's language (`core.demand.engine.method_parts`)."""
+    if not code:
+        return MISSING
+    lang = fmt.lang
+    members, factor = method_parts(code)
+    names = [t(f"demand.method.{name}", lang, default=name)
+             + (t(f"demand.suffix.{kind}", lang) if kind else "") for name, kind in members]
+    text = names[0] if len(names) == 1 else t("demand.mean_of", lang, models=t("demand.and", lang).join(names))
+    return text + (t("demand.times", lang, factor=fmt.number(factor, 2)) if factor else "")
+
+
+def product_methods_table(table: pd.DataFrame, fmt: Formatter) -> pd.DataFrame:
+    """For analysts: per product, its demand class and how it is forecast."""
+    lang = fmt.lang
+    return pd.DataFrame({
+        t("products.col.product", lang): table["name"].astype(str).to_numpy(),
+        t("products.col.class", lang): [t(f"demand.class.{c}", lang, default=str(c)) if isinstance(c, str)
+                                        else MISSING for c in table.get("demand_class", pd.Series(dtype=object))],
+        t("products.col.method", lang): [demand_method_text(m if isinstance(m, str) else None, fmt)
+                                         for m in table.get("method", pd.Series(dtype=object))],
+    })
+
+
+def product_scores_table(metrics: dict, fmt: Formatter) -> pd.DataFrame:
+    """For analysts: the CV scores per demand class and candidate, best first within each class."""
+    lang = fmt.lang
+    scores = pd.DataFrame(metrics.get("scores") or [])
+    if scores.empty:
+        return scores
+    scores = scores.sort_values(["demand_class", "score"])
+    chosen = {cls: "+".join(models) for cls, models in (metrics.get("selection") or {}).items()}
+    return pd.DataFrame({
+        t("products.col.class", lang): [t(f"demand.class.{c}", lang, default=str(c)) for c in scores["demand_class"]],
+        t("products.col.method", lang): [demand_method_text(m.replace("+", " + "), fmt) for m in scores["model"]],
+        t("products.col.chosen", lang): [chosen.get(c) == m for c, m in zip(scores["demand_class"], scores["model"],
+                                                                               strict=True)],
+        "MASE": [fmt.number(v, 3) for v in scores["mase"]],
+        "RMSSE": [fmt.number(v, 3) for v in scores["rmsse"]],
+        t("products.col.pairs", lang): [fmt.number(v) for v in scores["pairs"]],
+    })
+
+
+def product_reliability_table(reliability: dict, fmt: Formatter) -> pd.DataFrame:
+    """For analysts: how the stored product forecasts did per demand class (error, band coverage)."""
+    lang = fmt.lang
+    rows = reliability.get("by_class") or {}
+    return pd.DataFrame({
+        t("products.col.class", lang): [t(f"demand.class.{c}", lang, default=c) for c in rows],
+        t("products.col.product_days", lang): [fmt.number(r["product_days"]) for r in rows.values()],
+        t("products.col.error", lang): [fmt.percent(r["wape"]) if r["wape"] is not None else MISSING
+                                        for r in rows.values()],
+        t("products.col.coverage_80", lang): [fmt.percent(r["coverage_80"]) for r in rows.values()],
+        t("products.col.coverage_95", lang): [fmt.percent(r["coverage_95"]) for r in rows.values()],
+    })

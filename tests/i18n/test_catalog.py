@@ -25,6 +25,7 @@ SAME_IN_EVERY_LANGUAGE = {
     "MASE", "MAE", "RMSE", "sMAPE", "WAPE", "MAPE",
     "1m", "3m", "6m", "Δ 7 d", "Δ 30 d",
     "Error", "error",
+    "Croston SBA", "TSB", "ADIDA", "IMAPA", "Stock",  # names of forecasting methods; "stock" is Spanish too
 }
 
 # A .po line: a comment, or a keyword and/or one C string. Babel skips some malformed lines silently.

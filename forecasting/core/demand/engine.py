@@ -54,7 +54,7 @@ from .panel import Panel, build_panel
 from .result import ProductForecast
 from .scoring import level_factor, scales, score_pairs
 from .season import base as base_model
-from .season import describe, seasonal_ratio, variants, weekday_index
+from .season import SUFFIX, WEEKDAY_SUFFIX, describe, seasonal_ratio, variants, weekday_index
 
 CANDIDATES = (*LOCAL_MODELS, "lightgbm")
 ETS_CLASSES = ("smooth", "erratic")
@@ -206,6 +206,8 @@ def _select(scores: pd.DataFrame, cv: list[dict]) -> tuple[dict[str, tuple[str, 
             continue
         best = table["score"].astype(float).idxmin()
         selection[cls] = tuple(best.split("+"))
+        if cls not in ETS_CLASSES:  # the winner over all classes can't be ETS on intermittent rows: TSB instead
+            selection[cls] = tuple(dict.fromkeys(m.replace("autoets", "tsb") for m in selection[cls]))
         where = "its class" if table is own else "all classes (too few of its class)"
         row = table.loc[best]
         notes[cls] = (f"lowest CV error of {len(table)} candidates on {where} (MASE {row['mase']:.2f}, "
@@ -214,13 +216,27 @@ def _select(scores: pd.DataFrame, cv: list[dict]) -> tuple[dict[str, tuple[str, 
     return selection, notes
 
 
-def method_label(method: str) -> str:
-    """A stored method code in words: "autoets + sba_w x 1.1" is "mean of AutoETS and Croston SBA x the
-    shop's weekday profile, times 1.1"."""
+def method_parts(method: str) -> tuple[list[tuple[str, str | None]], float | None]:
+    """A stored method code taken apart: ([(model, "season" | "weekday" | None), ...], level factor or None).
+
+    "autoets + sba_w x 1.1" is ([("autoets", None), ("sba", "weekday")], 1.1): the mean of those, times 1.1.
+    """
     code, _, factor = method.partition(" x ")
-    names = [LABELS.get(base_model(m), m) + describe(m) for m in (part.strip() for part in code.split("+")) if m]
+    members = []
+    for name in (part.strip() for part in code.split("+")):
+        if name:
+            kind = "season" if name.endswith(SUFFIX) else "weekday" if name.endswith(WEEKDAY_SUFFIX) else None
+            members.append((base_model(name), kind))
+    return members, float(factor) if factor else None
+
+
+def method_label(method: str) -> str:
+    """A stored method code in words (English, for logs and the CLI; the dashboard says it in its language)."""
+    members, factor = method_parts(method)
+    suffix = {"season": " x the shop's season a year ago", "weekday": " x the shop's weekday profile", None: ""}
+    names = [LABELS.get(name, name) + suffix[kind] for name, kind in members]
     text = names[0] if len(names) == 1 else "mean of " + " and ".join(names)
-    return f"{text}, times {factor}" if factor else text
+    return f"{text}, times {factor:g}" if factor else text
 
 
 def _method_reason(cls: str, selection, notes) -> str:
@@ -273,8 +289,6 @@ def _final(panel: Panel, classes: pd.DataFrame, selection, factors, h: int, coun
         if rows.size == 0:
             continue
         members = selection[cls]
-        if cls not in ETS_CLASSES:  # the overall winner can't be ETS on intermittent rows
-            members = tuple(dict.fromkeys(m.replace("autoets", "tsb") for m in members))
         names = list(dict.fromkeys(base_model(m) for m in members if m != "lightgbm"))
         forecasts = local_forecasts(panel, rows, cutoff, h, names)
         forecasts.update(variants(forecasts, ratio, weekday))
