@@ -176,7 +176,13 @@ def cmd_demo(args) -> int:
         print(f"demo data written: {counts['negocios']} tenants, {counts['ventas']:,} sales, {counts['productos']} products")
         tenants = data.negocios["id"].tolist()
     if args.train and tenants:
-        return _train_all(storage, tenants)
+        code = _train_all(storage, tenants)
+        # The alerts a shop would have by now (a stock-out risk, unusual days): the first start shows them.
+        from .ops.jobs import check_notification_rules
+
+        outcome = check_notification_rules(storage, get_settings())
+        print(f"alerts checked: {sum(len(keys) for keys in outcome.details.values())} new")
+        return code
     return 0
 
 

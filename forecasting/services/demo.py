@@ -292,6 +292,18 @@ _DECIMALS = {"CLP": 0, "COP": 0}
 
 _REFUND_RATE = 0.015
 _UNPRICED_RATE = 0.02  # share of ad-hoc sales not tied to a catalogue product
+
+#: Seasonal products: (day of the year their sales peak, half-width in days). Off season they sell
+#: 5% of their usual rate, at the peak about 7 times it: the shop's mix changes, its sales count doesn't.
+_SEASONAL = {"Roscón de Reyes": (6, 10), "Extensión eléctrica": (350, 18), "Sweater de lana": (182, 40),
+             "Short de verano": (15, 40), "Buñuelo": (354, 14), "Tomato seedling": (115, 30),
+             "Jarabe para la tos": (182, 40), "Protector solar FPS 50": (15, 40)}
+#: One product per shop that was listed only `_NEW_DAYS` days ago (the product page's "new" case).
+_NEW = {"Café para llevar", "Silicón transparente", "Blazer", "Café en grano 500 g", "Bird feeder",
+        "Test de embarazo"}
+_NEW_DAYS = 20
+#: Days of stock on hand per product, dealt out at random: a couple about to run out, most comfortable.
+_COVER_DAYS = (0.8, 3.0, 6.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0, 75.0, 90.0, 105.0, 120.0)
 _MAX_REFUND_DELAY = 30
 
 _VENTAS_COLUMNS = ["id", "negocio_id", "fecha", "total", "producto_id", "cantidad"]
@@ -488,6 +500,10 @@ def _generate_tenant(
 
     decimals = _DECIMALS.get(arch.currency, 2)
     pidx = rng.choice(n_prod, size=n_sales, p=weights / weights.sum())
+    # Seasons and a new product come from a child stream: the parent's draws (and so everything the
+    # totals tests know about the demo) stay where they were.
+    life = rng.spawn(1)[0]
+    pidx = _product_mix(life, prods, weights, dates, day_idx)
     # Quantity = step * (1 + Poisson) so its mean matches qty_mean and it is never zero.
     units = 1 + rng.poisson(np.maximum(qty_mean[pidx] / steps[pidx] - 1, 0))
     cantidad = units * steps[pidx]
@@ -547,6 +563,8 @@ def _generate_tenant(
         }
     )
 
+    productos["stock"] = _stock_from_demand(life, productos["id"].to_numpy(), steps, ventas, dates)
+
     negocio = {
         "id": tid,
         "nombre": nombre,
@@ -555,6 +573,40 @@ def _generate_tenant(
         "currency": arch.currency,
     }
     return negocio, ventas, productos, anomaly_rows
+
+
+def _product_mix(rng: np.random.Generator, prods, weights: np.ndarray, dates: pd.DatetimeIndex,
+                 day_idx: np.ndarray) -> np.ndarray:
+    """Which product each sale is: by popularity, times each product's season, and nothing of the new
+    product before it was listed."""
+    days = len(dates)
+    doy = dates.dayofyear.to_numpy()
+    share = np.tile(weights.astype(float), (days, 1))
+    for j, product in enumerate(prods):
+        if product.nombre in _SEASONAL:
+            peak, width = _SEASONAL[product.nombre]
+            distance = np.minimum(np.abs(doy - peak), 365 - np.abs(doy - peak))
+            share[:, j] *= 0.05 + 7.0 * np.exp(-0.5 * (distance / width) ** 2)
+        if product.nombre in _NEW and days > 3 * _NEW_DAYS:
+            share[: days - _NEW_DAYS, j] = 0.0
+    cumulative = np.cumsum(share / share.sum(axis=1, keepdims=True), axis=1)
+    pick = rng.random(len(day_idx))
+    return np.minimum((pick[:, None] > cumulative[day_idx]).sum(axis=1), len(prods) - 1)
+
+
+def _stock_from_demand(rng: np.random.Generator, ids: np.ndarray, steps: np.ndarray, ventas: pd.DataFrame,
+                       dates: pd.DatetimeIndex) -> np.ndarray:
+    """Stock on hand: a number of days of each product's recent demand (`_COVER_DAYS`, dealt at random),
+    in its own units; one of the three best sellers is about to run out, so the stock page and its alert
+    have something to say from the first start."""
+    recent = ventas[ventas["fecha"] >= (dates[-1] - pd.Timedelta(days=27)).tz_localize("UTC")]
+    units = recent.groupby("producto_id")["cantidad"].sum().reindex(ids).fillna(0.0).clip(lower=0.0).to_numpy()
+    rate = units / 28.0
+    cover = rng.permutation(np.resize(np.asarray(_COVER_DAYS), len(ids)))
+    top = np.argsort(-rate)[:3]
+    cover[top[rng.integers(len(top))]] = _COVER_DAYS[0]
+    stock = np.round(rate * cover / steps) * steps
+    return np.maximum(stock, 0.0)
 
 
 def write_demo(storage, data: DemoData) -> dict[str, int]:

@@ -126,7 +126,9 @@ def check_rules(storage: Storage, tenant, settings, y: pd.Series | None, *, toda
         send(kind="stock_risk", severity="warning",
              title=("notif.stock_risk.title", {"product": name, "runout_day": str(row.runout_date)}),
              parts=[("notif.stock_risk.message", {"order_num": float(row.order_quantity), "order_day": str(order_by),
-                                                  "early_day": str(row.early_date)})],
+                                                  "early_day": str(row.early_date)})
+                    if str(row.early_date) != str(row.runout_date) else
+                    ("notif.stock_risk.order", {"order_num": float(row.order_quantity), "order_day": str(order_by)})],
              event_key=f"stock_risk:{row.product_id}:{week}")
 
     if "low_stock" in rules:

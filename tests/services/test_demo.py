@@ -76,12 +76,37 @@ def test_ids_unique_and_referentially_consistent(demo: DemoData) -> None:
     assert demo.ventas["producto_id"].isna().any()
 
 
-def test_products_per_tenant_and_low_stock(demo: DemoData) -> None:
+def _recent_rate(demo: DemoData) -> pd.Series:
+    """Units per day of each product over the demo's last 28 days."""
+    last = demo.ventas["fecha"].max().normalize() - pd.Timedelta(days=27)
+    recent = demo.ventas[demo.ventas["fecha"] >= last]
+    return recent.groupby("producto_id")["cantidad"].sum().clip(lower=0) / 28
+
+
+def test_products_per_tenant_and_stock_from_demand(demo: DemoData) -> None:
     per_tenant = demo.productos.groupby("negocio_id")
     assert per_tenant.size().between(8, 20).all()
-    assert (per_tenant["stock"].min() < 5).all(), "every tenant needs something for stock alerts"
     assert (demo.productos["precio"] > 0).all()
     assert (demo.productos["stock"] >= 0).all()
+    cover = demo.productos.set_index("id")["stock"] / _recent_rate(demo).reindex(demo.productos["id"]).to_numpy()
+    products = demo.productos.assign(cover=cover.to_numpy(), rate=_recent_rate(demo).reindex(
+        demo.productos["id"]).fillna(0).to_numpy())
+    for tenant, shop in products.groupby("negocio_id"):
+        best = shop.nlargest(3, "rate")
+        assert (best["cover"] < 2).any(), f"tenant {tenant}: a best seller about to run out (the stock alert)"
+        assert (shop["cover"] > 14).sum() >= len(shop) // 2, f"tenant {tenant}: most products are comfortable"
+
+
+def test_seasonal_and_new_products(demo: DemoData) -> None:
+    ventas = demo.ventas[demo.ventas["producto_id"].notna() & (demo.ventas["total"] > 0)]
+    names = demo.productos.set_index("id")["nombre"]
+    by_name = ventas.assign(nombre=ventas["producto_id"].map(names), month=ventas["fecha"].dt.month)
+    roscon = by_name[by_name["nombre"] == "Roscón de Reyes"]["month"].value_counts()
+    assert roscon.reindex([12, 1]).sum() > 0.8 * roscon.sum()  # around Twelfth Night, hardly ever otherwise
+    first = by_name.groupby("nombre")["fecha"].min()
+    last_day = demo.ventas["fecha"].max()
+    new = first[first > last_day - pd.Timedelta(days=21)]
+    assert len(new) == demo.negocios.shape[0], "each shop lists one product in the last three weeks"
 
 
 def test_tenants_differ_in_currency_country_and_size(demo: DemoData, daily: pd.DataFrame) -> None:

@@ -259,7 +259,7 @@ def test_a_stock_out_risk_is_notified_once_and_replaces_the_flat_rule_for_planne
     # steady runs out the day after tomorrow with 25: order 65 today (lead time 2 days)
     risk = notes.loc[f"stock_risk:bakery-steady:{week}"]
     assert risk["kind"] == "stock_risk" and risk["title"] == "Steady bread: likely to run out Sat, Nov 28"
-    assert risk["message"].startswith("Order 65 by Thu, Nov 26; 1 in 5 chance it runs out by")
+    assert risk["message"] == "Order 65 by Thu, Nov 26."  # every path runs out that day: no "1 in 5" clause
     # the flat rule only for the product without sales; cheese has a plan that says it lasts
     assert set(written) == {f"stock_risk:bakery-steady:{week}", f"low_stock:bakery-unsold:{week}"}
 
