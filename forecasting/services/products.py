@@ -77,11 +77,13 @@ class ProductTrainResult:
     seconds: float
     note: str = ""
     plans: pd.DataFrame = field(default_factory=pd.DataFrame)
+    steps: dict[str, float] = field(default_factory=dict)  # seconds: series, the engine's parts, saving, stock
 
     def summary(self) -> dict[str, Any]:
         return {"tenant_id": self.tenant_id, "model_version": self.version, "products": self.products,
                 "classes": self.classes, "methods": self.methods, "rows_written": self.rows,
-                "seconds": round(self.seconds, 2), "note": self.note}
+                "seconds": round(self.seconds, 2), "steps": {k: round(v, 2) for k, v in self.steps.items()},
+                "note": self.note}
 
 
 # --- training ---------------------------------------------------------------------------------------
@@ -109,6 +111,7 @@ def train_products(storage: Storage, tenant_id: str, *, settings: MLSettings | N
     tenant = get_tenant(storage, str(tenant_id))
     settings = settings_for_tenant(storage, tenant, base=settings)
     frame, end = product_series(storage, tenant, settings, now)
+    steps = {"series": time.perf_counter() - started}
     if frame.empty or not (frame["y"] > 0).any():
         note = "no sales with a product (ventas.producto_id) in the history: nothing to forecast per product"
         log_event("products_skipped", tenant_id=tenant.id, reason=note)
@@ -116,6 +119,8 @@ def train_products(storage: Storage, tenant_id: str, *, settings: MLSettings | N
     log_event("products_start", tenant_id=tenant.id, products=int(frame["unique_id"].nunique()), last_day=str(end))
     forecast = forecast_products(frame, horizon=PRODUCT_HORIZON, levels=LEVELS, folds=PRODUCT_FOLDS,
                                  country=settings.holidays_country or None, end=end)
+    steps.update(forecast.seconds)
+    mark = time.perf_counter()
     version = new_version()
     rows = {"product_forecasts": storage.upsert("product_forecasts", tenant.id,
                                                 forecast_rows(tenant.id, forecast, version))}
@@ -127,14 +132,17 @@ def train_products(storage: Storage, tenant_id: str, *, settings: MLSettings | N
         "tenant_id": tenant.id, "model_version": version, "products": len(forecast.ids),
         "training_metrics": training_metrics(forecast), "model_data": sealed}])
     rows["product_models"] = 1
+    steps["saving"] = time.perf_counter() - mark
+    mark = time.perf_counter()
     plans = refresh_stock(storage, tenant.id, settings=settings, now=now)
     rows["stock_plans"] = len(plans)
+    steps["stock"] = time.perf_counter() - mark
     result = ProductTrainResult(
         tenant.id, version, len(forecast.ids),
         {str(k): int(v) for k, v in forecast.products["demand_class"].value_counts().items()},
         {str(k): int(v) for k, v in forecast.products["method"].value_counts().items()},
-        rows, time.perf_counter() - started, plans=plans)
-    log_event("products_end", **result.summary(), timings={k: round(v, 2) for k, v in forecast.seconds.items()})
+        rows, time.perf_counter() - started, plans=plans, steps=steps)
+    log_event("products_end", **result.summary())
     return result
 
 

@@ -23,7 +23,7 @@ import pytest
 
 from forecasting.i18n.catalog import t
 from forecasting.storage import SQLStorage
-from tests.support.dashboard_db import NEVER_TRAINED, copy_db, shared_scored_db
+from tests.support.dashboard_db import NEVER_TRAINED, TRAINED, copy_db, shared_scored_db
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -32,10 +32,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--no-first-run"]
 #: Pages in the top navigation, in the order a user meets them: (menu entry, screenshot name, page heading).
 PAGES = [("nav.overview", "overview", "overview.title"), ("nav.forecast", "forecast", "forecast.title"),
-         ("nav.anomalies", "anomalies", "anomalies.title"),
+         ("nav.products", "products", "products.title"), ("nav.anomalies", "anomalies", "anomalies.title"),
          ("nav.notifications", "notifications", "notifications.title"),
          ("nav.comparison", "comparison", "comparison.title"), ("nav.models", "models", "models.title")]
-CHARTED = {"forecast", "anomalies", "comparison"}
+CHARTED = {"forecast", "products", "anomalies", "comparison"}
 TENANT = "Panadería La Espiga"
 EXCEPTION = '[data-testid="stException"]'
 ALERT = '[data-testid="stAlert"]'
@@ -264,10 +264,56 @@ def test_spanish_pages_render(server, browser):
     assert page.get_by_text(t("overview.sales", "en"), exact=True).count() == 0
     shoot(page, "es_overview")
     for key, name, heading in (("nav.forecast", "forecast", "forecast.title"),
+                               ("nav.products", "products", "products.title"),
                                ("nav.comparison", "comparison", "comparison.title")):
         open_page(page, key, heading, "es")
         assert page.locator(EXCEPTION).count() == 0
         shoot(page, f"es_{name}")
+    page.close()
+
+
+@pytest.mark.parametrize("lang, locale, width", [("en", "en-US", 1440), ("es", "es-ES", 390)],
+                         ids=["english-desktop", "spanish-phone"])
+def test_products_page_plans_stock_and_recomputes_it(server, browser, lang, locale, width):
+    """The stock table, one product's chart and the order list, in either language and on a phone; "Recompute
+    stock" replans from the stock in the database (here raised, so the first product no longer needs an order)."""
+    base, db = server
+    page = browser.new_page(viewport={"width": width, "height": 2200}, locale=locale)
+    page.goto(base)
+    settle(page, timeout_ms=120_000)
+    if lang == "es":  # a browser set to Spanish opens the app in Spanish
+        page.get_by_text(t("overview.sales", "es"), exact=True).first.wait_for(timeout=60_000)
+    if width < 600:  # the menu sits behind the sidebar toggle on a phone: go by address
+        page.goto(f"{base}/products-stock")
+        page.wait_for_function(HEADING, arg=t("products.title", lang, name=TENANT), timeout=60_000)
+        settle(page)
+    else:
+        open_page(page, "nav.products", "products.title", lang)
+    assert page.locator(EXCEPTION).count() == 0
+    page.locator('[data-testid="stDataFrame"] canvas').first.wait_for(timeout=30_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+    download = t("products.download", lang, n=2, count="2").split("(")[0].strip()  # "Order list (2 products)"
+    assert page.get_by_role("button", name=re.compile("^" + re.escape(download))).count() == 1
+    storage = SQLStorage.sqlite_file(db)
+    try:
+        first = storage.select("stock_plans", TRAINED, where={"status": "order"}).iloc[0]["product_id"]
+        before = storage.select("stock_plans", TRAINED, columns=["created_at"], order_by="created_at",
+                                descending=True, limit=1).iloc[0]["created_at"]
+        storage.update("productos", TRAINED, {"stock": 1e6}, where={"id": first})
+        page.get_by_role("button", name=t("products.recompute", lang)).click()
+
+        def replanned():
+            plan = storage.select("stock_plans", TRAINED, where={"product_id": first}, order_by="as_of",
+                                  descending=True, limit=1).iloc[0]
+            return plan.to_dict() if plan["created_at"] > before else None
+
+        plan = wait_for(replanned, "the stock plan to be recomputed", timeout=60)
+        assert plan["stock"] == 1e6 and plan["order_quantity"] == 0
+    finally:
+        storage.close()
+    settle(page)
+    assert page.locator(EXCEPTION).count() == 0
+    shoot(page, f"{lang}_products_{width}")
     page.close()
 
 

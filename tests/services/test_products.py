@@ -282,3 +282,25 @@ def test_the_hourly_refresh_replans_stock_and_the_cleanup_removes_old_product_ro
     assert details["product_forecasts_deleted"] == 0  # kept 400 days for scoring
     much_later = datetime.combine(TODAY + timedelta(days=440), datetime.min.time(), timezone.utc)
     assert jobs.cleanup_old_predictions(storage, ON, now=much_later).details["product_forecasts_deleted"] == 84
+
+
+def test_bad_product_rows_each_get_their_own_words_and_nothing_breaks(shop):
+    """A product sold but not in productos, an absurd count on one day, a renamed product."""
+    noon = datetime(TODAY.year, TODAY.month, TODAY.day, 11, tzinfo=timezone.utc)
+    shop.upsert("ventas", "bakery", [
+        *[{"id": f"ghost-{k}", "negocio_id": "bakery", "fecha": noon - timedelta(days=k + 1), "total": 3.0,
+           "producto_id": "bakery-ghost", "cantidad": 2.0} for k in range(60)],
+        {"id": "typo", "negocio_id": "bakery", "fecha": noon - timedelta(days=40), "total": 5.0,
+         "producto_id": "bakery-kg", "cantidad": 1e9},  # someone typed the barcode into the quantity
+    ])
+    result = svc.train_products(shop, "bakery", settings=ON, now=NOW)
+    assert result.products == 4
+    forecasts = shop.select("product_forecasts", "bakery")
+    assert np.isfinite(forecasts[["yhat", "yhat_upper_95"]].to_numpy()).all()
+    plans = plans_by_product(result.plans)
+    assert plans["bakery-ghost"]["status"] == "no_stock_record" and "productos" in plans["bakery-ghost"]["note"]
+    assert (forecasts["product_id"] == "bakery-ghost").sum() == svc.PRODUCT_HORIZON  # forecast all the same
+    assert plans["bakery-kg"]["status"] in ("ok", "order") and np.isfinite(plans["bakery-kg"]["order_quantity"])
+    shop.update("productos", "bakery", {"nombre": "Sourdough"}, where={"id": "bakery-steady"})
+    table = svc.stock_table(shop, "bakery", now=NOW).set_index("product_id")
+    assert table.loc["bakery-steady", "name"] == "Sourdough"  # products are known by id, named by productos
