@@ -272,15 +272,15 @@ def product_policies(storage: Storage, tenant_id: str, settings: MLSettings) -> 
     """Per product with an override in `product_settings`, its policy (the tenant's for what it leaves empty)."""
     base = tenant_policy(settings)
     stored = storage.select("product_settings", str(tenant_id))
-    policies = {}
-    for row in stored.to_dict(orient="records"):
-        values = {name: row.get(name) for name in OVERRIDES}
-        policies[str(row["product_id"])] = Policy(
-            service_level=_or(values["service_level"], base.service_level),
-            lead_time=int(_or(values["lead_time_days"], base.lead_time)),
-            review_period=int(_or(values["review_days"], base.review_period)),
-            pack_size=_or(values["pack_size"], None), min_order=_or(values["min_order"], 0.0))
-    return policies
+    return {str(row["product_id"]): _policy(base, row) for row in stored.to_dict(orient="records")}
+
+
+def _policy(base: Policy, overrides: dict[str, Any]) -> Policy:
+    """`base` with a product's overrides (`OVERRIDES`; None or NaN: the tenant's)."""
+    return Policy(service_level=_or(overrides.get("service_level"), base.service_level),
+                  lead_time=int(_or(overrides.get("lead_time_days"), base.lead_time)),
+                  review_period=int(_or(overrides.get("review_days"), base.review_period)),
+                  pack_size=_or(overrides.get("pack_size"), None), min_order=_or(overrides.get("min_order"), 0.0))
 
 
 def _or(value, default):
@@ -299,14 +299,17 @@ def save_product_settings(storage: Storage, tenant_id: str, product_id: str, **v
     existing = storage.select("product_settings", tenant.id, where={"product_id": str(product_id)})
     if not existing.empty:
         row.update({name: _or(existing.iloc[0].get(name), None) for name in OVERRIDES})
-    row.update(values)
-    settings = settings_for_tenant(storage, tenant)
-    base = tenant_policy(settings)
-    policy = Policy(service_level=_or(row["service_level"], base.service_level),
-                    lead_time=int(_or(row["lead_time_days"], base.lead_time)),
-                    review_period=int(_or(row["review_days"], base.review_period)),
-                    pack_size=row["pack_size"], min_order=_or(row["min_order"], 0.0))
-    policy.check(PRODUCT_HORIZON)
+    for name, value in values.items():
+        try:
+            number = None if value is None else float(value)
+        except (TypeError, ValueError):
+            raise DataError(f"{name.replace('_', ' ')} must be a number, got {value!r}") from None
+        if number is not None and not math.isfinite(number):
+            raise DataError(f"{name.replace('_', ' ')} must be a number, got {value!r}")
+        if name.endswith("_days") and number is not None and not number.is_integer():
+            raise DataError(f"{name.replace('_', ' ')} must be whole days, got {value!r}")
+        row[name] = None if number is None else (int(number) if name.endswith("_days") else number)
+    _policy(tenant_policy(settings_for_tenant(storage, tenant)), row).check(PRODUCT_HORIZON)
     storage.upsert("product_settings", tenant.id, [{"tenant_id": tenant.id, "product_id": str(product_id), **row,
                                                     "updated_at": datetime.now(timezone.utc)}])
     return row

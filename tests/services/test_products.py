@@ -149,6 +149,10 @@ def test_a_product_override_changes_its_plan_and_a_bad_one_writes_nothing(traine
         svc.save_product_settings(storage, "bakery", "bakery-steady", review_days=28)
     with pytest.raises(DataError, match="not in this business"):
         svc.save_product_settings(storage, "bakery", "other-steady", pack_size=6)
+    with pytest.raises(DataError, match="pack size must be a number"):
+        svc.save_product_settings(storage, "bakery", "bakery-steady", pack_size="a dozen")
+    with pytest.raises(DataError, match="whole days"):
+        svc.save_product_settings(storage, "bakery", "bakery-steady", lead_time_days=1.5)
     with pytest.raises(DataError, match="unknown product setting"):
         svc.save_product_settings(storage, "bakery", "bakery-steady", colour="red")
     stored = storage.select("product_settings", "bakery")
