@@ -390,12 +390,13 @@ def _number(value) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def stock_table(storage: Storage, tenant_id: str, *, now: datetime | None = None) -> pd.DataFrame:
+def stock_table(storage: Storage, tenant_id: str, *, now: datetime | None = None,
+                model: ProductModel | None = None) -> pd.DataFrame:
     """The newest stock plan per product, with its name, method, class and expected units over 7 and 28 days.
 
     Sorted by days left (out of stock first, no run-out within the horizon
     last, products without a plan at the end). Empty before any product
-    training.
+    training. `model`: the active product model, when the caller has it.
     """
     tenant = get_tenant(storage, str(tenant_id))
     plans = storage.select("stock_plans", tenant.id, order_by="as_of", descending=True)
@@ -405,7 +406,7 @@ def stock_table(storage: Storage, tenant_id: str, *, now: datetime | None = None
     names = storage.select("productos", tenant.id, columns=["id", "nombre"])
     plans["name"] = plans["product_id"].map(dict(zip(names["id"].astype(str), names["nombre"]))).fillna(
         plans["product_id"])
-    model = active_product_model(storage, tenant.id)
+    model = model or active_product_model(storage, tenant.id)
     if model is not None:
         info = model.forecast.products.set_index("unique_id")
         plans["method"] = plans["product_id"].map(info["method"])

@@ -88,10 +88,10 @@ def risk_of(row: dict[str, Any]) -> str:
 def products_view(storage: Storage, tenant_id: str, *, now: datetime | None = None) -> ProductsView:
     tenant = get_tenant(storage, str(tenant_id))
     today = tenant_today(tenant.timezone, now)
-    table = svc.stock_table(storage, tenant.id, now=now)
-    model = svc.active_product_model(storage, tenant.id) if not table.empty else None
+    model = svc.active_product_model(storage, tenant.id)
+    table = svc.stock_table(storage, tenant.id, now=now, model=model)
     metrics: dict[str, Any] = {}
-    if model is not None:
+    if model is not None and not table.empty:
         row = storage.select("product_models", tenant.id, columns=["training_metrics"],
                              where={"model_version": model.version})
         metrics = (row.iloc[0]["training_metrics"] or {}) if not row.empty else {}
