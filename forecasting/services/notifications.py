@@ -194,7 +194,8 @@ def forecast_drop(storage: Storage, tenant_id: str, y: pd.Series, today) -> dict
 
 
 def daily_summary(storage: Storage, tenant, y: pd.Series | None, *, today) -> bool:
-    """One summary per tenant and day: yesterday's sales, next 7 days, unusual days, low stock."""
+    """One summary per tenant and day: yesterday's sales, next 7 days, unusual days, products to order (or,
+    without stock plans, products at or below the low-stock threshold)."""
     parts: list[Part] = []
     if y is not None and len(y) >= 8:
         yesterday, week_before = float(y.iloc[-1]), float(y.iloc[-8])
@@ -213,10 +214,16 @@ def daily_summary(storage: Storage, tenant, y: pd.Series | None, *, today) -> bo
     unusual = sum(1 for v in anomalies["predicted_values"] if (v or {}).get("is_anomaly"))
     if unusual:
         parts.append(("notif.daily.unusual", {"count_num": unusual}))
-    low = storage.select("ml_features", tenant.id, where={"feature_type": "low_stock_products"},
-                         order_by="feature_date", descending=True, limit=1)
-    if not low.empty and low["value"].iloc[0]:
-        parts.append(("notif.daily.low_stock", {"count_num": float(low["value"].iloc[0])}))
+    plans = storage.select("stock_plans", tenant.id, columns=["status"], where={"as_of": today})
+    if not plans.empty:  # products with a stock plan: what to order today, not a flat threshold
+        to_order = int((plans["status"] == "order").sum())
+        if to_order:
+            parts.append(("notif.daily.to_order", {"count_num": to_order}))
+    else:
+        low = storage.select("ml_features", tenant.id, where={"feature_type": "low_stock_products"},
+                             order_by="feature_date", descending=True, limit=1)
+        if not low.empty and low["value"].iloc[0]:
+            parts.append(("notif.daily.low_stock", {"count_num": float(low["value"].iloc[0])}))
     return bool(notify_parts(storage, tenant.id, formatter_for(tenant, "en"), kind="daily_summary",
                              title=("notif.daily.title", {"day_date": pd.Timestamp(today).date().isoformat()}),
                              parts=parts or [("notif.daily.nothing", {})], event_key=f"daily:{today}"))

@@ -268,6 +268,17 @@ def test_a_stock_out_risk_is_notified_once_and_replaces_the_flat_rule_for_planne
     assert set(written) == {f"stock_risk:bakery-steady:{week}", f"low_stock:bakery-unsold:{week}"}
 
 
+def test_the_daily_summary_counts_products_to_order_from_todays_plans(trained):
+    from forecasting.services.notifications import daily_summary
+    from forecasting.services.tenants import get_tenant
+
+    storage, _ = trained
+    assert daily_summary(storage, get_tenant(storage, "bakery"), None, today=TODAY)
+    summary = storage.select("notifications", "bakery", where={"kind": "daily_summary"}).iloc[0]
+    assert "Products to order today: 1." in summary["message"]  # steady; not the flat rule's count
+    assert "low on stock" not in summary["message"]
+
+
 def test_the_hourly_refresh_replans_stock_and_the_cleanup_removes_old_product_rows(trained):
     from forecasting.ops import jobs
 
