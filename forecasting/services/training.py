@@ -9,6 +9,7 @@ training raises the notification with `notifications.notify_drift`, so training 
 from __future__ import annotations
 
 import time
+import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -152,9 +153,11 @@ def _train_products(storage: Storage, tenant_id: str, settings: MLSettings, now)
     """The product forecasts after the totals: their failure is reported beside a good total, never instead of it."""
     try:
         return train_products(storage, tenant_id, settings=settings, now=now).summary()
-    except ForecastingError as exc:
-        log_event("products_failed", level=30, tenant_id=tenant_id, error=str(exc), error_type=type(exc).__name__)
-        return {"error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - the totals are saved; the products' failure is theirs to report
+        expected = isinstance(exc, ForecastingError)
+        log_event("products_failed", level=30 if expected else 40, tenant_id=tenant_id, error=str(exc),
+                  error_type=type(exc).__name__, traceback=None if expected else traceback.format_exc(limit=5))
+        return {"error": str(exc) if expected else f"{type(exc).__name__}: {exc}"}
 
 
 def forecast_from_active(

@@ -319,3 +319,17 @@ def test_bad_product_rows_each_get_their_own_words_and_nothing_breaks(shop):
     shop.update("productos", "bakery", {"nombre": "Sourdough"}, where={"id": "bakery-steady"})
     table = svc.stock_table(shop, "bakery", now=NOW).set_index("product_id")
     assert table.loc["bakery-steady", "name"] == "Sourdough"  # products are known by id, named by productos
+
+
+def test_a_product_failure_is_reported_beside_a_good_total(shop, monkeypatch):
+    """Fault injection: whatever breaks in the products, the totals' model and forecast are saved and
+    the retrain succeeds, saying what went wrong with the products."""
+    from forecasting.services import training
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug in the product path")
+
+    monkeypatch.setattr(training, "train_products", broken)
+    result = training.retrain_tenant(shop, "bakery", settings=ON, now=NOW)
+    assert result.summary()["products"] == {"error": "ZeroDivisionError: a bug in the product path"}
+    assert shop.count("ml_models", "bakery") == 1 and shop.count("product_models", "bakery") == 0
