@@ -62,9 +62,9 @@ if recompute.button(md("products.recompute", lang), icon=":material/refresh:", w
 st.dataframe(tables.stock_table(table, fmt), hide_index=True, width="stretch",
              height=min(35 * (len(table) + 1) + 3, 560),
              column_config={"recent": st.column_config.LineChartColumn(t("products.col.recent", lang), y_min=0)})
-policy = table.iloc[0]
-st.caption(md("products.caption", lang, day=fmt.date(view.today), lead=int(policy["lead_time_days"]),
-              review=int(policy["review_days"]), level=fmt.percent(policy["service_level"])))
+policy = view.policy
+st.caption(md("products.caption", lang, day=fmt.date(view.today), lead=policy.lead_time, review=policy.review_period,
+              level=fmt.percent(policy.service_level)))
 
 st.subheader(md("products.detail", lang))
 names = dict(zip(table["product_id"], table["name"], strict=True))

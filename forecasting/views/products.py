@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..core.demand import Policy
 from ..core.series import tenant_today
 from ..services import products as svc
 from ..services.locks import tenant_lock
@@ -49,6 +50,7 @@ class ProductsView:
     trained_at: datetime | None
     metrics: dict[str, Any] = field(default_factory=dict)
     has_product_sales: bool = False
+    policy: Policy | None = None  # the tenant's ordering settings (products may override them)
 
     def count(self, *risks: str) -> int:
         return int(self.table["risk"].isin(risks).sum()) if not self.table.empty else 0
@@ -102,7 +104,8 @@ def products_view(storage: Storage, tenant_id: str, *, now: datetime | None = No
         tenant.id, today - timedelta(days=365), today - timedelta(days=1), tenant.timezone).empty
     return ProductsView(tenant, today, table, svc.product_reliability(storage, tenant.id, now=now),
                         model.version if model else None, model.created_at if model else None, metrics,
-                        has_product_sales=has_product_sales)
+                        has_product_sales=has_product_sales,
+                        policy=svc.tenant_policy(settings_for_tenant(storage, tenant)))
 
 
 def _recent_units(storage: Storage, tenant: Tenant, today: date, products: list[str]) -> list[list[float]]:
