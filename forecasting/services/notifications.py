@@ -16,6 +16,7 @@ from ..core.logs import log_event
 from ..i18n.formatting import Formatter, formatter_for
 from ..i18n.messages import Part, message, say
 from ..storage import Storage
+from .products import product_names
 from .scoring import measure_drift
 
 
@@ -118,7 +119,7 @@ def check_rules(storage: Storage, tenant, settings, y: pd.Series | None, *, toda
     plans = storage.select("stock_plans", tenant.id, where={"as_of": today})
     due = plans[(plans["status"] == "order") & (plans["days_left"] <= plans["lead_time_days"] + plans["review_days"])
                 ] if "low_stock" in rules and not plans.empty else plans.iloc[:0]
-    names = names_of(storage, tenant.id) if len(due) else {}
+    names = product_names(storage, tenant.id) if len(due) else {}
     for row in due.itertuples():
         # An order placed by this day arrives before the expected run-out (today when that is already too late).
         order_by = max(pd.Timestamp(row.runout_date).date() - pd.Timedelta(days=int(row.lead_time_days)), today)
@@ -173,11 +174,6 @@ def check_rules(storage: Storage, tenant, settings, y: pd.Series | None, *, toda
         if notify_drift(storage, tenant.id, measure_drift(storage, tenant.id, y, threshold)):
             written.append(f"drift:{y.index[-1].date().isoformat()}")
     return written
-
-
-def names_of(storage: Storage, tenant_id: str) -> dict[str, str]:
-    products = storage.select("productos", str(tenant_id), columns=["id", "nombre"])
-    return dict(zip(products["id"].astype(str), products["nombre"].astype(str)))
 
 
 def forecast_drop(storage: Storage, tenant_id: str, y: pd.Series, today) -> dict[str, Any] | None:

@@ -45,7 +45,7 @@ import pandas as pd
 from ..core.config import MLSettings
 from ..core.demand import ProductForecast, forecast_products
 from ..core.demand.engine import method_label
-from ..core.demand.stock import Policy, plan_product
+from ..core.demand.stock import Policy, check_stock, plan_product
 from ..core.errors import DataError, ModelError
 from ..core.logs import log_event
 from ..core.series import tenant_today
@@ -201,6 +201,7 @@ class ProductModel:
     forecast: ProductForecast
     whole_units: frozenset[str]  # products only ever sold in whole units: orders are rounded up to one
     created_at: datetime | None
+    training_metrics: dict[str, Any] = field(default_factory=dict)  # per-class winners and CV scores
 
     def as_of(self, day: date) -> ProductForecast | None:
         """The forecast from `day` on (the days already past dropped), or None once it has no day left."""
@@ -257,7 +258,8 @@ def active_product_model(storage: Storage, tenant_id: str) -> ProductModel | Non
         pools={key: np.array(pool, dtype=float).reshape(-1, horizon) for key, pool in state["pools"].items()})
     created = row.get("created_at")
     whole = frozenset(str(i) for i, flag in zip(ids, state["whole_units"]) if flag)
-    return ProductModel(str(tenant_id), version, first, rebuilt, whole, None if pd.isna(created) else created)
+    return ProductModel(str(tenant_id), version, first, rebuilt, whole, None if pd.isna(created) else created,
+                        row.get("training_metrics") or {})
 
 
 # --- ordering settings ----------------------------------------------------------------------------
@@ -367,10 +369,13 @@ def _plan(forecast: ProductForecast | None, product: str, known: bool, stock: di
         return {"status": "stale", "stock": _number(stock[product]),
                 "note": "the product forecast is too old for this lead time and review period: retrain the products"}
     try:
-        plan = plan_product(forecast, product, stock[product], 0.0, policy)
+        check_stock(stock[product])
     except DataError as exc:
-        return {"status": "bad_stock" if "stock" in str(exc) or "negative" in str(exc) else "bad_settings",
-                "stock": _number(stock[product]), "note": str(exc)}
+        return {"status": "bad_stock", "stock": _number(stock[product]), "note": str(exc)}
+    try:
+        plan = plan_product(forecast, product, stock[product], 0.0, policy)
+    except DataError as exc:  # the product's ordering settings (the stock was checked above)
+        return {"status": "bad_settings", "stock": _number(stock[product]), "note": str(exc)}
     discontinued = forecast.demand_class(product) == "dormant"
     status = "discontinued" if discontinued else ("order" if plan.order > 0 else "ok")
 
@@ -390,6 +395,12 @@ def _number(value) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def product_names(storage: Storage, tenant_id: str) -> dict[str, str]:
+    """Product id -> its name in `productos` (a renamed product keeps its id, its history and its plans)."""
+    products = storage.select("productos", str(tenant_id), columns=["id", "nombre"])
+    return dict(zip(products["id"].astype(str), products["nombre"].astype(str)))
+
+
 def stock_table(storage: Storage, tenant_id: str, *, now: datetime | None = None,
                 model: ProductModel | None = None) -> pd.DataFrame:
     """The newest stock plan per product, with its name, method, class and expected units over 7 and 28 days.
@@ -403,9 +414,7 @@ def stock_table(storage: Storage, tenant_id: str, *, now: datetime | None = None
     if plans.empty:
         return pd.DataFrame()
     plans = plans[plans["as_of"] == plans["as_of"].max()].copy()
-    names = storage.select("productos", tenant.id, columns=["id", "nombre"])
-    plans["name"] = plans["product_id"].map(dict(zip(names["id"].astype(str), names["nombre"]))).fillna(
-        plans["product_id"])
+    plans["name"] = plans["product_id"].map(product_names(storage, tenant.id)).fillna(plans["product_id"])
     model = model or active_product_model(storage, tenant.id)
     if model is not None:
         info = model.forecast.products.set_index("unique_id")
@@ -413,10 +422,9 @@ def stock_table(storage: Storage, tenant_id: str, *, now: datetime | None = None
         plans["method_label"] = plans["method"].map(lambda m: method_label(m) if isinstance(m, str) else None)
         plans["demand_class"] = plans["product_id"].map(info["demand_class"])
         forecast = model.as_of(pd.Timestamp(plans["as_of"].iloc[0]).date())
+        expected = {p: _expected(forecast, p) for p in plans["product_id"] if p in info.index}
         for days in (7, 28):
-            plans[f"units_{days}"] = [
-                _expected(forecast, product, days) if product in info.index else None
-                for product in plans["product_id"]]
+            plans[f"units_{days}"] = [expected[p].get(days) if p in expected else None for p in plans["product_id"]]
     order = plans["days_left"].fillna(PRODUCT_HORIZON + 1)
     order = order.where(~plans["status"].isin(["no_history", "no_stock_record", "stale", "bad_stock"]),
                         PRODUCT_HORIZON + 2)
@@ -424,17 +432,19 @@ def stock_table(storage: Storage, tenant_id: str, *, now: datetime | None = None
     return plans.reset_index(drop=True)
 
 
-def _expected(forecast: ProductForecast | None, product: str, days: int) -> float | None:
+def _expected(forecast: ProductForecast | None, product: str) -> dict[int, float]:
+    """Mean demand summed over the next 7 and 28 days (the horizon left, if shorter), from one draw of paths."""
     if forecast is None:
-        return None
-    return forecast.expected_demand(product, min(days, forecast.horizon))
+        return {}
+    sums = forecast.cumulative_paths(product).mean(axis=0)
+    return {days: float(sums[min(days, forecast.horizon) - 1]) for days in (7, 28)}
 
 
 # --- how the product forecasts did ----------------------------------------------------------------
 
 
-def product_reliability(storage: Storage, tenant_id: str, *, days: int = 28, now: datetime | None = None
-                        ) -> dict[str, Any] | None:
+def product_reliability(storage: Storage, tenant_id: str, *, days: int = 28, now: datetime | None = None,
+                        units: pd.DataFrame | None = None) -> dict[str, Any] | None:
     """How the stored product forecasts did over the last `days` days that have actuals; None before any.
 
     Each product-day is its stored forecast (the newest one made before
@@ -442,6 +452,8 @@ def product_reliability(storage: Storage, tenant_id: str, *, days: int = 28, now
     without a sale). `wape`: absolute errors summed over sums of units, the
     "typically off by" figure; `coverage_80`/`coverage_95`: the share of
     product-days inside the bands; `by_class`: the same per demand class.
+    `units`: the tenant's `daily_units` over at least those days, when the
+    caller has read them already.
     """
     tenant = get_tenant(storage, str(tenant_id))
     yesterday = tenant_today(tenant.timezone, now) - timedelta(days=1)
@@ -451,7 +463,8 @@ def product_reliability(storage: Storage, tenant_id: str, *, days: int = 28, now
         else forecasts
     if forecasts.empty:
         return None
-    units = storage.daily_units(tenant.id, first, yesterday, tenant.timezone)
+    if units is None:
+        units = storage.daily_units(tenant.id, first, yesterday, tenant.timezone)
     actual = dict(zip(zip(units["product_id"].astype(str), pd.to_datetime(units["ds"]).dt.date), units["units"]))
     table = forecasts.assign(day=pd.to_datetime(forecasts["forecast_date"]).dt.date, product=forecasts["product_id"]
                              .astype(str))
@@ -471,15 +484,17 @@ def product_reliability(storage: Storage, tenant_id: str, *, days: int = 28, now
 
 
 def product_history(storage: Storage, tenant_id: str, product_id: str, *, days: int = 90,
-                    now: datetime | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                    now: datetime | None = None, units: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One product's units sold per day over the last `days` days (0 on days without a sale, from its first sale
     on; a day whose refunds outnumber its sales counts 0, as in the forecast's series) and its current forecast
-    with bands (from the newest stored forecast rows, today on)."""
+    with bands (from the newest stored forecast rows, today on). `units`: the tenant's `daily_units` over
+    those days, when the caller has read them already."""
     tenant = get_tenant(storage, str(tenant_id))
     today = tenant_today(tenant.timezone, now)
     first = today - timedelta(days=days)
-    units = storage.daily_units(tenant.id, first, today - timedelta(days=1), tenant.timezone)
-    units = units[units["product_id"].astype(str) == str(product_id)]
+    if units is None:
+        units = storage.daily_units(tenant.id, first, today - timedelta(days=1), tenant.timezone)
+    units = units[(units["product_id"].astype(str) == str(product_id)) & (units["ds"] >= pd.Timestamp(first))]
     history = pd.DataFrame(columns=["ds", "units"])
     if not units.empty:
         index = pd.date_range(units["ds"].min(), pd.Timestamp(today - timedelta(days=1)), freq="D", name="ds")

@@ -25,8 +25,9 @@ from ..storage import Storage
 __all__ = ["ProductDetail", "ProductsView", "RISKS", "product_detail", "products_stamp", "products_view",
            "recompute_stock", "save_product_settings", "train_now"]
 
-#: Days of sales behind each product's sparkline.
+#: Days of sales behind each product's sparkline, and behind one product's chart.
 SPARK_DAYS = 28
+HISTORY_DAYS = 90
 #: Risk of each plan, most urgent first (the table's colours and the order of the summary).
 RISKS = ("out", "order_now", "order", "ok", "discontinued", "no_history", "check")
 
@@ -51,6 +52,7 @@ class ProductsView:
     metrics: dict[str, Any] = field(default_factory=dict)
     has_product_sales: bool = False
     policy: Policy | None = None  # the tenant's ordering settings (products may override them)
+    units: pd.DataFrame = field(default_factory=pd.DataFrame)  # daily_units of the last HISTORY_DAYS days
 
     def count(self, *risks: str) -> int:
         return int(self.table["risk"].isin(risks).sum()) if not self.table.empty else 0
@@ -92,25 +94,23 @@ def products_view(storage: Storage, tenant_id: str, *, now: datetime | None = No
     today = tenant_today(tenant.timezone, now)
     model = svc.active_product_model(storage, tenant.id)
     table = svc.stock_table(storage, tenant.id, now=now, model=model)
-    metrics: dict[str, Any] = {}
-    if model is not None and not table.empty:
-        row = storage.select("product_models", tenant.id, columns=["training_metrics"],
-                             where={"model_version": model.version})
-        metrics = (row.iloc[0]["training_metrics"] or {}) if not row.empty else {}
+    metrics = model.training_metrics if model is not None else {}
+    # One read of the last HISTORY_DAYS days serves the sparklines, the reliability and one product's chart.
+    units = storage.daily_units(tenant.id, today - timedelta(days=HISTORY_DAYS), today - timedelta(days=1),
+                                tenant.timezone)
     if not table.empty:
         table = table.assign(risk=[risk_of(r) for r in table.to_dict(orient="records")])
-        table["recent"] = _recent_units(storage, tenant, today, list(table["product_id"]))
-    has_product_sales = not table.empty or not storage.daily_units(
+        table["recent"] = _recent_units(units, today, list(table["product_id"]))
+    has_product_sales = not units.empty or not table.empty or not storage.daily_units(
         tenant.id, today - timedelta(days=365), today - timedelta(days=1), tenant.timezone).empty
-    return ProductsView(tenant, today, table, svc.product_reliability(storage, tenant.id, now=now),
+    return ProductsView(tenant, today, table, svc.product_reliability(storage, tenant.id, now=now, units=units),
                         model.version if model else None, model.created_at if model else None, metrics,
                         has_product_sales=has_product_sales,
-                        policy=svc.tenant_policy(settings_for_tenant(storage, tenant)))
+                        policy=svc.tenant_policy(settings_for_tenant(storage, tenant)), units=units)
 
 
-def _recent_units(storage: Storage, tenant: Tenant, today: date, products: list[str]) -> list[list[float]]:
+def _recent_units(units: pd.DataFrame, today: date, products: list[str]) -> list[list[float]]:
     first = today - timedelta(days=SPARK_DAYS)
-    units = storage.daily_units(tenant.id, first, today - timedelta(days=1), tenant.timezone)
     days = pd.date_range(first, periods=SPARK_DAYS, freq="D")
     grid = units.pivot_table(index="product_id", columns="ds", values="units", aggfunc="sum").reindex(
         index=products, columns=days).fillna(0.0).clip(lower=0.0)
@@ -132,7 +132,8 @@ class ProductDetail:
 
 def product_detail(storage: Storage, view: ProductsView, product_id: str, *, days: int = 90,
                    now: datetime | None = None) -> ProductDetail:
-    history, forecast = svc.product_history(storage, view.tenant.id, product_id, days=days, now=now)
+    history, forecast = svc.product_history(storage, view.tenant.id, product_id, days=min(days, HISTORY_DAYS),
+                                            now=now, units=view.units)
     forecast = forecast.assign(ds=pd.to_datetime(forecast["forecast_date"])) if not forecast.empty else forecast
     plan = view.table.set_index("product_id").loc[str(product_id)].to_dict()
     stored = storage.select("product_settings", view.tenant.id, where={"product_id": str(product_id)})

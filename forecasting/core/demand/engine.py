@@ -54,7 +54,7 @@ from .panel import Panel, build_panel
 from .result import ProductForecast
 from .scoring import level_factor, scales, score_pairs
 from .season import base as base_model
-from .season import SUFFIX, WEEKDAY_SUFFIX, describe, seasonal_ratio, variants, weekday_index
+from .season import SUFFIX, WEEKDAY_SUFFIX, seasonal_ratio, variants, weekday_index
 
 CANDIDATES = (*LOCAL_MODELS, "lightgbm")
 ETS_CLASSES = ("smooth", "erratic")
@@ -240,12 +240,8 @@ def method_label(method: str) -> str:
 
 
 def _method_reason(cls: str, selection, notes) -> str:
-    method = " + ".join(LABELS[base_model(m)] + describe(m)
-                        for m in selection[cls])
-    if len(selection[cls]) > 1:
-        method = f"mean of {method}"
     note = notes.get(cls)
-    return f"forecast: {method}" + (f", {note}" if note else "")
+    return f"forecast: {method_label(' + '.join(selection[cls]))}" + (f", {note}" if note else "")
 
 
 def _factors(cv, selection, scores, notes) -> dict[str, float]:

@@ -80,10 +80,3 @@ def variants(forecasts: dict[str, np.ndarray], ratio: float | None, weekday: np.
             out[name + WEEKDAY_SUFFIX] = values * weekday[None, : values.shape[1]]
     return out
 
-
-def describe(name: str) -> str:
-    if name.endswith(SUFFIX):
-        return " x the shop's season a year ago"
-    if name.endswith(WEEKDAY_SUFFIX):
-        return " x the shop's weekday profile"
-    return ""
