@@ -90,9 +90,9 @@ def test_backtest_csv_reports_every_candidate(tmp_path):
     out_path = tmp_path / "r.json"
     stdout = run("backtest", "--csv", str(src), "--horizon", "7", "--folds", "3", "--out", str(out_path)).stdout
     report = json.loads(out_path.read_text())
-    assert set(report["series"]) == {"a", "b"}
+    assert set(report["series"]) == {"a", "b"} and report["settings"]["across_series"] == "lightgbm_across"
     for result in report["series"].values():
-        assert set(result["scores"]) == {"naive", "snaive", "ets", "ensemble"} and result["folds"] == 3
+        assert set(result["scores"]) == {"naive", "snaive", "ets", "lightgbm_across", "ensemble"} and result["folds"] == 3
         assert result["winner"] in result["scores"]
     assert "winners" in stdout
 

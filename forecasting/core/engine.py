@@ -8,7 +8,7 @@ the dashboard's.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +26,9 @@ from .models.ensemble import EnsembleForecaster
 ENSEMBLE = "ensemble"
 
 Progress = Callable[[str, str], None]
+#: Candidates beyond the configured ones, by name: a factory of a fresh, unfitted model each
+#: (`core.across` offers one learned across the series of a file).
+Extra = Mapping[str, Callable[[], Forecaster]]
 
 
 @dataclass
@@ -60,6 +63,7 @@ def forecast_series(
     country: str | None = None,
     levels: tuple[int, ...] = INTERVAL_LEVELS,
     progress: Progress | None = None,
+    extra: Extra | None = None,
 ) -> ForecastOutcome:
     """Cross-validate the candidates on `y`, refit the winner on all of it, forecast.
 
@@ -73,7 +77,7 @@ def forecast_series(
     notify = progress or (lambda step, detail: None)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    selection = select_candidates(y, settings, country=country, progress=lambda name: notify("cv", name))
+    selection = select_candidates(y, settings, country=country, progress=lambda name: notify("cv", name), extra=extra)
     timings["cv"] = time.perf_counter() - started
     cv, members, skipped = selection.cv, selection.members, selection.skipped
     order = selection.order
@@ -83,7 +87,8 @@ def forecast_series(
         note += f" (mean of {', '.join(members)})"
     notify("final_fit", order[0])
     started = time.perf_counter()
-    model, forecast, failures = _fit_first_that_works(order, y, settings, country, levels, cv, members)
+    make = _maker(settings, country, extra or {})
+    model, forecast, failures = _fit_first_that_works(order, y, settings, levels, cv, members, make)
     timings["final_fit"] = time.perf_counter() - started
     if failures:
         note += "; " + "; ".join(failures)
@@ -106,13 +111,15 @@ class Selection:
 
 
 def select_candidates(y: pd.Series, settings: MLSettings, *, country: str | None = None,
-                      progress: Callable[[str], None] | None = None) -> Selection:
+                      progress: Callable[[str], None] | None = None, extra: Extra | None = None) -> Selection:
     """Cross-validate the configured candidates (and their ensemble) and rank them.
 
     The one place selection happens: `forecast_series` and the CSV backtest
     both use it, so a backtest reports the model a forecast would use.
     """
     factories, skipped = candidate_factories(settings, country)
+    if settings.select_best:
+        factories.update(extra or {})
     cv = cross_validate(y, factories, settings.horizon_days, settings.cv_folds, progress=progress,
                         budget_seconds=settings.train_budget_seconds)
     members = add_ensemble(cv, settings.cv_primary_metric, settings.ensemble_top_k) if settings.select_best else []
@@ -160,17 +167,22 @@ def calibration_from_cv(cv: CVResult, model_name: str, y: pd.Series, levels) -> 
     return Conformal.from_errors(preds["y"], preds["yhat"], preds["step"], preds["fold"], levels, floor)
 
 
-def _build(name, settings, country, members):
-    if name == ENSEMBLE:
-        return EnsembleForecaster([build(member, settings, country) for member in members])
-    return build(name, settings, country)
+def _maker(settings: MLSettings, country: str | None, extra: Extra) -> Callable[[str, list[str]], Forecaster]:
+    """A builder of any candidate by name: an extra one, the ensemble of `members`, or a configured one."""
+
+    def make(name: str, members: list[str]) -> Forecaster:
+        if name == ENSEMBLE:
+            return EnsembleForecaster([make(member, []) for member in members])
+        return extra[name]() if name in extra else build(name, settings, country)
+
+    return make
 
 
-def _fit_first_that_works(order, y, settings, country, levels, cv, members):
+def _fit_first_that_works(order, y, settings, levels, cv, members, make):
     failures = []
     for name in dict.fromkeys(order):
         try:
-            model = _build(name, settings, country, members).fit(y, with_intervals=True)
+            model = make(name, members).fit(y, with_intervals=True)
             model.calibrate(calibration_from_cv(cv, name, y, levels))
             return model, model.predict(settings.horizon_days, levels), failures
         except ForecastingError as exc:

@@ -1,7 +1,12 @@
 """Backtest and forecast any long-format CSV (`unique_id, ds, y`), no database needed.
 
 The same engine as the tenant pipeline (`engine.forecast_series`) runs per
-series, so a CSV forecast is made exactly as a stored one.
+series, so a CSV forecast is made exactly as a stored one. A file with
+several series is one user's series, so learning across them is allowed:
+there one LightGBM learned across all of them (`core.across`, the model the
+products engine learns across a tenant's products) competes in every
+series' CV as `lightgbm_across`, beside the configured candidates. The
+output has the same columns either way.
 
 How a file is read (decisions, for the README's "Command line"):
 
@@ -41,6 +46,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..core.across import NAME as ACROSS
+from ..core.across import across_series
 from ..core.config import MLSettings
 from ..core.engine import forecast_series, select_candidates
 from ..core.errors import ConfigError, DataError
@@ -258,10 +265,12 @@ def forecast_frame(frame: pd.DataFrame, settings: MLSettings, *, levels: Sequenc
             raise DataError(f"interval level must be between 0 and 100, got {level}")
     parts = []
     total = frame["unique_id"].nunique()
+    across = across_series(frame, settings, country)
     for done, (uid, y) in enumerate(iter_series(frame), start=1):
         if progress is not None:
             progress(done, total, str(uid))
-        outcome = forecast_series(y, settings, country=country, levels=levels)
+        outcome = forecast_series(y, settings, country=country, levels=levels,
+                                  extra=across.candidates(uid) if across else None)
         part = outcome.forecast.reset_index()
         part.insert(0, "unique_id", uid)
         part["model"] = outcome.winner
@@ -280,10 +289,12 @@ def backtest_frame(frame: pd.DataFrame, settings: MLSettings, *, country: str | 
     winners: dict[str, int] = {}
     all_scores = []
     total = frame["unique_id"].nunique()
+    across = across_series(frame, settings, country)
     for done, (uid, y) in enumerate(iter_series(frame), start=1):
         if progress is not None:
             progress(done, total, str(uid))
-        selection = select_candidates(y, settings, country=country)
+        selection = select_candidates(y, settings, country=country,
+                                      extra=across.candidates(uid) if across else None)
         scores = selection.cv.scores()
         winner = selection.winner if not scores.empty else None
         if winner:
@@ -302,7 +313,8 @@ def backtest_frame(frame: pd.DataFrame, settings: MLSettings, *, country: str | 
                    if all_scores else {})
     return {
         "settings": {"horizon": settings.horizon_days, "folds": settings.cv_folds,
-                     "primary_metric": settings.cv_primary_metric, "candidates": settings.model_candidates},
+                     "primary_metric": settings.cv_primary_metric, "candidates": settings.model_candidates,
+                     "across_series": ACROSS if across else None},
         "series": series_results,
         "summary": {"series": len(series_results), "winners": winners, "mean_scores": mean_scores},
     }
