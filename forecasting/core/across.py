@@ -27,6 +27,14 @@ Decisions:
   as zeros, in the others' training.
 * Negative values (refunds) count as 0 for this model only; the per-series
   candidates see them as they are.
+* A closure is not a sales figure: in a series that sold on at least half
+  of its days, a run of `CLOSURE_DAYS` or more days without a sale that
+  ended before the cutoff (a shop shut for refurbishment, an export that
+  missed months) is unknown to this model, not zero. Learned as zeros, a
+  six-month closure of a few Rossmann stores a year earlier taught the model
+  "these stores sell nothing in July", and it forecast them at a twentieth
+  of their sales. A run still going at the cutoff stays zero (the shop may
+  have closed for good), and the rule reads nothing after the cutoff.
 * It has no bands of its own: the engine calibrates it on its CV errors
   (conformal), like the ensemble. It is never stored: it exists for one
   file's run (the tenant pipeline forecasts one series per tenant).
@@ -35,6 +43,7 @@ Decisions:
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -47,6 +56,8 @@ NAME = "lightgbm_across"
 MIN_SERIES = 2
 #: Shortest history (days) a series needs at a cutoff: four weeks of lags plus a week to forecast from.
 MIN_TRAIN_DAYS = 56
+#: Days without a sale, in a row, that make a closure in a series that usually sells (see above).
+CLOSURE_DAYS = 28
 
 
 class AcrossSeries:
@@ -76,7 +87,8 @@ class AcrossSeries:
             return np.zeros(h)
         key = (column, h)
         if key not in self._cache:
-            self._cache[key] = gbm_forecasts(self.panel, column, h, self.country, self.seed)
+            panel = replace(self.panel, y=closures_unknown(self.panel.y, column))
+            self._cache[key] = gbm_forecasts(panel, column, h, self.country, self.seed)
             self.trainings += 1
         return self._cache[key][self.rows[uid]]
 
@@ -85,6 +97,29 @@ class AcrossSeries:
         if str(uid) not in self.members:
             return {}
         return {NAME: lambda: AcrossSeriesForecaster(self, str(uid))}
+
+
+def closures_unknown(y: np.ndarray, cutoff: int) -> np.ndarray:
+    """`y` (series x days, NaN where unknown) with the closures ended by column `cutoff` set to NaN.
+
+    A closure: `CLOSURE_DAYS` or more days in a row without a sale, followed
+    by a sale on or before `cutoff`, in a series that sold on at least half
+    of its known days up to `cutoff`. Nothing after `cutoff` is read.
+    """
+    out = y.copy()
+    seen = y[:, : cutoff + 1]
+    with np.errstate(invalid="ignore"):
+        known = ~np.isnan(seen)
+        selling = (seen > 0) & known
+        share = selling.sum(axis=1) / np.maximum(known.sum(axis=1), 1)
+    for row in np.flatnonzero(share >= 0.5):
+        idle = known[row] & ~selling[row]
+        edges = np.diff(np.concatenate([[0], idle.astype(np.int8), [0]]))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)  # run = starts[i] .. ends[i] - 1
+        for first, stop in zip(starts, ends, strict=True):
+            if stop - first >= CLOSURE_DAYS and stop <= cutoff:  # a sale came after it, by the cutoff
+                out[row, first:stop] = np.nan
+    return out
 
 
 def across_series(frame: pd.DataFrame, settings, country: str | None = None) -> AcrossSeries | None:
@@ -118,7 +153,7 @@ class AcrossSeriesForecaster(Forecaster):
         return self.source.forecast(self.series_id, self.cutoff_, h), {}
 
     def _fitted(self):
-        return np.full(len(self.y_), np.nan)  # forecast a week at a time from lags: no one-step in-sample fit
+        return np.full(len(self.y_), np.nan)  # forecast by weeks ahead from lags: no one-step in-sample fit
 
     def to_bytes(self) -> bytes:
         raise ModelError(f"{NAME} lives for one file's run and is never stored")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecasting.core.across import NAME, AcrossSeries, across_series
+from forecasting.core.across import NAME, AcrossSeries, across_series, closures_unknown
 from forecasting.core.config import MLSettings
 from forecasting.core.engine import ENSEMBLE, forecast_series, select_candidates
 from forecasting.services.csvtools import backtest_frame, forecast_frame, iter_series
@@ -84,3 +84,43 @@ def test_one_series_or_a_fixed_model_forecasts_exactly_as_series_by_series():
     forecast = forecast_frame(one, SETTINGS)
     alone = forecast_series(next(iter_series(one))[1], SETTINGS).forecast
     np.testing.assert_allclose(forecast["yhat"].to_numpy(), alone["yhat"].to_numpy())
+
+
+def test_a_closure_that_ended_is_unknown_but_a_run_still_going_or_a_slow_sellers_gap_is_zero():
+    days = 120
+    y = np.ones((3, days))
+    y[0, 20:60] = 0  # a daily seller shut for 40 days, then open again
+    y[0, 100:] = 0  # ... and shut again since day 100, still at the cutoff
+    y[1, :] = 0
+    y[1, ::10] = 3  # a slow seller: a sale every tenth day, long runs without
+    y[1, 30:70] = 0
+    y[2, :5] = np.nan  # not listed yet
+    y[2, 5:40] = 0
+    out = closures_unknown(y, cutoff=days - 1)
+    assert np.isnan(out[0, 20:60]).all() and (out[0, 100:] == 0).all() and (out[0, 60:100] == 1).all()
+    np.testing.assert_array_equal(out[1], y[1])
+    assert np.isnan(out[2, 5:40]).all()
+    # Only what is known by the cutoff decides: at day 50 the first closure is still going.
+    assert (closures_unknown(y, cutoff=50)[0, 20:51] == 0).all()
+
+
+def test_shops_shut_for_months_a_year_ago_are_forecast_at_their_level_every_week():
+    """Learned as zeros, a long closure a year earlier made the shared model forecast those shops near 0
+    weeks ahead (Rossmann stores shut in 2014's second half)."""
+    rng = np.random.default_rng(3)
+    dates = pd.date_range(end="2024-06-30", periods=730, freq="D")
+    weekly = np.array([0.8, 0.9, 0.9, 1.0, 1.2, 1.5, 0.7])[dates.dayofweek]
+    frames, levels = [], {}
+    for i in range(12):
+        levels[f"s{i}"] = level = rng.uniform(100, 400)
+        y = rng.poisson(level * weekly).astype(float)
+        if i < 4:
+            y[(dates >= "2023-07-01") & (dates <= "2023-12-31")] = 0
+        frames.append(pd.DataFrame({"unique_id": f"s{i}", "ds": dates, "y": y}))
+    across = AcrossSeries(pd.concat(frames, ignore_index=True))
+    h = 42
+    for uid in ("s0", "s1", "s2", "s3"):
+        forecast = across.forecast(uid, dates[-1], h)
+        expected = levels[uid] * weekly[:7].sum()  # a whole week of the pattern
+        weeks = forecast.reshape(6, 7).sum(axis=1) / expected
+        assert ((weeks > 0.8) & (weeks < 1.25)).all(), (uid, weeks.round(2))
