@@ -30,17 +30,16 @@ if items.empty:
 
 for item in items.itertuples():
     with st.container(border=True):
-        body, action = st.columns([5, 1], vertical_alignment="center")
         icon = ICONS.get(item.severity, ICONS["info"])
         badge = "" if item.is_read else f"  :blue-badge[{md('notifications.new', lang)}]"
         title, message = say(item.details, lang, fmt, markdown=True) or (
             escape_markdown(item.title), escape_markdown(item.message))  # written by others: shown as stored
-        body.markdown(f"{icon} **{title}**{badge}")
-        body.write(message)
-        body.caption(md("notifications.meta", lang, when=fmt.datetime(item.created_at, "medium"),
-                       kind=t(f"notifications.kind.{item.kind}", lang, default=item.kind),
-                       severity=t(f"notifications.severity.{item.severity}", lang, default=item.severity)))
+        st.markdown(f"{icon} **{title}**{badge}")
+        st.write(message)
+        st.caption(md("notifications.meta", lang, when=fmt.datetime(item.created_at, "medium"),
+                      kind=t(f"notifications.kind.{item.kind}", lang, default=item.kind),
+                      severity=t(f"notifications.severity.{item.severity}", lang, default=item.severity)))
         if not item.is_read:
-            action.button(md("notifications.mark_read", lang), key=f"notification_read_{item.id}",
-                          icon=":material/check:",
-                          on_click=notifications.mark_read, args=(ctx.storage, tenant.id, int(item.id)))
+            # Under the text, not in a side column, where "Marcar como leída" was cut short.
+            st.button(md("notifications.mark_read", lang), key=f"notification_read_{item.id}", icon=":material/check:",
+                      on_click=notifications.mark_read, args=(ctx.storage, tenant.id, int(item.id)))

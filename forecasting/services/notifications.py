@@ -19,6 +19,9 @@ from ..storage import Storage
 from .products import product_names
 from .scoring import measure_drift
 
+#: Every kind of notification this module writes; each has a label `notifications.kind.<kind>` in every language.
+KINDS = ("drift", "daily_summary", "anomaly", "forecast_drop", "low_stock", "stock_risk")
+
 
 def notify(storage: Storage, tenant_id: str, *, kind: str, title: str, message: str,
            event_key: str, severity: str = "info", details: dict[str, Any] | None = None) -> int:

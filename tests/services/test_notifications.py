@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 
+from forecasting.i18n.catalog import t
 from forecasting.i18n.formatting import formatter_for
 from forecasting.i18n.messages import say
 from forecasting.ops import jobs
-from forecasting.services.notifications import notify_drift
+from forecasting.services.notifications import KINDS, notify_drift
 from forecasting.services.scoring import measure_drift
 from forecasting.services.tenants import get_tenant
 from forecasting.services.training import train_and_predict_sales
@@ -28,7 +29,10 @@ def test_every_kind_of_notification_says_itself_in_spanish_and_english(demo_stor
     drift = measure_drift(demo_storage, "1", y, threshold=0.0, cv_scores={"mape": 0.4, "wape": 0.3})
     notify_drift(demo_storage, "1", drift)
     notes = demo_storage.select("notifications", "1")
-    assert {"low_stock", "anomaly", "forecast_drop", "daily_summary", "drift"} <= set(notes["kind"])
+    assert {"low_stock", "anomaly", "forecast_drop", "daily_summary", "drift"} <= set(notes["kind"]) <= set(KINDS)
+    for kind in KINDS:  # the kind shown under each notification, never its internal name
+        english, spanish = t(f"notifications.kind.{kind}", "en"), t(f"notifications.kind.{kind}", "es")
+        assert kind not in (english, spanish) and english != spanish, kind
 
     tenant = get_tenant(demo_storage, "1")  # sells in euros
     english, spanish = formatter_for(tenant, "en"), formatter_for(tenant, "es")
