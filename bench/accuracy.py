@@ -125,19 +125,25 @@ def run_autoarima(train: pd.Series, country: str):
     return _statsforecast(train, AutoARIMA(season_length=7), "AutoARIMA"), "autoarima"
 
 
-def run_lgbm(train: pd.Series, country: str):
+def lgbm_peer():
+    """The LightGBM peer, unfitted: mlforecast with the configuration of the issue (see the module's docstring)."""
     from lightgbm import LGBMRegressor
     from mlforecast import MLForecast
     from mlforecast.lag_transforms import RollingMean
-    from mlforecast.utils import PredictionIntervals
 
-    forecaster = MLForecast(
+    return MLForecast(
         models={"lgbm": LGBMRegressor(n_estimators=200, num_leaves=15, learning_rate=0.05, min_child_samples=10,
                                       verbosity=-1, n_jobs=1)},
         freq="D", lags=[7, 14, 21, 28],
         lag_transforms={7: [RollingMean(window_size=7), RollingMean(window_size=28)]},
         date_features=["dayofweek", "month", "dayofyear", "day"],
     )
+
+
+def run_lgbm(train: pd.Series, country: str):
+    from mlforecast.utils import PredictionIntervals
+
+    forecaster = lgbm_peer()
     frame = pd.DataFrame({"unique_id": "s", "ds": train.index, "y": train.to_numpy()})
     forecaster.fit(frame, prediction_intervals=PredictionIntervals(n_windows=2, h=HOLDOUT))
     out = forecaster.predict(HOLDOUT, level=list(LEVELS))

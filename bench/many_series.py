@@ -34,7 +34,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pandas as pd
 
-from bench.accuracy import HOLDOUT, LEVELS, RESULTS, WINDOW, load_series, run_lgbm, run_ours
+from bench.accuracy import HOLDOUT, LEVELS, RESULTS, WINDOW, lgbm_peer, load_series, run_lgbm, run_ours
 
 METHODS = ("ours_per_series", "ours_many_series", "lgbm_per_series", "lgbm_across")
 
@@ -65,18 +65,9 @@ def run_many(trains: dict[str, pd.Series], country: str):
 
 def run_lgbm_across(trains: dict[str, pd.Series]):
     """mlforecast LightGBM (the per-store peer's configuration) fitted once on every store: {uid: forecast}."""
-    from lightgbm import LGBMRegressor
-    from mlforecast import MLForecast
-    from mlforecast.lag_transforms import RollingMean
     from mlforecast.utils import PredictionIntervals
 
-    forecaster = MLForecast(
-        models={"lgbm": LGBMRegressor(n_estimators=200, num_leaves=15, learning_rate=0.05, min_child_samples=10,
-                                      verbosity=-1, n_jobs=1)},
-        freq="D", lags=[7, 14, 21, 28],
-        lag_transforms={7: [RollingMean(window_size=7), RollingMean(window_size=28)]},
-        date_features=["dayofweek", "month", "dayofyear", "day"],
-    )
+    forecaster = lgbm_peer()
     forecaster.fit(_long(trains), prediction_intervals=PredictionIntervals(n_windows=2, h=HOLDOUT))
     out = forecaster.predict(HOLDOUT, level=list(LEVELS))
     result = {}
