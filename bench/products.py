@@ -412,9 +412,11 @@ def speed_only(sizes, out: str) -> int:
     text = md.read_text() if md.exists() else ""
     kept = text.split(SPEED_TITLE)[0].split("\n\nTotal")[0]
     old = pd.read_csv(csv) if csv.exists() else pd.DataFrame(columns=["section"])
-    sections = {name: part.drop(columns=["section"]).dropna(axis=1, how="all").set_index(part.columns[0])
-                for name, part in old.groupby("section", sort=False) if name != "speed"}
-    sections = {name: frame.drop(columns=[c for c in ("index",) if c in frame]) for name, frame in sections.items()}
+    sections = {}
+    for name, part in old.groupby("section", sort=False):
+        if name != "speed":  # each table's own columns, its first one back as the index it was written from
+            frame = part.drop(columns=["section", "index"], errors="ignore").dropna(axis=1, how="all")
+            sections[name] = frame.set_index(frame.columns[0])
     write_results(out, kept + SPEED_TITLE + markdown(fast, index=False) + "\n", {**sections, "speed": fast})
     print(fast.to_string(index=False))
     return 0
