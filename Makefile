@@ -12,7 +12,7 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	bash scripts/system-deps.sh
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 demo: $(VENV)/.runtime
 	$(BIN)/python -m forecasting demo --train
