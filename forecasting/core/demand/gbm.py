@@ -187,13 +187,12 @@ def gbm_forecasts(panel: Panel, cutoff: int, h: int, country: str | None = None,
         return out
     booster = lgb.train({**PARAMS, "seed": seed}, lgb.Dataset(x, target, free_raw_data=True), num_boost_round=ROUNDS)
 
-    known = y[listed]  # NaN after the cutoff: every feature below reads the cutoff and before
-    prices = None if price_rel is None else price_rel[listed]
-    known_sums = _Sums(known)
+    # `y` is NaN after the cutoff and every feature reads the cutoff and before: the training sums serve.
+    rows = np.flatnonzero(listed)
     for week, d in enumerate(distances):
         block = np.arange(cutoff + 1 + 7 * week, min(cutoff + 1 + 7 * (week + 1), n_days))
-        x = features(known, known_sums, block, scale[listed], panel.start[listed], calendar, prices, d)
+        x = features(y, sums, block, scale, panel.start, calendar, price_rel, d)[rows]
         pred = booster.predict(x.reshape(-1, x.shape[2])).reshape(x.shape[0], len(block))
-        out[np.flatnonzero(listed)[:, None], block[None, :] - cutoff - 1] = \
-            np.where(is_open[block][None, :], np.maximum(pred, 0.0) * scale[listed][:, None], 0.0)
+        out[rows[:, None], block[None, :] - cutoff - 1] = \
+            np.where(is_open[block][None, :], np.maximum(pred, 0.0) * scale[rows][:, None], 0.0)
     return out
