@@ -39,6 +39,7 @@ pages = [
             url_path="home"),
     st.Page(shared.FORECAST, title=t("nav.forecast", lang), icon=":material/insights:", url_path="sales-forecast"),
     st.Page(shared.PRODUCTS, title=t("nav.products", lang), icon=":material/inventory_2:", url_path="products-stock"),
+    st.Page(shared.CALENDAR, title=t("nav.calendar", lang), icon=":material/event:", url_path="shop-calendar"),
     st.Page(shared.ANOMALIES, title=t("nav.anomalies", lang), icon=":material/troubleshoot:",
             url_path="unusual-days"),
     st.Page(shared.NOTIFICATIONS, title=notifications_title, icon=":material/notifications:", url_path="alerts"),

@@ -83,6 +83,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the order list (every product's plan) to this CSV file")
     p.set_defaults(handler=cmd_products)
 
+    p = sub.add_parser("events", help="the shop's calendar: closures, promotions, holidays, events, one-off days "
+                                      "(add, list, remove, import, closed-days)")
+    events = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    q = events.add_parser("add", help="add one event (adding the same event twice keeps one)")
+    q.add_argument("--tenant", required=True)
+    q.add_argument("--name", required=True)
+    q.add_argument("--kind", required=True, choices=["closed", "promotion", "holiday", "event", "one_off"])
+    q.add_argument("--from", dest="first_day", required=True, metavar="DAY", help="first day, e.g. 2026-12-24")
+    q.add_argument("--to", dest="last_day", metavar="DAY", help="last day (default: the first day)")
+    q.add_argument("--yearly", action="store_true", help="the same days every year")
+    q.add_argument("--products", default="", help="product ids separated by | (default: the whole shop)")
+    q.add_argument("--note", default="")
+    q = events.add_parser("list", help="the shop's events, with the key that remove takes")
+    q.add_argument("--tenant", required=True)
+    q = events.add_parser("remove", help="remove one event by its key (from list)")
+    q.add_argument("--tenant", required=True)
+    q.add_argument("key")
+    q = events.add_parser("import", help="add every event of a CSV (name, kind, first_day[, last_day, yearly, "
+                                         "products, note]; Spanish headers too): all of them, or none if one is bad")
+    q.add_argument("--tenant", required=True)
+    q.add_argument("--csv", required=True, dest="csv_path", metavar="FILE")
+    q = events.add_parser("closed-days", help="the weekdays the shop always closes: what history proposes, "
+                                              "or --set them (e.g. --set sun; --set none clears)")
+    q.add_argument("--tenant", required=True)
+    q.add_argument("--set", dest="weekdays", metavar="DAYS", help="mon..sun, comma separated, or none")
+    p.set_defaults(handler=cmd_events)
+
     p = sub.add_parser("import-sales", help="import one tenant's sales from a CSV file: every row, or none if any is bad")
     p.add_argument("--tenant", required=True, help="tenant id (negocios.id)")
     p.add_argument("--csv", required=True, dest="csv_path", metavar="FILE",
@@ -303,6 +330,69 @@ def cmd_predict(args) -> int:
     else:
         print(frame.round(2).to_string(index=False))
     return 0
+
+
+def cmd_events(args) -> int:
+    from .core.config import WEEKDAYS, parse_weekdays
+    from .core.errors import DataError
+    from .core.events import Event
+    from .services import calendar
+    from .services.training import refresh_forecast
+
+    storage = _storage(args)
+    if args.action == "add":
+        first = _day(args.first_day, "--from")
+        event = Event(args.name, args.kind, first, _day(args.last_day, "--to") if args.last_day else first,
+                      args.yearly, tuple(p for p in args.products.split("|") if p.strip()), args.note)
+        _print_saved(calendar.save_events(storage, args.tenant, [event]))
+        refresh_forecast(storage, args.tenant)
+    elif args.action == "import":
+        _print_saved(calendar.save_events(storage, args.tenant, calendar.read_events_csv(Path(args.csv_path))))
+        refresh_forecast(storage, args.tenant)
+    elif args.action == "remove":
+        if not calendar.remove_event(storage, args.tenant, args.key):
+            raise DataError(f"tenant {args.tenant} has no event with key {args.key!r}: `events list` shows the keys")
+        print(f"removed event {args.key}")
+        refresh_forecast(storage, args.tenant)
+    elif args.action == "list":
+        frame = calendar.events_frame(storage, args.tenant)
+        with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 40):
+            print(frame.to_string(index=False) if not frame.empty else "no events yet: `events add` or `events import`")
+    else:
+        if args.weekdays is not None:
+            text = args.weekdays.strip().lower()
+            try:
+                days = [] if text in ("", "none") else parse_weekdays(text)  # as ML_CLOSED_WEEKDAYS is read
+            except ValueError as exc:
+                raise DataError(str(exc)) from None
+            calendar.set_closed_weekdays(storage, args.tenant, days)
+            refresh_forecast(storage, args.tenant)
+        confirmed = calendar.tenant_calendar(storage, args.tenant).closed_weekdays
+        proposal = calendar.closed_weekday_proposal(storage, args.tenant)
+        print("closed every week: " + (", ".join(WEEKDAYS[d] for d in sorted(confirmed)) or "none"))
+        if proposal:
+            print("history shows no sales on " + ", ".join(WEEKDAYS[d] for d in proposal) + " for 8 weeks: confirm with "
+                  f"`events closed-days --tenant {args.tenant} --set "
+                  + ",".join(WEEKDAYS[d] for d in sorted({*confirmed, *proposal})) + "`")
+    return 0
+
+
+def _day(text: str, option: str):
+    from datetime import date
+
+    from .core.errors import DataError
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise DataError(f"{option} {text!r} is not a date (use 2026-12-24)") from None
+
+
+def _print_saved(report) -> None:
+    print(f"{report.written} event(s) saved; the stored forecast follows the calendar now (the effects of a kind of "
+          "day are learned again at the next retrain)")
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def cmd_import_sales(args) -> int:

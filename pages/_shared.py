@@ -39,9 +39,9 @@ from forecasting.views import settings as settings_views
 #: Upper bound on how long a cache entry lives even when nothing changed (the stamp catches changes).
 TTL_SECONDS = 3600
 #: Pages, by file; app.py registers them and messages link to them.
-OVERVIEW, FORECAST, PRODUCTS, COMPARISON, ANOMALIES, MODELS, NOTIFICATIONS, JOBS = (
-    "pages/overview.py", "pages/forecast.py", "pages/products.py", "pages/comparison.py", "pages/anomalies.py",
-    "pages/models.py", "pages/notifications.py", "pages/jobs.py",
+OVERVIEW, FORECAST, PRODUCTS, CALENDAR, COMPARISON, ANOMALIES, MODELS, NOTIFICATIONS, JOBS = (
+    "pages/overview.py", "pages/forecast.py", "pages/products.py", "pages/calendar.py", "pages/comparison.py",
+    "pages/anomalies.py", "pages/models.py", "pages/notifications.py", "pages/jobs.py",
 )
 
 
@@ -107,7 +107,7 @@ def stamp(tenant_id: str) -> tuple:
 
 def status(tenant_id: str) -> tuple[bool, bool]:
     """(has sales, was trained), read off the freshness stamp: no extra query."""
-    model_version, last_sale, _settings = common.freshness(storage(), tenant_id)
+    model_version, last_sale, *_ = common.freshness(storage(), tenant_id)
     return last_sale is not None, model_version is not None
 
 
@@ -372,6 +372,10 @@ def setting_widget(field: settings_views.SettingField, lang: str, key: str):
     if field.kind == "candidates":
         return st.multiselect(label, options=list(field.choices), default=list(field.value), key=key, help=help_text,
                               format_func=lambda name: model_label(name, lang))
+    if field.kind == "weekdays":
+        names = Formatter(lang=lang).weekdays("wide")
+        return st.multiselect(label, options=list(field.choices), default=list(field.value), key=key, help=help_text,
+                              format_func=lambda day: names[day])
     if field.kind == "bool":
         return st.toggle(label, value=bool(field.value), key=key, help=help_text)
     if field.kind == "choice":

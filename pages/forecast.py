@@ -1,8 +1,11 @@
 """Forecast: history, the forecast with its 80% and 95% ranges, past forecasts against actuals; CSV download."""
 
+from datetime import timedelta
+
 import streamlit as st
 
-from forecasting.i18n.catalog import md, model_label
+from forecasting.core.events import Event
+from forecasting.i18n.catalog import escape_markdown, md, model_label, t
 from forecasting.ui import figures, tables
 from forecasting.views import forecast
 from pages import _shared as shared
@@ -38,3 +41,44 @@ right.download_button(
 )
 st.dataframe(tables.forecast_table(view, fmt), hide_index=True, width="stretch",
              height=min(35 * (len(future) + 1) + 3, 560))
+
+if view.effects:
+    lines = [md("calendar.effects.line", lang, n=e.days, days=fmt.number(e.days),
+                what=t(f"calendar.kinds.{e.kind}", lang) if e.name is None else escape_markdown(e.name),
+                change=fmt.percent(e.multiplier - 1.0, signed=True)) for e in view.effects[:6]]
+    st.markdown(md("forecast.effects", lang) + "\n" + "\n".join(f"- {line}" for line in lines))
+
+# --- what-if: a hypothetical promotion or closure on days ahead, nothing saved -----------------------
+st.subheader(md("forecast.whatif.title", lang))
+st.caption(md("forecast.whatif.caption", lang))
+first, last = future.index[0].date(), future.index[-1].date()
+pick_kind, pick_days = st.columns([1, 2])
+kind = pick_kind.selectbox(md("forecast.whatif.kind", lang), options=["promotion", "closed", "event"],
+                           format_func=lambda k: t(f"calendar.kind.{k}", lang), key=f"whatif_kind_{tenant.id}")
+chosen = pick_days.date_input(md("forecast.whatif.days", lang), value=(first + timedelta(days=1),
+                                                                      min(first + timedelta(days=3), last)),
+                              min_value=first, max_value=last, format=fmt.date_input_format(),
+                              key=f"whatif_days_{tenant.id}")
+days = chosen if isinstance(chosen, (list, tuple)) else (chosen,)
+if len(days):
+    hypothetical = Event(t(f"calendar.kind.{kind}", lang), kind, days[0], days[-1])
+    result = forecast.what_if(view, hypothetical)
+    if not len(result.days):
+        st.info(md("forecast.whatif.outside", lang), icon=":material/event:")
+    else:
+        on_days = result.before.loc[result.days, "yhat"].sum(), result.after.loc[result.days, "yhat"].sum()
+        cards = st.columns(3)
+        cards[0].metric(md("forecast.whatif.without", lang), fmt.money(result.total_before, whole=True), border=True)
+        cards[1].metric(md("forecast.whatif.with", lang), fmt.money(result.total_after, whole=True), border=True,
+                        delta=fmt.money(result.total_after - result.total_before, whole=True)
+                        if result.total_after != result.total_before else None)
+        cards[2].metric(md("forecast.whatif.days_total", lang), fmt.money(on_days[1], whole=True), border=True,
+                        delta=fmt.money(on_days[1] - on_days[0], whole=True) if on_days[1] != on_days[0] else None)
+        if kind != "closed" and result.effect is None:
+            st.info(md("forecast.whatif.no_effect", lang, kind=t(f"calendar.kind.{kind}", lang)),
+                    icon=":material/help:")
+        elif result.effect is not None:
+            st.caption(md("forecast.whatif.applied", lang, n=result.effect.days, days=fmt.number(result.effect.days),
+                          change=fmt.percent(result.effect.multiplier - 1.0, signed=True)))
+        shared.plot(figures.what_if_figure(result, fmt), ctx, key="whatif_chart")
+    st.page_link(shared.CALENDAR, label=md("forecast.whatif.link", lang), icon=":material/event:")

@@ -29,7 +29,7 @@ def run(*args, db=None, env=None, check=True):
 
 def test_help_lists_every_command():
     out = run("--help").stdout
-    for command in ("demo", "train", "predict", "backtest", "forecast", "tenants"):
+    for command in ("demo", "train", "predict", "backtest", "forecast", "tenants", "events"):
         assert command in out
 
 
@@ -176,3 +176,30 @@ def test_products_trains_plans_refreshes_and_writes_the_order_list(tmp_path):
     assert "products:" not in out
     proc = run("products", "--tenant", "999", db=db, check=False)
     assert proc.returncode == 2 and "unknown tenant '999'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_events_add_list_import_remove_and_closed_days(tmp_path):
+    db = tmp_path / "events.db"
+    run("demo", "--tenants", "1", "--days", "90", db=db)
+    run("events", "closed-days", "--tenant", "1", "--set", "none", db=db)
+    out = run("events", "closed-days", "--tenant", "1", db=db).stdout
+    assert "closed every week: none" in out and "no sales on sun for 8 weeks" in out  # the bakery's Sundays
+    assert "closed every week: sun" in run("events", "closed-days", "--tenant", "1", "--set", "sun", db=db).stdout
+
+    assert "1 event(s) saved" in run("events", "add", "--tenant", "1", "--name", "Closed for works", "--kind", "closed",
+                                     "--from", "2031-03-02", "--to", "2031-03-03", db=db).stdout
+    events = tmp_path / "events.csv"
+    events.write_text("nombre;tipo;desde;hasta\nRebajas;promoción;07/01/2031;14/01/2031\n", encoding="utf-8")
+    assert "1 event(s) saved" in run("events", "import", "--tenant", "1", "--csv", str(events), db=db).stdout
+    listed = run("events", "list", "--tenant", "1", db=db).stdout
+    assert "Closed for works" in listed and "Rebajas" in listed
+    key = next(line.split()[0] for line in listed.splitlines() if "Rebajas" in line)
+    assert f"removed event {key}" in run("events", "remove", "--tenant", "1", key, db=db).stdout
+    assert "Rebajas" not in run("events", "list", "--tenant", "1", db=db).stdout
+
+    bad = run("events", "add", "--tenant", "1", "--name", "Oops", "--kind", "promotion", "--from", "2031-05-05",
+              "--to", "2031-05-01", db=db, check=False)
+    assert bad.returncode == 2 and bad.stderr.strip().endswith("ends before it starts")
+    assert "Oops" not in run("events", "list", "--tenant", "1", db=db).stdout
+    gone = run("events", "remove", "--tenant", "1", "nokey", db=db, check=False)
+    assert gone.returncode == 2 and "no event with key 'nokey'" in gone.stderr

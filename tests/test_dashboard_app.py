@@ -11,6 +11,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -32,6 +33,7 @@ from tests.support.dashboard_db import (
 from tests.support.pages import (
     ANOMALIES,
     APP,
+    CALENDAR,
     COMPARISON,
     FORECAST,
     JOBS,
@@ -88,12 +90,34 @@ def test_overview_shows_cards_and_the_all_tenants_table(app):
 
 def test_forecast_page_draws_history_bands_and_offers_the_csv(app):
     open_page(app, FORECAST)
-    [figure] = charts(app)
+    figure, what_if = charts(app)
     names = {trace.get("name") for trace in figure["data"]}
     assert {t(key, "en") for key in ("chart.band80", "chart.band95", "chart.forecast", "chart.actual")} <= names
     assert figure["layout"]["xaxis"]["rangeselector"]["buttons"]
-    assert len(app.dataframe[0].value) == 14
+    table = app.dataframe[0].value
+    assert len(table) == 14
+    # the demo bakery is closed on Sundays: those rows say so instead of amounts
+    closed = table[t("table.forecast", "en")] == t("calendar.kind.closed", "en")
+    assert 2 <= closed.sum() <= 3
     assert app.get("download_button")
+    assert {t("forecast.whatif.without", "en"), t("chart.whatif", "en")} <= {d.get("name") for d in what_if["data"]}
+
+
+def test_what_if_a_closure_lowers_the_total_and_saves_nothing(app, demo_db):
+    from forecasting.services.calendar import list_events
+    from forecasting.views.common import stored_forecast
+
+    store = SQLStorage.sqlite_file(demo_db)
+    forecast, events = stored_forecast(store, TRAINED), list_events(store, TRAINED)
+    open_page(app, FORECAST)
+    app.selectbox(key="whatif_kind_1").select("closed").run()
+    assert not app.exception
+    metrics = {m.label: m for m in app.metric}
+    before, after = metrics[t("forecast.whatif.without", "en")], metrics[t("forecast.whatif.with", "en")]
+    assert after.value != before.value and after.delta.startswith("-")
+    assert metrics[t("forecast.whatif.days_total", "en")].value.endswith("0")
+    pd.testing.assert_frame_equal(stored_forecast(store, TRAINED), forecast)
+    assert list_events(store, TRAINED) == events
 
 
 def test_products_page_lists_every_product_by_days_left_with_the_order_list(app):
@@ -169,7 +193,7 @@ def test_switching_tenant_changes_the_figures_and_is_remembered_across_pages(app
     assert first[label] != second[label] and second[label].startswith("MX$")  # tenant 2 sells in pesos
     open_page(app, FORECAST)
     assert "Ferretería El Tornillo" in app.title[0].value
-    [figure] = charts(app)
+    figure = charts(app)[0]
     open_page(app, FORECAST, tenant="1")
     assert "Panadería La Espiga" in app.title[0].value
     assert charts(app)[0]["data"] != figure["data"]
@@ -211,7 +235,9 @@ def test_never_trained_tenant_gets_a_way_forward(app, page):
 @pytest.mark.parametrize("page", PAGES)
 def test_empty_tenant_gets_a_clear_message(app, page):
     open_page(app, page, tenant=EMPTY)
-    if page != NOTIFICATIONS:
+    if page == CALENDAR:  # a shop without sales can still enter its closures and promotions
+        assert t("calendar.events.empty", "en") in texts(app.info) and not app.exception
+    elif page != NOTIFICATIONS:
         assert t("msg.no_sales", "en", name="Tienda Nueva") in texts(app.info)
     if page == MODELS:
         assert app.button(key="retrain_now").disabled
@@ -319,11 +345,12 @@ def test_settings_form_rejects_an_invalid_value_and_saves_a_valid_one(own_app):
     submit = next(b for b in at.button if b.label == t("settings.save", "en"))
     submit.click().run()
     assert any("ML_STL_ZTHRESH" in shown(e.value) for e in at.error)
-    assert tenant_overrides(storage, TRAINED) == {}
+    confirmed = {"closed_weekdays": [6]}  # the demo bakery's closed Sundays, confirmed by its owner
+    assert tenant_overrides(storage, TRAINED) == confirmed
     at.number_input(key=f"setting_{TRAINED}_stl_zthresh").set_value(4.5)
     at.number_input(key=f"setting_{TRAINED}_horizon_days").set_value(21)
     next(b for b in at.button if b.label == t("settings.save", "en")).click().run()
-    assert tenant_overrides(storage, TRAINED) == {"stl_zthresh": 4.5, "horizon_days": 21}
+    assert tenant_overrides(storage, TRAINED) == {"stl_zthresh": 4.5, "horizon_days": 21, **confirmed}
     at.button(key=f"settings_reset_{TRAINED}").click().run()
     assert tenant_overrides(storage, TRAINED) == {}
 
@@ -517,3 +544,57 @@ def test_jobs_page_in_spanish(monkeypatch, demo_db):
     assert at.title[0].value == t("jobs.title", "es")
     assert "los lunes a las 02:00" in texts(at.caption)
     assert at.button(key="run_now_health_check").label == "Ejecutar ahora"
+
+
+# --- the shop calendar ------------------------------------------------------------------------------
+
+
+def test_calendar_proposes_the_closed_sundays_and_one_click_confirms_them(monkeypatch, own_db):
+    from forecasting.services import calendar as calendar_service
+    from forecasting.views.common import stored_forecast
+
+    store = SQLStorage.sqlite_file(own_db)
+    calendar_service.set_closed_weekdays(store, TRAINED, [])  # as if the owner had not confirmed them yet
+    use_database(monkeypatch, own_db)
+    at = open_page(start(), CALENDAR, tenant=TRAINED)
+    assert "**Sunday**" in " ".join(m.value for m in at.markdown)
+    at.button(key="calendar_confirm_closed").click().run()
+    assert not at.exception
+    assert tenant_overrides(store, TRAINED)["closed_weekdays"] == [6]
+    assert "Closed every week: Sunday" in texts(at.success)
+    forecast = stored_forecast(store, TRAINED)
+    assert (forecast.loc[forecast.index.dayofweek == 6] == 0).all().all()  # moved at once, without a retrain
+    assert not any(b.key == "calendar_confirm_closed" for b in at.button)
+
+
+def test_a_closure_added_on_the_calendar_page_zeroes_that_day_and_a_bad_one_saves_nothing(monkeypatch, own_db):
+    from forecasting.services import calendar as calendar_service
+    from forecasting.views.common import stored_forecast
+
+    store = SQLStorage.sqlite_file(own_db)
+    before = stored_forecast(store, TRAINED)
+    day = before.index[(before.index.dayofweek < 6) & (before["yhat"] > 0)][3]
+    use_database(monkeypatch, own_db)
+    at = open_page(start("es"), CALENDAR, tenant=TRAINED)
+    form = f"calendar_form_{TRAINED}_"
+    at.text_input(key=form + "name").input("Inventario anual")
+    at.selectbox(key=form + "kind").select("closed")
+    at.date_input(key=form + "days").set_value((day.date(), day.date()))
+    next(b for b in at.button if b.label == t("calendar.form.add", "es")).click().run()
+    assert not at.exception
+    assert t("calendar.saved", "es", n=1, count="1") in texts(at.success)
+    assert [s.event.name for s in calendar_service.list_events(store, TRAINED)].count("Inventario anual") == 1
+    after = stored_forecast(store, TRAINED)
+    assert (after.loc[day] == 0).all() and before.loc[day, "yhat"] > 0
+    other = after.index.difference([day])
+    assert (after.loc[other, "yhat"] == before.loc[other, "yhat"]).all()
+    table = at.dataframe[0].value
+    assert "Inventario anual" in set(table[t("calendar.col.name", "es")])
+    assert t("calendar.kind.closed", "es") in set(table[t("calendar.col.kind", "es")])
+
+    events = len(calendar_service.list_events(store, TRAINED))
+    at.selectbox(key=form + "pick").set_value("").run()
+    at.text_input(key=form + "name").input("   ")  # no name
+    next(b for b in at.button if b.label == t("calendar.form.add", "es")).click().run()
+    assert t("calendar.form.no_name", "es") in texts(at.error)
+    assert len(calendar_service.list_events(store, TRAINED)) == events

@@ -114,7 +114,7 @@ def plotly_values(value) -> list:
 
 def traces(at: AppTest) -> dict[str, list[float]]:
     """The forecast chart's traces by name: their y values (the only chart on the Forecast page)."""
-    [chart] = at.get("plotly_chart")
+    chart = at.get("plotly_chart")[0]  # the forecast chart; the what-if chart comes second
     figure = json.loads(chart.proto.spec)
     return {trace.get("name"): plotly_values(trace["y"]) for trace in figure["data"] if "y" in trace}
 

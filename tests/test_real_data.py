@@ -21,6 +21,7 @@ from forecasting.core import datasets
 from forecasting.core.config import MLSettings
 from forecasting.core.engine import forecast_series
 from forecasting.core.evaluation import fold_cutoffs, plan_folds
+from forecasting.core.events import Calendar
 from forecasting.core.metrics import mase, mase_scale
 from forecasting.core.models import lower_col, upper_col
 from forecasting.core.models.baselines import SeasonalNaive
@@ -53,7 +54,8 @@ def backtest(y: pd.Series) -> list[dict]:
         train = y.loc[:cutoff].iloc[-WINDOW:]
         actual = y.iloc[len(y.loc[:cutoff]):][:HOLDOUT]
         assert len(actual) == HOLDOUT and actual.index[0] == cutoff + pd.Timedelta(days=1)
-        forecast = forecast_series(train, SETTINGS, country="DE").forecast
+        # as the pipeline makes it: the tenant's calendar holds its country's public holidays
+        forecast = forecast_series(train, SETTINGS, country="DE", calendar=Calendar(country="DE")).forecast
         assert forecast.index.equals(actual.index)
         scale = mase_scale(train.to_numpy())
         naive = SeasonalNaive().fit(train).predict(HOLDOUT, levels=())["yhat"].to_numpy()
@@ -106,7 +108,7 @@ def test_the_pipeline_forecasts_a_real_store_as_the_engine_does(storage):
     history = y.loc[:cutoff].iloc[-WINDOW:]
     history = history.loc[history.ne(0).idxmax():]  # the tenant's series starts at its first sale
     assert result.history_days == len(history)
-    engine = forecast_series(history, result.settings, country="EC")
+    engine = forecast_series(history, result.settings, country="EC", calendar=Calendar(country="EC"))
     assert result.winner == engine.winner
     pd.testing.assert_frame_equal(result.forecast, engine.forecast)
     stored = storage.select("ml_predictions", uid, where={"prediction_type": "sales_forecast"})

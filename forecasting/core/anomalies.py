@@ -11,6 +11,10 @@ out-of-sample error when that is larger) and a day is anomalous when
   flagged; the STL remainder is scored.
 * `isolation_forest`: scikit-learn's Isolation Forest on (sales, residual,
   weekday); its anomaly score is turned into the same robust z-score.
+
+A day the shop's calendar explains (a closure, a holiday, a promotion, an
+event, a one-off day: its `event` names it) is scored like any other but
+never flagged: it is not unusual, it is known. Closed days score 0.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-COLUMNS = ["ds", "y", "expected", "residual", "score", "is_anomaly"]
+COLUMNS = ["ds", "y", "expected", "residual", "score", "event", "is_anomaly"]
 
 
 def robust_z(values: np.ndarray, min_spread: float = 0.0) -> np.ndarray:
@@ -41,6 +45,7 @@ def detect_anomalies(
     period: int = 7,
     threshold: float = 3.0,
     typical_error: float = 0.0,
+    known: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per day of `y`: expected value, residual, score and the flag.
 
@@ -48,6 +53,9 @@ def detect_anomalies(
     seen (1.4826 x the median absolute CV error). A flexible model fits its
     own history so closely that in-sample residuals alone would make
     ordinary days look extreme; the score's spread is never taken below it.
+
+    `known` is the shop's calendar over `y` (`core.events.Calendar.days`):
+    its `label` explains a day, its `closed` days score 0.
     """
     # Where the model has no in-sample value (its first days), the same weekday last week stands in.
     expected = fitted.reindex(y.index).fillna(y.shift(period)).fillna(y.expanding().median())
@@ -58,15 +66,20 @@ def detect_anomalies(
         score = _isolation_scores(y, residual)
     else:
         raise ValueError(f"unknown anomaly method {method!r}")
-    frame = pd.DataFrame(
-        {"ds": y.index, "y": y.to_numpy(), "expected": expected.to_numpy(), "residual": residual, "score": score}
-    )
+    event = pd.Series("", index=y.index, dtype=object)
+    if known is not None and len(known):
+        known = known.reindex(y.index)
+        event = known["label"].fillna("").astype(str)
+        score = np.where(known["closed"].fillna(False).to_numpy(dtype=bool), 0.0, score)
+    frame = pd.DataFrame({"ds": y.index, "y": y.to_numpy(), "expected": expected.to_numpy(), "residual": residual,
+                          "score": score, "event": event.to_numpy()})
     return flag(frame, threshold)
 
 
 def flag(anomalies: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    """The same scores flagged with another threshold (what the dashboard's slider does)."""
-    return anomalies.assign(is_anomaly=anomalies["score"] > threshold)
+    """The same scores flagged with another threshold (what the dashboard's slider does); known days never are."""
+    explained = anomalies["event"].fillna("").astype(str).str.len() > 0 if "event" in anomalies else False
+    return anomalies.assign(is_anomaly=(anomalies["score"] > threshold) & ~explained)
 
 
 def _stl_remainder(residual: np.ndarray, period: int) -> np.ndarray:

@@ -54,6 +54,27 @@ def _int_tuple(value: Any) -> Any:
 
 CandidateList = Annotated[list[str], NoDecode, BeforeValidator(_split_list)]
 TenantList = Annotated[list[str], NoDecode, BeforeValidator(_split_list)]
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_weekdays(value: Any) -> Any:
+    """Accept `sun`, `sat,sun`, `6`, `[5, 6]`: weekdays by English abbreviation or number (0 = Monday)."""
+    items = _split_list(value) if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple, set, frozenset)):
+        return items
+    days = []
+    for item in items:
+        text = str(item).strip().lower()[:3]
+        if text in WEEKDAYS:
+            days.append(WEEKDAYS.index(text))
+        elif text.isdigit() and int(text) < 7:
+            days.append(int(text))
+        else:
+            raise ValueError(f"{item!r} is not a weekday: use mon..sun or 0..6 (0 = Monday)")
+    return sorted(set(days))
+
+
+WeekdayList = Annotated[list[int], NoDecode, BeforeValidator(parse_weekdays)]
 Order = Annotated[tuple[int, int, int], NoDecode, BeforeValidator(_int_tuple)]
 SeasonalOrder = Annotated[tuple[int, int, int, int], NoDecode, BeforeValidator(_int_tuple)]
 
@@ -108,6 +129,10 @@ class MLSettings(BaseSettings):
     tenant_ids: TenantList = Field(default=["*"], description="Tenants the scheduler retrains; `*` means all.")
     error_alert_mape: float = Field(
         default=0.30, gt=0, description="Recent forecast MAPE (fraction, 0.30 = 30%) above which drift is raised."
+    )
+    closed_weekdays: WeekdayList = Field(
+        default=[], description="Weekdays the shop is always closed (e.g. `sun`): forecast at exactly 0, never "
+        "unusual, never scored. Proposed from history on the Calendar page, set by the owner."
     )
     train_products: bool = Field(
         default=True, description="Forecast demand per product (and plan stock) at every retrain, when sales "

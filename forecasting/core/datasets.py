@@ -38,6 +38,24 @@ def rossmann(folder: Path) -> pd.DataFrame:
     return _fill_days(frame.astype({"y": float}))
 
 
+def rossmann_calendar(folder: Path) -> pd.DataFrame:
+    """Rossmann's known-ahead columns per store and day: `open`, `promo`, `state_holiday` (`a` public holiday,
+    `b` Easter, `c` Christmas, `0` none), `school_holiday`. Days without a row (the 2014H2 gap) are closed."""
+    raw = _read(folder, "rossmann_daily.csv.gz", dtype={"state_holiday": str}, parse_dates=["date"])
+    raw["unique_id"] = "rossmann-" + raw["store_id"].astype(str)
+    parts = []
+    for uid, group in raw.groupby("unique_id", sort=True):
+        days = group.set_index("date")[["open", "promo", "state_holiday", "school_holiday"]]
+        index = pd.date_range(days.index.min(), days.index.max(), freq="D", name="ds")
+        days = days.reindex(index)
+        days["open"] = days["open"].fillna(0).astype(int)
+        days["promo"] = days["promo"].fillna(0).astype(int)
+        days["state_holiday"] = days["state_holiday"].fillna("0").astype(str)
+        days["school_holiday"] = pd.to_numeric(days["school_holiday"], errors="coerce").fillna(0).astype(int)
+        parts.append(days.reset_index().assign(unique_id=uid))
+    return pd.concat(parts, ignore_index=True)[["unique_id", "ds", "open", "promo", "state_holiday", "school_holiday"]]
+
+
 def favorita(folder: Path) -> pd.DataFrame:
     """Daily transactions per Favorita store (Ecuador); days without a row are 0."""
     raw = _read(folder, "favorita_transactions.csv.gz", parse_dates=["date"])

@@ -17,6 +17,7 @@ import pandas as pd
 from .config import INTERVAL_LEVELS, MLSettings
 from .errors import ForecastingError
 from .evaluation import CVResult, cross_validate, rank_candidates, ranking_metric
+from .events import Calendar, CalendarAware
 from .intervals import Conformal
 from .logs import log_event
 from .models import Forecaster, build, unavailable_reason
@@ -64,8 +65,13 @@ def forecast_series(
     levels: tuple[int, ...] = INTERVAL_LEVELS,
     progress: Progress | None = None,
     extra: Extra | None = None,
+    calendar: Calendar | None = None,
 ) -> ForecastOutcome:
     """Cross-validate the candidates on `y`, refit the winner on all of it, forecast.
+
+    With a `calendar`, every candidate is `CalendarAware`: it learns the
+    shop's event effects from the history it is fitted on, forecasts closed
+    days at 0, and no closed or one-off day is scored (`core.events`).
 
     With `ML_SELECT_BEST` off the first candidate is used (and still
     cross-validated, so its scores are shown). When history is too short to
@@ -77,7 +83,8 @@ def forecast_series(
     notify = progress or (lambda step, detail: None)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    selection = select_candidates(y, settings, country=country, progress=lambda name: notify("cv", name), extra=extra)
+    selection = select_candidates(y, settings, country=country, progress=lambda name: notify("cv", name), extra=extra,
+                                  calendar=calendar)
     timings["cv"] = time.perf_counter() - started
     cv, members, skipped = selection.cv, selection.members, selection.skipped
     order = selection.order
@@ -87,7 +94,7 @@ def forecast_series(
         note += f" (mean of {', '.join(members)})"
     notify("final_fit", order[0])
     started = time.perf_counter()
-    make = _maker(settings, country, extra or {})
+    make = _maker(settings, country, extra or {}, calendar)
     model, forecast, failures = _fit_first_that_works(order, y, settings, levels, cv, members, make)
     timings["final_fit"] = time.perf_counter() - started
     if failures:
@@ -111,7 +118,8 @@ class Selection:
 
 
 def select_candidates(y: pd.Series, settings: MLSettings, *, country: str | None = None,
-                      progress: Callable[[str], None] | None = None, extra: Extra | None = None) -> Selection:
+                      progress: Callable[[str], None] | None = None, extra: Extra | None = None,
+                      calendar: Calendar | None = None) -> Selection:
     """Cross-validate the configured candidates (and their ensemble) and rank them.
 
     The one place selection happens: `forecast_series` and the CSV backtest
@@ -120,8 +128,14 @@ def select_candidates(y: pd.Series, settings: MLSettings, *, country: str | None
     factories, skipped = candidate_factories(settings, country)
     if settings.select_best:
         factories.update(extra or {})
+    if calendar is not None and not calendar.empty:
+        factories = {name: (lambda factory=factory: CalendarAware(factory(), calendar)) for name, factory in factories.items()}
     cv = cross_validate(y, factories, settings.horizon_days, settings.cv_folds, progress=progress,
                         budget_seconds=settings.train_budget_seconds)
+    if calendar is not None and not calendar.empty and len(cv.predictions):
+        # Closed days are 0 by rule and one-off days are not forecastable: neither is scored.
+        unscored = calendar.unscored(y.index)
+        cv.predictions = cv.predictions[~cv.predictions["ds"].isin(unscored)].reset_index(drop=True)
     members = add_ensemble(cv, settings.cv_primary_metric, settings.ensemble_top_k) if settings.select_best else []
     skipped.update(cv.skipped)
     scores = cv.scores()
@@ -167,13 +181,22 @@ def calibration_from_cv(cv: CVResult, model_name: str, y: pd.Series, levels) -> 
     return Conformal.from_errors(preds["y"], preds["yhat"], preds["step"], preds["fold"], levels, floor)
 
 
-def _maker(settings: MLSettings, country: str | None, extra: Extra) -> Callable[[str, list[str]], Forecaster]:
-    """A builder of any candidate by name: an extra one, the ensemble of `members`, or a configured one."""
+def _maker(settings: MLSettings, country: str | None, extra: Extra,
+           calendar: Calendar | None = None) -> Callable[[str, list[str]], Forecaster]:
+    """A builder of any candidate by name: an extra one, the ensemble of `members`, or a configured one.
+
+    With a calendar the model is `CalendarAware` (an ensemble once, around its plain members: every
+    member would learn the same effects from the same history).
+    """
+
+    def plain(name: str, members: list[str]) -> Forecaster:
+        if name == ENSEMBLE:
+            return EnsembleForecaster([plain(member, []) for member in members])
+        return extra[name]() if name in extra else build(name, settings, country)
 
     def make(name: str, members: list[str]) -> Forecaster:
-        if name == ENSEMBLE:
-            return EnsembleForecaster([make(member, []) for member in members])
-        return extra[name]() if name in extra else build(name, settings, country)
+        model = plain(name, members)
+        return CalendarAware(model, calendar) if calendar is not None and not calendar.empty else model
 
     return make
 

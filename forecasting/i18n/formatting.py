@@ -227,6 +227,13 @@ class Formatter:
     def weekdays(self, width: str = "abbreviated") -> list[str]:
         return [self.weekday(i, width) for i in range(7)]
 
+    def date_input_format(self) -> str:
+        """The order of day, month and year in this locale's short dates, as Streamlit's `date_input` takes it
+        (`DD/MM/YYYY` in Spain, `MM/DD/YYYY` in the US, `YYYY/MM/DD` where the year comes first)."""
+        pattern = self.locale.date_formats["short"].pattern
+        order = sorted("dMy", key=lambda part: pattern.find(part) if part in pattern else 99)
+        return "/".join({"d": "DD", "M": "MM", "y": "YYYY"}[part] for part in order)
+
     def days_ago(self, value: Any, today: date) -> int | None:
         if _missing(value):
             return None

@@ -27,12 +27,15 @@ discount). Everything is vectorised per tenant so the default demo
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import holidays
 import numpy as np
 import pandas as pd
+
+from ..core.events import Event
+from .calendar import event_key, set_closed_weekdays
 
 __all__ = ["DemoData", "generate_demo", "ARCHETYPES"]
 
@@ -45,12 +48,17 @@ class DemoData:
     ventas:    id, negocio_id, fecha (datetime64[ns, UTC]), total, producto_id, cantidad
     productos: id, negocio_id, nombre, stock, precio
     anomalies: negocio_id, date (tenant-local ``datetime.date``), kind ('spike'|'drop'), factor
+    events:    negocio_id, name, kind, first_day, last_day, yearly: what each shop's calendar knows (its
+               promotions, past and the next one, and its yearly special days)
+    closed_weekdays: negocio_id -> weekdays (0 = Monday) the shop always closes, as its owner confirmed
     """
 
     negocios: pd.DataFrame
     ventas: pd.DataFrame
     productos: pd.DataFrame
     anomalies: pd.DataFrame
+    events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=_EVENT_COLUMNS))
+    closed_weekdays: dict[str, list[int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -81,7 +89,7 @@ class _Archetype:
     open_hours: tuple[float, float]  # local opening/closing hour
     time_shape: tuple[float, float]  # Beta(a, b) shape of sales over the opening hours
     products: tuple[_Product, ...]
-    special_days: tuple[tuple[int, int, float], ...] = ()  # (month, day, factor)
+    special_days: tuple[tuple[int, int, float, str], ...] = ()  # (month, day, factor, name)
 
 
 _P = _Product
@@ -117,7 +125,7 @@ ARCHETYPES: tuple[_Archetype, ...] = (
             _P("Café para llevar", 1.60, 6, 1.3),
             _P("Roscón de Reyes", 22.00, 1.5, 1.0),
         ),
-        special_days=((1, 5, 1.8),),  # roscón de Reyes eve
+        special_days=((1, 5, 1.8, "Víspera de Reyes"),),  # roscón de Reyes eve
     ),
     _Archetype(
         key="hardware",
@@ -249,7 +257,7 @@ ARCHETYPES: tuple[_Archetype, ...] = (
             _P("Herb plant 4\"", 3.99, 7, 3.0),
             _P("Bird feeder", 22.99, 2.5, 1.0),
         ),
-        special_days=((5, 10, 1.3),),
+        special_days=((5, 10, 1.3, "Spring planting day"),),
     ),
     _Archetype(
         key="pharmacy",
@@ -310,6 +318,7 @@ _VENTAS_COLUMNS = ["id", "negocio_id", "fecha", "total", "producto_id", "cantida
 _PRODUCTOS_COLUMNS = ["id", "negocio_id", "nombre", "stock", "precio"]
 _NEGOCIOS_COLUMNS = ["id", "nombre", "timezone", "country", "currency"]
 _ANOMALY_COLUMNS = ["negocio_id", "date", "kind", "factor"]
+_EVENT_COLUMNS = ["negocio_id", "name", "kind", "first_day", "last_day", "yearly"]
 
 
 def generate_demo(
@@ -340,13 +349,18 @@ def generate_demo(
     # Generator.spawn gives child k the same stream whatever the number of children.
     tenant_rngs = np.random.default_rng(seed).spawn(n_tenants)
 
-    negocios, ventas, productos, anomalies = [], [], [], []
+    negocios, ventas, productos, anomalies, events = [], [], [], [], []
+    closed_weekdays = {}
     for k, rng in enumerate(tenant_rngs):
-        n, v, p, a = _generate_tenant(k, rng, start, days)
+        n, v, p, a, e = _generate_tenant(k, rng, start, days)
         negocios.append(n)
         ventas.append(v)
         productos.append(p)
         anomalies.extend(a)
+        events.extend(e)
+        weekly = ARCHETYPES[k % len(ARCHETYPES)].weekly
+        if 0.0 in weekly:
+            closed_weekdays[str(n["id"])] = [day for day, factor in enumerate(weekly) if factor == 0.0]
 
     ventas_df = pd.concat(ventas, ignore_index=True)
     ventas_df["fecha"] = ventas_df["fecha"].astype("datetime64[ns, UTC]")
@@ -357,6 +371,8 @@ def generate_demo(
         ventas=ventas_df[_VENTAS_COLUMNS],
         productos=pd.concat(productos, ignore_index=True)[_PRODUCTOS_COLUMNS],
         anomalies=anomalies_df,
+        events=pd.DataFrame(events, columns=_EVENT_COLUMNS),
+        closed_weekdays=closed_weekdays,
     )
 
 
@@ -381,15 +397,18 @@ def _seasonality(doy: np.ndarray, bumps: tuple[tuple[float, int, float], ...]) -
     return np.exp(log_mult(doy)) / norm
 
 
-def _promotions(rng: np.random.Generator, days: int, lift: tuple[float, float]) -> np.ndarray:
-    """Multiplier per day: recurring promotions every ~4-6 weeks lasting 3-7 days."""
+def _promotions(rng: np.random.Generator, days: int, lift: tuple[float, float]) -> tuple[np.ndarray, int]:
+    """Multiplier per day: recurring promotions every ~4-6 weeks lasting 3-7 days; and the next one's first day.
+
+    The next promotion (past the last day) draws nothing from `rng`, so the history is what it always was.
+    """
     mult = np.ones(days)
     pos = int(rng.integers(0, 35))
     while pos < days:
         length = int(rng.integers(3, 8))
         mult[pos : pos + length] = 1 + rng.uniform(*lift)
         pos += length + int(rng.integers(22, 38))
-    return mult
+    return mult, pos
 
 
 def _ar1_noise(rng: np.random.Generator, days: int, sigma: float, phi: float = 0.5) -> np.ndarray:
@@ -429,10 +448,10 @@ def _generate_tenant(
     ramp = np.clip((dom - 14) / 10.0, 0.0, 1.0) ** 1.5
     xmas = np.where(xmas_window, 1 + arch.xmas_boost * ramp, 1.0)
     special = np.ones(days)
-    for m, d, f in arch.special_days:
+    for m, d, f, _ in arch.special_days:
         special[(month == m) & (dom == d)] = f
 
-    promo = _promotions(rng, days, arch.promo_lift)
+    promo, next_promo = _promotions(rng, days, arch.promo_lift)
     noise = _ar1_noise(rng, days, arch.noise_sigma)
 
     open_day = (weekly > 0) & (holiday > 0)
@@ -572,7 +591,25 @@ def _generate_tenant(
         "country": arch.country,
         "currency": arch.currency,
     }
-    return negocio, ventas, productos, anomaly_rows
+    return negocio, ventas, productos, anomaly_rows, _calendar_events(tid, arch, dates, promo, next_promo)
+
+
+def _calendar_events(tid: str, arch: _Archetype, dates: pd.DatetimeIndex, promo: np.ndarray,
+                     next_promo: int) -> list[dict]:
+    """What the shop's calendar knows: each promotion of its history, the next one (5 days), its special days."""
+    name = "Promotion" if arch.country == "US" else "Promoción"
+    on = np.concatenate([[False], promo > 1.0, [False]])
+    starts, ends = np.flatnonzero(~on[:-1] & on[1:]), np.flatnonzero(on[:-1] & ~on[1:]) - 1
+    rows = [{"negocio_id": tid, "name": name, "kind": "promotion", "first_day": dates[a].date(),
+             "last_day": dates[b].date(), "yearly": False} for a, b in zip(starts, ends, strict=True)]
+    first = (dates[-1] + pd.Timedelta(days=next_promo - len(dates) + 1)).date()
+    rows.append({"negocio_id": tid, "name": name, "kind": "promotion", "first_day": first,
+                 "last_day": first + dt.timedelta(days=4), "yearly": False})
+    for month, day, _, special in arch.special_days:
+        year = dates[0].year
+        rows.append({"negocio_id": tid, "name": special, "kind": "event", "first_day": dt.date(year, month, day),
+                     "last_day": dt.date(year, month, day), "yearly": True})
+    return rows
 
 
 def _product_mix(rng: np.random.Generator, prods, weights: np.ndarray, dates: pd.DatetimeIndex,
@@ -615,7 +652,7 @@ def write_demo(storage, data: DemoData) -> dict[str, int]:
     Returns rows written per table. Each tenant's sales are one upsert, so a
     failure leaves that tenant's sales either fully written or not at all.
     """
-    counts = {"negocios": 0, "ventas": 0, "productos": 0}
+    counts = {"negocios": 0, "ventas": 0, "productos": 0, "calendar_events": 0}
     for tenant in data.negocios.to_dict(orient="records"):
         tenant_id = str(tenant["id"])
         counts["negocios"] += storage.upsert("negocios", tenant_id, [tenant])
@@ -623,4 +660,12 @@ def write_demo(storage, data: DemoData) -> dict[str, int]:
         counts["productos"] += storage.upsert("productos", tenant_id, products.to_dict(orient="records"))
         sales = data.ventas[data.ventas["negocio_id"] == tenant_id]
         counts["ventas"] += storage.upsert("ventas", tenant_id, sales.to_dict(orient="records"))
+        events = data.events[data.events["negocio_id"] == tenant_id]
+        rows = [{"tenant_id": tenant_id, "event_key": event_key(Event(e["name"], e["kind"], e["first_day"],
+                                                                      e["last_day"], bool(e["yearly"]))),
+                 "name": e["name"], "kind": e["kind"], "first_day": e["first_day"], "last_day": e["last_day"],
+                 "yearly": bool(e["yearly"])} for e in events.to_dict(orient="records")]
+        counts["calendar_events"] += storage.upsert("calendar_events", tenant_id, rows) if rows else 0
+        if tenant_id in data.closed_weekdays:
+            set_closed_weekdays(storage, tenant_id, data.closed_weekdays[tenant_id])
     return counts

@@ -21,12 +21,14 @@ from ..core.anomalies import detect_anomalies
 from ..core.config import MLSettings
 from ..core.engine import ForecastOutcome, Progress, forecast_series
 from ..core.errors import DataError, ForecastingError, ModelError
+from ..core.events import CalendarAware, Effects, effects_of, unwrap
 from ..core.logs import log_event
 from ..core.models import lower_col, upper_col
 from ..core.series import tenant_today
 from ..storage import Storage, open_storage
+from .calendar import tenant_calendar
 from .locks import BusyError, tenant_lock
-from .model_store import load_active_model, new_version, save_model
+from .model_store import active_model_info, load_active_model, new_version, save_model
 from .products import train_products
 from .sales import daily_sales
 from .scoring import measure_drift, record_issued_forecast
@@ -104,9 +106,11 @@ def train_and_predict_sales(
     notify("series", "reading sales")
     mark = time.perf_counter()
     y = daily_sales(storage, tenant_id, timezone=tenant.timezone, max_days=settings.max_train_window_days, now=now)
+    calendar = tenant_calendar(storage, tenant, settings)
     steps["series"] = time.perf_counter() - mark
 
-    outcome = forecast_series(y, settings, country=settings.holidays_country or None, progress=notify)
+    outcome = forecast_series(y, settings, country=settings.holidays_country or None, progress=notify,
+                              calendar=calendar)
     steps.update(outcome.seconds)
     scores = outcome.cv.scores()
     log_event("cv_metrics", tenant_id=tenant_id, winner=outcome.winner, plan=vars(outcome.cv.plan),
@@ -115,23 +119,26 @@ def train_and_predict_sales(
     version = new_version()
     rows: dict[str, int] = {}
     notify("saving", "forecast")
-    rows[FORECAST] = storage.upsert("ml_predictions", tenant_id, forecast_rows(tenant_id, outcome, version))
+    rows[FORECAST] = storage.upsert("ml_predictions", tenant_id,
+                                    forecast_rows(tenant_id, outcome.forecast, outcome.winner, version))
     rows["forecast_history"] = record_issued_forecast(storage, tenant_id, outcome.forecast, outcome.winner, version)
 
     notify("anomalies", settings.anomaly_method)
     mark = time.perf_counter()
     anomalies = detect_anomalies(y, outcome.model.fitted(), method=settings.anomaly_method,
                                  period=settings.stl_period, threshold=settings.stl_zthresh,
-                                 typical_error=typical_cv_error(outcome))
+                                 typical_error=typical_cv_error(outcome),
+                                 known=calendar.days(y.index[0], y.index[-1]))
     steps["anomalies"] = time.perf_counter() - mark
     rows[ANOMALY] = storage.upsert("ml_predictions", tenant_id, anomaly_rows(tenant_id, anomalies, outcome.winner, version))
 
     notify("saving", "model")
     winner_scores = scores.loc[outcome.winner].to_dict() if outcome.winner in scores.index else {}
     accuracy = _accuracy(winner_scores)
-    save_model(storage, tenant_id, outcome.model, version=version, accuracy=accuracy,
+    save_model(storage, tenant_id, unwrap(outcome.model), version=version, accuracy=accuracy,
                training_metrics=training_metrics(outcome, settings),
-               extra={"settings": settings.model_dump(mode="json"), "country": settings.holidays_country or None})
+               extra={"settings": settings.model_dump(mode="json"), "country": settings.holidays_country or None,
+                      "calendar_effects": effects_of(outcome.model).to_json()})
     rows["ml_models"] = 1
 
     drift = measure_drift(storage, tenant_id, y, settings.error_alert_mape, winner_scores)
@@ -171,8 +178,10 @@ def forecast_from_active(
 
     The model forecasts from the end of its training data; the days between
     then and today are skipped so the result starts today (tenant's time).
-    Raises DataError when the tenant was never trained and ModelError when
-    the stored model can't be used (corrupt, not signed by this
+    The shop's calendar as it is now applies (a closure or promotion added
+    since the training moves this forecast at once), with the event effects
+    learned at training. Raises DataError when the tenant was never trained
+    and ModelError when the stored model can't be used (corrupt, not signed by this
     installation, written by other library versions): retraining fixes
     those, and whether to retrain is the caller's decision. The dashboard's
     pages call this one and report the problem; `predict_from_active`
@@ -187,8 +196,33 @@ def forecast_from_active(
     h = horizon or int(info.hyperparameters.get("settings", {}).get("horizon_days", 28))
     today = pd.Timestamp(tenant_today(tenant.timezone, now))
     gap = max(0, (today - model.y_.index[-1]).days - 1)
+    calendar = tenant_calendar(storage, tenant)
+    if not calendar.empty:
+        model = CalendarAware.restore(model, calendar, Effects.from_json(info.hyperparameters.get("calendar_effects")))
     forecast = model.predict(gap + h)
     return forecast.iloc[gap:].assign(model=info.model_type, model_version=info.model_version)
+
+
+def refresh_forecast(storage: Storage, tenant_id: str, *, now: datetime | None = None) -> int:
+    """Rewrite the stored forecast from the active model and the shop's calendar as it is now; rows written.
+
+    What a calendar change calls: a closure or promotion entered moves the
+    stored forecast (what the pages and alerts read) at once, without
+    retraining. 0 when the tenant was never trained or its model can't be
+    loaded (the pages say so and offer Retrain now).
+    """
+    info = active_model_info(storage, str(tenant_id))
+    if info is None:
+        return 0
+    horizon = int(info.hyperparameters.get("settings", {}).get("horizon_days", 28))
+    try:
+        forecast = forecast_from_active(tenant_id, storage=storage, now=now, horizon=horizon)
+    except ModelError as exc:
+        log_event("forecast_refresh_skipped", level=30, tenant_id=str(tenant_id), error=str(exc))
+        return 0
+    rows = forecast_rows(str(tenant_id), forecast.drop(columns=["model", "model_version"]), info.model_type,
+                         info.model_version)
+    return storage.upsert("ml_predictions", str(tenant_id), rows)
 
 
 def predict_from_active(
@@ -235,9 +269,8 @@ def confidence_score(forecast: pd.DataFrame, level: int = 80) -> np.ndarray:
     return np.clip(1.0 - relative, 0.0, 1.0)
 
 
-def forecast_rows(tenant_id: str, outcome: ForecastOutcome, version: str) -> list[dict[str, Any]]:
+def forecast_rows(tenant_id: str, forecast: pd.DataFrame, model_type: str, version: str) -> list[dict[str, Any]]:
     """`sales_forecast` rows: `yhat_lower`/`yhat_upper` are the 80% band, `_95` keys the 95% band."""
-    forecast = outcome.forecast
     confidence = confidence_score(forecast)
     now = datetime.now(timezone.utc)
     rows = []
@@ -251,7 +284,7 @@ def forecast_rows(tenant_id: str, outcome: ForecastOutcome, version: str) -> lis
         }
         rows.append({"tenant_id": tenant_id, "prediction_date": ds.date(), "prediction_type": FORECAST,
                      "predicted_values": values, "confidence_score": round(float(confidence[i]), 4),
-                     "model_type": outcome.winner, "model_version": version, "created_at": now})
+                     "model_type": model_type, "model_version": version, "created_at": now})
     return rows
 
 
@@ -261,7 +294,8 @@ def anomaly_rows(tenant_id: str, anomalies: pd.DataFrame, model_type: str, versi
     return [
         {"tenant_id": tenant_id, "prediction_date": row.ds.date(), "prediction_type": ANOMALY,
          "predicted_values": {"y": round(float(row.y), 4), "expected": round(float(row.expected), 4),
-                              "score": round(float(row.score), 4), "is_anomaly": bool(row.is_anomaly)},
+                              "score": round(float(row.score), 4), "is_anomaly": bool(row.is_anomaly),
+                              **({"event": row.event} if getattr(row, "event", "") else {})},
          "confidence_score": round(float(min(row.score, 10.0) / 10.0), 4),
          "model_type": model_type, "model_version": version, "created_at": now}
         for row in anomalies.itertuples()

@@ -293,6 +293,31 @@ product_models = Table(
     UniqueConstraint("tenant_id", "model_version", name="uq_product_models_key"),
 )
 
+# --- the shop's calendar ---------------------------------------------------------------------------
+
+# What a shop knows ahead (`core.events`): closures, promotions, its own holidays, events, one-off days.
+# `event_key` is a hash of what the event is (name, kind, days, recurrence, products): adding or importing
+# the same event twice writes one row.
+calendar_events = Table(
+    "calendar_events",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("event_key", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("first_day", Date, nullable=False),
+    Column("last_day", Date, nullable=False),
+    Column("yearly", Boolean, nullable=False, default=False),
+    Column("products", JsonType),  # list of product ids; NULL: the whole shop
+    Column("note", Text),
+    Column("updated_at", UTCDateTime, default=_now, nullable=False),
+    UniqueConstraint("tenant_id", "event_key", name="uq_calendar_events_key"),
+    CheckConstraint("kind in ('closed', 'promotion', 'holiday', 'event', 'one_off')", name="calendar_events_kind_check"),
+    CheckConstraint("last_day >= first_day", name="calendar_events_days_check"),
+    Index("ix_calendar_events_tenant_days", "tenant_id", "first_day"),
+)
+
 # --- system tables (not tenant-scoped) --------------------------------------------
 
 # One row per run of a scheduled job; unique per due time, so two processes can't both run it.
@@ -398,6 +423,7 @@ CONFLICT_KEYS: dict[str, tuple[str, ...]] = {
     "stock_plans": ("tenant_id", "product_id", "as_of"),
     "product_settings": ("tenant_id", "product_id"),
     "product_models": ("tenant_id", "model_version"),
+    "calendar_events": ("tenant_id", "event_key"),
     "job_runs": ("job_id", "scheduled_for"),
     "leases": ("name",),
     "app_users": ("username",),

@@ -17,7 +17,7 @@ from ..i18n.catalog import model_label, t
 from ..i18n.formatting import Formatter
 from ..services.scoring import Scorecard
 from ..views.comparison import CVView
-from ..views.forecast import ForecastView
+from ..views.forecast import ForecastView, WhatIf
 from ..views.products import ProductDetail
 
 INK = "#1F2933"
@@ -144,6 +144,23 @@ def forecast_figure(view: ForecastView, fmt: Formatter) -> go.Figure:
     fig.update_xaxes(range=[max(frame.index[0], start_window), end + pd.Timedelta(days=1)],
                      rangeselector=_range_selector(fmt),
                      hoverformat="%a %d %b %Y")
+    return fig
+
+
+def what_if_figure(result: WhatIf, fmt: Formatter) -> go.Figure:
+    """The forecast as it is and with the what-if, the event's days shaded."""
+    lang = fmt.lang
+    hover = _money_hover(fmt)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=result.before.index, y=result.before["yhat"], name=t("forecast.whatif.without", lang),
+                             mode="lines+markers", line=dict(color=PAST, width=2, dash="dash"), hovertemplate=hover))
+    fig.add_trace(go.Scatter(x=result.after.index, y=result.after["yhat"], name=t("chart.whatif", lang),
+                             mode="lines+markers", line=dict(color=TEAL, width=2.5), hovertemplate=hover))
+    if len(result.days):
+        fig.add_vrect(x0=result.days.min() - pd.Timedelta(hours=12), x1=result.days.max() + pd.Timedelta(hours=12),
+                      fillcolor=AMBER, opacity=0.12, line_width=0)
+    _layout(fig, fmt, height=320)
+    fig.update_layout(legend=dict(x=1, xanchor="right"))
     return fig
 
 

@@ -53,16 +53,26 @@ def tenants_table(overviews: Sequence[Overview], lang: str) -> pd.DataFrame:
 
 
 def forecast_table(view: ForecastView, fmt: Formatter) -> pd.DataFrame:
-    """The days ahead: date, forecast and the 80% and 95% ranges."""
+    """The days ahead: date, forecast, the 80% and 95% ranges, and what the shop's calendar says of the day.
+
+    A closed day reads "Closed" instead of amounts; a holiday or event is named.
+    """
     lang = fmt.lang
     future = view.future
+    closed = view.closed.reindex(future.index, fill_value=False).astype(bool).to_numpy()
+    shut = t("calendar.kind.closed", lang)
+
+    def band(lower: str, upper: str) -> list[str]:
+        return ["" if c else f"{fmt.money(lo, whole=True)} – {fmt.money(hi, whole=True)}"
+                for c, lo, hi in zip(closed, future[lower], future[upper], strict=True)]
+
     return pd.DataFrame({
         t("table.day", lang): [fmt.day(d) for d in future.index],
-        t("table.forecast", lang): [fmt.money(v, whole=True) for v in future["yhat"]],
-        t("table.range80", lang): [f"{fmt.money(lo, whole=True)} – {fmt.money(hi, whole=True)}"
-                                   for lo, hi in zip(future["yhat_lower"], future["yhat_upper"], strict=True)],
-        t("table.range95", lang): [f"{fmt.money(lo, whole=True)} – {fmt.money(hi, whole=True)}"
-                                   for lo, hi in zip(future["yhat_lower_95"], future["yhat_upper_95"], strict=True)],
+        t("table.forecast", lang): [shut if c else fmt.money(v, whole=True)
+                                    for c, v in zip(closed, future["yhat"], strict=True)],
+        t("table.range80", lang): band("yhat_lower", "yhat_upper"),
+        t("table.range95", lang): band("yhat_lower_95", "yhat_upper_95"),
+        t("table.calendar", lang): list(view.holidays.reindex(future.index).fillna("")),
     })
 
 

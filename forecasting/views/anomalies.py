@@ -8,11 +8,13 @@ import pandas as pd
 
 from ..core.anomalies import flag
 from ..core.config import get_settings
+from ..core.errors import ConfigError
+from ..services.calendar import tenant_calendar
 from ..services.model_store import active_model_info
 from ..services.training import ANOMALY
 from ..storage import Storage
 
-__all__ = ["AnomalyView", "anomaly_view", "reflag"]
+__all__ = ["AnomalyView", "anomaly_view", "explained", "reflag"]
 
 
 # --- anomalies --------------------------------------------------------------------------------
@@ -22,7 +24,8 @@ __all__ = ["AnomalyView", "anomaly_view", "reflag"]
 class AnomalyView:
     """Scored days of the active model's training window.
 
-    `frame`: ds, y, expected, score, is_anomaly (as flagged at training);
+    `frame`: ds, y, expected, score, is_anomaly (as flagged at training), event (what the shop's
+    calendar says of the day: such a day is never flagged);
     `method` and `threshold` are the ones that training used.
     """
 
@@ -41,14 +44,23 @@ def anomaly_view(storage: Storage, tenant_id: str) -> AnomalyView | None:
                           columns=["prediction_date", "predicted_values", "model_version"],
                           where={"prediction_type": ANOMALY, "model_version": info.model_version},
                           order_by="prediction_date")
-    values = pd.DataFrame(list(rows["predicted_values"]), columns=["y", "expected", "score", "is_anomaly"])
+    values = pd.DataFrame(list(rows["predicted_values"]), columns=["y", "expected", "score", "is_anomaly", "event"])
     frame = pd.DataFrame({
         "ds": pd.to_datetime(rows["prediction_date"]).to_numpy(),
         "y": pd.to_numeric(values["y"], errors="coerce").to_numpy(),
         "expected": pd.to_numeric(values["expected"], errors="coerce").to_numpy(),
         "score": pd.to_numeric(values["score"], errors="coerce").fillna(0.0).to_numpy(),
         "is_anomaly": values["is_anomaly"].fillna(False).astype(bool).to_numpy(),
+        "event": values["event"].fillna("").astype(str).to_numpy(),
     })
+    if len(frame):
+        # What the calendar says now: a day marked as a one-off or an event since the training is explained at once.
+        try:
+            labels = tenant_calendar(storage, str(tenant_id)).days(frame["ds"].min(), frame["ds"].max())["label"]
+        except ConfigError:
+            labels = pd.Series(dtype=object)
+        now = labels.reindex(pd.DatetimeIndex(frame["ds"])).fillna("").to_numpy()
+        frame["event"] = frame["event"].where(frame["event"] != "", now)
     used = info.hyperparameters.get("settings") or {}
     defaults = get_settings()
     return AnomalyView(frame, str(used.get("anomaly_method") or defaults.anomaly_method),
@@ -58,3 +70,8 @@ def anomaly_view(storage: Storage, tenant_id: str) -> AnomalyView | None:
 def reflag(view: AnomalyView, threshold: float) -> pd.DataFrame:
     """The scored days flagged with another threshold, without retraining (`anomalies.flag`)."""
     return flag(view.frame, float(threshold))
+
+
+def explained(frame: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Days as far from expected as an unusual day, that the shop's calendar explains (newest first)."""
+    return frame[(frame["score"] > threshold) & (frame["event"] != "")].sort_values("ds", ascending=False)

@@ -52,21 +52,24 @@ def storage_key(storage: Storage) -> str:
     return f"{label['backend']}:{label['location']}"
 
 
-def freshness(storage: Storage, tenant_id: str) -> tuple[str | None, str | None, str | None]:
+def freshness(storage: Storage, tenant_id: str) -> tuple[str | None, str | None, str | None, str | None]:
     """A cheap stamp of what the dashboard reads for a tenant: cache entries keyed by it never go stale.
 
-    (active model version, time of the newest sale, time the tenant's settings were saved);
-    three indexed single-row reads.
+    (active model version, time of the newest sale, time the tenant's settings were saved, time the
+    stored forecast was last written: a retrain, or a calendar change that moved it); four single-row reads.
     """
     tenant_id = str(tenant_id)
     model = storage.select("ml_models", tenant_id, columns=["model_version"], where={"is_active": True},
                            order_by="last_trained", descending=True, limit=1)
     sale = storage.select("ventas", tenant_id, columns=["fecha"], order_by="fecha", descending=True, limit=1)
     saved = storage.select("tenant_ml_settings", tenant_id, columns=["updated_at"])
+    written = storage.select("ml_predictions", tenant_id, columns=["created_at"], where={"prediction_type": FORECAST},
+                             order_by="created_at", descending=True, limit=1)
     return (
         None if model.empty else str(model.iloc[0]["model_version"]),
         None if sale.empty else pd.Timestamp(sale.iloc[0]["fecha"]).isoformat(),
         None if saved.empty else pd.Timestamp(saved.iloc[0]["updated_at"]).isoformat(),
+        None if written.empty else pd.Timestamp(written.iloc[0]["created_at"]).isoformat(),
     )
 
 

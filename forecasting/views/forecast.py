@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import pandas as pd
 
-from ..core.calendar import check_country, holidays_between
+from ..core.calendar import check_country
 from ..core.errors import ConfigError
+from ..core.events import Calendar, Effect, Event
 from ..core.series import tenant_today
+from ..services.calendar import tenant_calendar
 from ..services.exports import write_csv
 from ..services.model_store import active_model_info
 from ..services.sales import daily_sales
 from ..services.tenants import Tenant, get_tenant, settings_for_tenant
 from ..storage import Storage
+from .calendar import learned_effects
 from .common import stored_forecast
 
 #: History shown on the forecast page (three years and a bit).
 HISTORY_DAYS = 3 * 366
 
-__all__ = ["HISTORY_DAYS", "ForecastView", "forecast_csv", "forecast_view"]
+__all__ = ["HISTORY_DAYS", "ForecastView", "WhatIf", "forecast_csv", "forecast_view", "what_if"]
 
 
 # --- forecast ------------------------------------------------------------------------------
@@ -33,7 +36,10 @@ class ForecastView:
     `frame` columns: `y` (actuals, NaN from today on), `yhat`, `yhat_lower`,
     `yhat_upper` (80%), `yhat_lower_95`, `yhat_upper_95` (NaN where nothing
     was forecast). Rows before today with a `yhat` are past forecasts, drawn
-    under what actually happened.
+    under what actually happened. `holidays` names every day the shop's
+    calendar knows (public holidays, its own events); `closed` marks the days
+    it is closed; `effects` are what the last training learned each kind of
+    day does.
     """
 
     tenant: Tenant
@@ -43,6 +49,8 @@ class ForecastView:
     model_type: str | None
     model_version: str | None
     last_trained: datetime | None
+    closed: pd.Series = field(default_factory=lambda: pd.Series(dtype=bool))
+    effects: tuple[Effect, ...] = ()
 
     @property
     def future(self) -> pd.DataFrame:
@@ -68,11 +76,21 @@ def forecast_view(storage: Storage, tenant_id: str, *, history_days: int = HISTO
     frame.index.name = "ds"
     frame = frame.asfreq("D")
     info = active_model_info(storage, tenant.id)
-    country = _holiday_country(storage, tenant)
-    holidays = holidays_between(country, frame.index[0], frame.index[-1]) if country else pd.Series(dtype=object)
-    return ForecastView(tenant, today, frame, holidays,
+    calendar = _calendar(storage, tenant)
+    days = calendar.days(frame.index[0], frame.index[-1])
+    labels = days["label"]
+    return ForecastView(tenant, today, frame, labels[labels != ""],
                         info.model_type if info else None, info.model_version if info else None,
-                        info.last_trained if info else None)
+                        info.last_trained if info else None, days["closed"],
+                        tuple(learned_effects(storage, tenant.id)))
+
+
+def _calendar(storage: Storage, tenant: Tenant) -> Calendar:
+    try:
+        return tenant_calendar(storage, tenant)
+    except ConfigError:
+        # An invalid override must not hide the chart; the settings form reports it.
+        return Calendar(country=_holiday_country(storage, tenant))
 
 
 def _holiday_country(storage: Storage, tenant: Tenant) -> str | None:
@@ -84,6 +102,45 @@ def _holiday_country(storage: Storage, tenant: Tenant) -> str | None:
             return check_country(tenant.country)
         except ConfigError:
             return None
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """The forecast with and without a hypothetical event: nothing is saved, nothing retrained."""
+
+    before: pd.DataFrame  # the days ahead as stored (BAND_COLUMNS)
+    after: pd.DataFrame  # the same days with the event
+    days: pd.DatetimeIndex  # the event's days within the forecast
+    effect: Effect | None  # what was applied (None: a closure, or nothing learned for the kind)
+
+    @property
+    def total_before(self) -> float:
+        return float(self.before["yhat"].sum())
+
+    @property
+    def total_after(self) -> float:
+        return float(self.after["yhat"].sum())
+
+
+def what_if(view: ForecastView, event: Event) -> WhatIf:
+    """The days ahead with `event` added: a closure zeroes its days; a promotion, holiday or event multiplies
+    them by what the last training learned for its name or kind (nothing learned: nothing changes)."""
+    future = view.future.drop(columns=["y"], errors="ignore")
+    table = Calendar((event,)).days(future.index.min(), future.index.max()) if len(future) else None
+    if table is None:
+        return WhatIf(future, future, pd.DatetimeIndex([]), None)
+    hit = table.index[table["tags"].map(bool)]
+    effect = None
+    if event.kind == "closed":
+        factor = 0.0
+    else:
+        named = {e.name: e for e in view.effects if e.name is not None}
+        kinds = {e.kind: e for e in view.effects if e.name is None}
+        effect = named.get(event.name) or kinds.get(event.kind)
+        factor = effect.multiplier if effect and event.kind != "one_off" else 1.0
+    after = future.copy()
+    after.loc[hit] = future.loc[hit] * factor
+    return WhatIf(future, after, hit, effect)
 
 
 def forecast_csv(view: ForecastView) -> bytes:

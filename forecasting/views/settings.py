@@ -25,6 +25,7 @@ SETTING_GROUPS: dict[str, tuple[str, ...]] = {
     "models": ("model_candidates", "select_best", "cv_primary_metric", "horizon_days", "cv_folds", "ensemble_top_k"),
     "seasonality": ("holidays_country", "seasonality_mode", "log_transform", "sarimax_order", "sarimax_seasonal"),
     "anomalies": ("anomaly_method", "stl_period", "stl_zthresh"),
+    "calendar": ("closed_weekdays",),
     "data": ("max_train_window_days", "error_alert_mape"),
     "stock": ("train_products", "stock_lead_time_days", "stock_review_days", "stock_service_level"),
 }
@@ -34,7 +35,7 @@ SETTING_GROUPS: dict[str, tuple[str, ...]] = {
 class SettingField:
     """One field of the tenant settings form.
 
-    `kind` picks the widget: candidates, bool, choice, int, float, order, country.
+    `kind` picks the widget: candidates, weekdays, bool, choice, int, float, order, country.
     `value` is in force for the tenant, `inherited` is what it would be without
     the tenant's override.
     """
@@ -101,6 +102,8 @@ def _kind(name: str, annotation: Any) -> tuple[str, tuple[Any, ...]]:
         return "country", ()
     if name in ("sarimax_order", "sarimax_seasonal"):
         return "order", ()
+    if name == "closed_weekdays":
+        return "weekdays", tuple(range(7))
     if typing.get_origin(annotation) is typing.Literal:
         return "choice", typing.get_args(annotation)
     if annotation is bool:

@@ -32,7 +32,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--no-first-run"]
 #: Pages in the top navigation, in the order a user meets them: (menu entry, screenshot name, page heading).
 PAGES = [("nav.overview", "overview", "overview.title"), ("nav.forecast", "forecast", "forecast.title"),
-         ("nav.products", "products", "products.title"), ("nav.anomalies", "anomalies", "anomalies.title"),
+         ("nav.products", "products", "products.title"), ("nav.calendar", "calendar", "calendar.title"),
+         ("nav.anomalies", "anomalies", "anomalies.title"),
          ("nav.notifications", "notifications", "notifications.title"),
          ("nav.comparison", "comparison", "comparison.title"), ("nav.models", "models", "models.title")]
 CHARTED = {"forecast", "products", "anomalies", "comparison"}

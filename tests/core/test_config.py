@@ -6,7 +6,7 @@ import pytest
 
 from forecasting.core.config import MLSettings, get_settings, merge_overrides, reset_settings
 from forecasting.core.errors import ConfigError
-from forecasting.services.tenants import save_tenant_overrides, settings_for_tenant
+from forecasting.services.tenants import save_tenant_overrides, settings_for_tenant, tenant_overrides
 
 
 def test_defaults_cover_every_spec_key():
@@ -69,9 +69,10 @@ def test_tenant_overrides_from_the_table_win_over_environment(demo_storage, monk
 
 
 def test_an_invalid_override_is_not_saved(demo_storage):
+    before = tenant_overrides(demo_storage, "1")  # the demo bakery's confirmed closed Sundays
     with pytest.raises(ConfigError, match="ML_SARIMAX_SEASONAL"):
         save_tenant_overrides(demo_storage, "1", {"sarimax_seasonal": "1,1,1"})
-    assert demo_storage.count("tenant_ml_settings", "1") == 0
+    assert tenant_overrides(demo_storage, "1") == before == {"closed_weekdays": [6]}
 
 
 def test_tenant_country_sets_holidays_unless_overridden(demo_storage, demo_data):

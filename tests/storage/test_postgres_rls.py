@@ -149,3 +149,20 @@ def test_product_tables_are_read_by_members_of_their_tenant_and_written_by_the_s
             as_role(db, "anon", f"select * from {table}")
         with pytest.raises(errors.InsufficientPrivilege):
             as_role(db, "authenticated", f"delete from {table} where tenant_id = 'a'", user=USER_A)
+
+
+def test_calendar_events_are_read_by_members_of_their_tenant_and_written_by_the_service_role_only(db):
+    for tenant in ("a", "b"):
+        as_role(db, "service_role", "insert into calendar_events (tenant_id, event_key, name, kind, first_day, last_day) "
+                "values (%s, 'k1', 'Closed for Christmas', 'closed', '2026-12-24', '2026-12-26')", (tenant,))
+    assert as_role(db, "authenticated", "select tenant_id, name from calendar_events", user=USER_A) == [
+        ("a", "Closed for Christmas")]
+    assert as_role(db, "authenticated", "select tenant_id from calendar_events", user=OUTSIDER) == []
+    with pytest.raises(errors.InsufficientPrivilege):
+        as_role(db, "anon", "select * from calendar_events")
+    with pytest.raises(errors.InsufficientPrivilege):
+        as_role(db, "authenticated", "insert into calendar_events (tenant_id, event_key, name, kind, first_day, last_day) "
+                "values ('a', 'k2', 'Sale', 'promotion', '2026-12-01', '2026-12-02')", user=USER_A)
+    with pytest.raises(errors.CheckViolation):  # the database itself refuses an end before the start
+        as_role(db, "service_role", "insert into calendar_events (tenant_id, event_key, name, kind, first_day, last_day) "
+                "values ('a', 'k3', 'Backwards', 'event', '2026-12-05', '2026-12-01')")

@@ -17,8 +17,8 @@ from forecasting.core.config import reset_settings
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 OVERVIEW, FORECAST, COMPARISON = "pages/overview.py", "pages/forecast.py", "pages/comparison.py"
 ANOMALIES, MODELS, NOTIFICATIONS = "pages/anomalies.py", "pages/models.py", "pages/notifications.py"
-JOBS, PRODUCTS = "pages/jobs.py", "pages/products.py"
-PAGES = [OVERVIEW, FORECAST, PRODUCTS, COMPARISON, ANOMALIES, MODELS, NOTIFICATIONS]
+JOBS, PRODUCTS, CALENDAR = "pages/jobs.py", "pages/products.py", "pages/calendar.py"
+PAGES = [OVERVIEW, FORECAST, PRODUCTS, CALENDAR, COMPARISON, ANOMALIES, MODELS, NOTIFICATIONS]
 TIMEOUT = 60
 
 

@@ -11,8 +11,8 @@ from forecasting.views import common, models
 from tests.support.dashboard_db import FAST, NEVER_TRAINED, ROOT
 
 #: One module per page, plus what they share; `forecasting.views.dashboard` is gone.
-VIEW_MODULES = ("common", "overview", "forecast", "products", "comparison", "anomalies", "models", "settings",
-                "notifications", "jobs")
+VIEW_MODULES = ("common", "overview", "forecast", "products", "calendar", "comparison", "anomalies", "models",
+                "settings", "notifications", "jobs")
 
 
 def test_package_and_ui_never_import_streamlit():

@@ -17,15 +17,17 @@ def test_settings_form_stores_only_what_differs_and_validates_first(writable):
     fields, error = settings.settings_form(writable, TRAINED)
     assert error is None and {f.group for f in fields} == set(settings.SETTING_GROUPS)
     values = {f.name: f.value for f in fields}
+    # the demo bakery's owner confirmed its closed Sundays: kept, as the form shows them
+    own = {"horizon_days": 21, "closed_weekdays": [6]}
     saved = settings.save_settings(writable, TRAINED, {**values, "horizon_days": 21})
-    assert saved == {"horizon_days": 21} and tenant_overrides(writable, TRAINED) == {"horizon_days": 21}
+    assert saved == own and tenant_overrides(writable, TRAINED) == own
     fields, _ = settings.settings_form(writable, TRAINED)
-    assert [f.name for f in fields if f.overridden] == ["horizon_days"]
+    assert [f.name for f in fields if f.overridden] == ["horizon_days", "closed_weekdays"]
     with pytest.raises(ConfigError, match="ML_STL_ZTHRESH"):
         settings.save_settings(writable, TRAINED, {**values, "stl_zthresh": 0})
     with pytest.raises(ConfigError, match="ML_HOLIDAYS_COUNTRY"):
         settings.save_settings(writable, TRAINED, {**values, "holidays_country": "XX"})
-    assert tenant_overrides(writable, TRAINED) == {"horizon_days": 21}  # nothing written by the failures
+    assert tenant_overrides(writable, TRAINED) == own  # nothing written by the failures
     settings.reset_tenant_settings(writable, TRAINED)
     assert tenant_overrides(writable, TRAINED) == {}
 

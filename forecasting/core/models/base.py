@@ -47,6 +47,9 @@ class Forecaster(ABC):
     #: members' bands is no band) is never asked for them: it needs conformal calibration
     #: (`calibrate`), and without it gets the fallback band built from its typical daily change.
     own_intervals: ClassVar[bool] = True
+    #: Whether the model takes the shop's calendar as known-future features of its own (`use_calendar`
+    #: before `fit`); the others see it through `core.events.CalendarAware`'s adjustment.
+    takes_calendar: ClassVar[bool] = False
 
     @classmethod
     def param_names(cls) -> tuple[str, ...]:
@@ -114,6 +117,12 @@ class Forecaster(ABC):
         if calibration:
             bands = calibration.bands(np.asarray(mean, dtype=float), levels)
         return sanitize_forecast(index, mean, bands, levels, fallback=self._fallback_scale())
+
+    def use_calendar(self, calendar: Any) -> Forecaster:
+        """Take the shop's calendar (`core.events.Calendar`) for past and future days: models that
+        declare `takes_calendar` override this; it is not stored with the model, so a stored model is
+        given the calendar again before it forecasts."""
+        raise NotImplementedError(f"{self.name} takes no calendar")
 
     def calibrate(self, calibration: Conformal | None) -> Forecaster:
         """Use intervals calibrated on cross-validation errors instead of the model's own."""

@@ -72,11 +72,25 @@ def lag_features(y: np.ndarray, rows: np.ndarray, floor: float, normalize: bool 
     return features, level
 
 
+def known_features(dates: pd.DatetimeIndex, calendar) -> np.ndarray:
+    """The shop's calendar as features known ahead: closed, promotion, holiday (the shop's or the country's),
+    event; 0/1 per day."""
+    table = calendar.days(dates[0], dates[-1])
+    kinds = [{kind for kind, _ in tags} for tags in table["tags"]]
+    return np.column_stack([table["closed"].to_numpy(dtype=float),
+                            *[[float(kind in day) for day in kinds] for kind in ("promotion", "holiday", "event")]])
+
+
 class LightGBMForecaster(Forecaster):
-    """Gradient-boosted trees (LightGBM) on level-relative weekly lags and the calendar."""
+    """Gradient-boosted trees (LightGBM) on level-relative weekly lags and the calendar.
+
+    With the shop's calendar (`use_calendar`), its closed, promotion, holiday
+    and event days are four more features, for past and forecast days alike.
+    """
 
     name = "lightgbm"
     requires = ("lightgbm",)
+    takes_calendar = True
 
     def __init__(self, country: str | None = None, n_estimators: int = 100, learning_rate: float = 0.1,
                  num_leaves: int = 15, objective: str = "l1", normalize: bool = True, sample: float = 0.8,
@@ -97,8 +111,16 @@ class LightGBMForecaster(Forecaster):
         lagged, level = lag_features(y, rows, self.floor_, self.normalize)
         return np.column_stack([lagged, self.calendar_[rows]]), level
 
+    def use_calendar(self, calendar) -> LightGBMForecaster:
+        self.known_ = calendar
+        if hasattr(self, "y_"):  # a stored model: its features again, with the calendar as it is now
+            self._extend_calendar(len(self.y_) + 400)
+        return self
+
     def _fit(self, y: pd.Series) -> None:
         from lightgbm import LGBMRegressor
+
+        self.with_calendar_ = getattr(self, "known_", None) is not None
 
         values = y.to_numpy(dtype=float)
         positive = values[values > 0]
@@ -118,6 +140,12 @@ class LightGBMForecaster(Forecaster):
     def _extend_calendar(self, length: int) -> None:
         dates = pd.date_range(self.y_.index[0], periods=length, freq="D")
         self.calendar_ = calendar_features(dates, self.country)
+        if getattr(self, "with_calendar_", False):
+            # A model trained with the calendar's features always gets them (an empty calendar: all 0).
+            from ..events import Calendar
+
+            known = getattr(self, "known_", None) or Calendar()
+            self.calendar_ = np.column_stack([self.calendar_, known_features(dates, known)])
 
     def _predict(self, h, levels):
         n = len(self.y_)
@@ -147,6 +175,7 @@ class LightGBMForecaster(Forecaster):
             "params": self.get_params(),
             **self._state_to_json(),
             "floor": self.floor_,
+            "with_calendar": self.with_calendar_,
             "booster": self.booster_.model_to_string(),
         }
         return json.dumps(payload).encode("utf-8")
@@ -160,6 +189,7 @@ class LightGBMForecaster(Forecaster):
             model = cls(**payload["params"])
             model._state_from_json(payload)
             model.floor_ = float(payload["floor"])
+            model.with_calendar_ = bool(payload.get("with_calendar", False))
             model.booster_ = Booster(model_str=payload["booster"])
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
             raise ModelError(f"stored lightgbm model can't be read: {exc}") from None
