@@ -110,7 +110,8 @@ if view.proposal:
 left, right = st.columns([3, 1], vertical_alignment="bottom")
 chosen_days = left.multiselect(md("calendar.closed.label", lang), options=list(range(7)),
                                default=view.closed_weekdays, format_func=days_of_week.__getitem__,
-                               key=f"calendar_closed_{tenant.id}", help=md("calendar.closed.help", lang))
+                               key=f"calendar_closed_{tenant.id}", help=md("calendar.closed.help", lang),
+                               placeholder=t("calendar.closed.none", lang))
 right.button(md("calendar.closed.save", lang), icon=":material/save:", key="calendar_save_closed", width="stretch",
              disabled=sorted(chosen_days) == view.closed_weekdays, on_click=on_closed_days, args=(chosen_days,))
 
@@ -119,9 +120,7 @@ st.subheader(md("calendar.effects.title", lang))
 if not view.effects:
     st.caption(md("calendar.effects.none", lang))
 for effect in view.effects:
-    what = (t(f"calendar.kinds.{effect.kind}", lang) if effect.name is None else escape_markdown(effect.name))
-    st.markdown(md("calendar.effects.line", lang, what=what, change=fmt.percent(effect.multiplier - 1.0, signed=True),
-                   n=effect.days, days=fmt.number(effect.days)))
+    st.markdown(shared.effect_line(effect, ctx))
 
 # --- events ---------------------------------------------------------------------------------------------
 st.subheader(md("calendar.events.title", lang))
@@ -161,7 +160,8 @@ with st.form(f"calendar_event_{tenant.id}", border=True):
     middle[1].checkbox(md("calendar.form.yearly", lang), key=FORM + "yearly")
     if products:
         st.multiselect(md("calendar.form.products", lang), options=list(products), key=FORM + "products",
-                       format_func=lambda p: products.get(p, p), help=md("calendar.form.products_help", lang))
+                       format_func=lambda p: products.get(p, p), help=md("calendar.form.products_help", lang),
+                       placeholder=t("calendar.form.whole_shop", lang))
     st.text_input(md("calendar.form.note", lang), key=FORM + "note", max_chars=500)
     st.form_submit_button(md("calendar.form.save_edit" if editing else "calendar.form.add", lang), type="primary",
                           icon=":material/save:", on_click=on_save)

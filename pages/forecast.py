@@ -5,7 +5,7 @@ from datetime import timedelta
 import streamlit as st
 
 from forecasting.core.events import Event
-from forecasting.i18n.catalog import escape_markdown, md, model_label, t
+from forecasting.i18n.catalog import md, model_label, t
 from forecasting.ui import figures, tables
 from forecasting.views import forecast
 from pages import _shared as shared
@@ -43,9 +43,7 @@ st.dataframe(tables.forecast_table(view, fmt), hide_index=True, width="stretch",
              height=min(35 * (len(future) + 1) + 3, 560))
 
 if view.effects:
-    lines = [md("calendar.effects.line", lang, n=e.days, days=fmt.number(e.days),
-                what=t(f"calendar.kinds.{e.kind}", lang) if e.name is None else escape_markdown(e.name),
-                change=fmt.percent(e.multiplier - 1.0, signed=True)) for e in view.effects[:6]]
+    lines = [shared.effect_line(effect, ctx) for effect in view.effects[:6]]
     st.markdown(md("forecast.effects", lang) + "\n" + "\n".join(f"- {line}" for line in lines))
 
 # --- what-if: a hypothetical promotion or closure on days ahead, nothing saved -----------------------

@@ -225,7 +225,14 @@ def baseline(y: pd.Series, table: pd.DataFrame) -> pd.Series:
 
 
 def learn_effects(y: pd.Series, table: pd.DataFrame) -> Effects:
-    """The effects `y`'s history supports, per kind and per recurring name (see the module docstring)."""
+    """The effects `y`'s history supports, per kind and per recurring name (see the module docstring).
+
+    Two passes, so that a day carrying two kinds (a promotion on a holiday the
+    shop closes for) does not lend one kind's effect to the other: the first
+    learns each kind and name from the days it has to itself, the second from
+    all its days with the first pass's effects of the day's other tags taken
+    out.
+    """
     table = table.reindex(y.index)
     base = baseline(y, table)
     rows = []
@@ -234,12 +241,20 @@ def learn_effects(y: pd.Series, table: pd.DataFrame) -> Effects:
         if not tags or table["closed"].iloc[position] or table["one_off"].iloc[position] or not b > 0:
             continue
         ratio = math.log(max(float(y.iloc[position]) / b, FLOOR_RATIO))
-        for kind, name in dict.fromkeys(tags):
-            if kind in EFFECT_KINDS:
-                rows.append((kind, name, day, ratio))
+        effect_tags = [tag for tag in dict.fromkeys(tags) if tag[0] in EFFECT_KINDS]
+        for kind, name in effect_tags:
+            others = tuple(tag for tag in effect_tags if tag != (kind, name))
+            rows.append((kind, name, day, ratio, others))
     if not rows:
         return Effects()
-    frame = pd.DataFrame(rows, columns=["kind", "name", "ds", "ratio"])
+    frame = pd.DataFrame(rows, columns=["kind", "name", "ds", "ratio", "others"])
+    alone = frame[frame["others"].map(len) == 0]
+    first = _effects_from(alone)
+    adjusted = frame.assign(ratio=frame["ratio"] - frame["others"].map(lambda tags: math.log(first.multiplier(tags))))
+    return _effects_from(adjusted)
+
+
+def _effects_from(frame: pd.DataFrame) -> Effects:
     by_kind = {}
     for kind, group in frame.groupby("kind"):
         days = group.drop_duplicates("ds")

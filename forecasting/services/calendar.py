@@ -88,8 +88,8 @@ def event_key(event: Event) -> str:
 
 
 def list_events(storage: Storage, tenant_id: str) -> list[StoredEvent]:
-    """The shop's events, by first day."""
-    frame = storage.select(TABLE, str(tenant_id), order_by="first_day")
+    """The shop's events, the latest first (what is coming, then what was)."""
+    frame = storage.select(TABLE, str(tenant_id), order_by="first_day", descending=True)
     return [StoredEvent(str(row["event_key"]), _event(row)) for row in frame.to_dict(orient="records")]
 
 

@@ -33,14 +33,14 @@ def test_events_are_added_listed_edited_and_removed(shop):
     report = calendar.save_events(shop, "1", [XMAS, SALE], now=NOW)
     assert report.written == 2 and report.warnings == []
     stored = calendar.list_events(shop, "1")
-    assert [s.event for s in stored] == [XMAS, SALE]
+    assert [s.event for s in stored] == [SALE, XMAS]  # the latest first
     # the same events again: idempotent, one row each
     calendar.save_events(shop, "1", [XMAS, SALE], now=NOW)
     assert len(calendar.list_events(shop, "1")) == 2
-    key = stored[1].key
+    key = stored[0].key
     longer = Event("Winter sale", "promotion", date(2027, 1, 7), date(2027, 1, 21), products=("1-P01",))
     calendar.edit_event(shop, "1", key, longer, now=NOW)
-    assert [s.event for s in calendar.list_events(shop, "1")] == [XMAS, longer]
+    assert [s.event for s in calendar.list_events(shop, "1")] == [longer, XMAS]
     assert calendar.remove_event(shop, "1", calendar.event_key(longer)) is True
     assert calendar.remove_event(shop, "1", "no-such-key") is False
     assert [s.event for s in calendar.list_events(shop, "1")] == [XMAS]
