@@ -201,3 +201,23 @@ def test_lightgbm_learns_a_promotion_from_its_feature():
     without = CalendarAware(build("lightgbm", SETTINGS), Calendar(events)).fit(y).predict(14)
     day = pd.Timestamp("2026-07-08")
     assert with_promo.loc[day, "yhat"] > 1.25 * without.loc[day, "yhat"]
+
+
+def test_prophet_takes_promotions_as_a_regressor_and_the_shops_holidays_by_name():
+    y, events = shop(days=400, uplift=1.6)
+    own = Event("Fiesta del pueblo", "holiday", date(2025, 9, 8), date(2025, 9, 8), yearly=True)
+    y[pd.Timestamp("2025-09-08")] *= 0.3
+    future = (Event("2-for-1", "promotion", date(2026, 7, 8), date(2026, 7, 8)),)
+    model = CalendarAware(build("prophet", SETTINGS), Calendar((*events, own, *future))).fit(y)
+    assert not model.applies and "promotion" in model.model.model_.extra_regressors
+    assert "Fiesta del pueblo" in set(model.model.model_.holidays["holiday"])
+    forecast = model.predict(14)
+    plain = CalendarAware(build("prophet", SETTINGS), Calendar((*events, own))).fit(y).predict(14)
+    day = pd.Timestamp("2026-07-08")
+    assert forecast.loc[day, "yhat"] > 1.2 * plain.loc[day, "yhat"]
+    from forecasting.core.events import effects_of, unwrap
+    from forecasting.core.models import load_model
+
+    stored = load_model("prophet", unwrap(model).to_bytes())  # Prophet's JSON keeps regressors and holidays
+    again = CalendarAware.restore(stored, model.calendar, effects_of(model)).predict(14)
+    pd.testing.assert_frame_equal(again, forecast)
