@@ -173,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.set_defaults(handler=cmd_backtest)
         else:
             p.add_argument("--level", type=int, nargs="+", default=[80, 95], help="interval levels in percent")
+            p.add_argument("--future", metavar="FUTURE_CSV",
+                           help="unique_id, ds and the input's known-ahead 0/1 columns (open, promo, holiday, "
+                                "...) for every forecast day; needed when the input has such columns")
             p.set_defaults(handler=cmd_forecast)
     return parser
 
@@ -578,7 +581,7 @@ def cmd_backtest(args) -> int:
 
 
 def cmd_forecast(args) -> int:
-    from .services.csvtools import check_output, forecast_frame, progress_printer, read_long_csv
+    from .services.csvtools import check_output, forecast_frame, progress_printer, read_future_csv, read_long_csv
     from .services.exports import write_csv
 
     settings, country = _csv_settings(args)
@@ -588,7 +591,9 @@ def cmd_forecast(args) -> int:
     frame = read_long_csv(args.csv, id_col=args.id_col, date_col=args.date_col, value_col=args.value_col)
     if not args.quiet:
         print(f"{len(frame):,} rows of {frame['unique_id'].nunique():,} series", file=sys.stderr, flush=True)
-    forecast = forecast_frame(frame, settings, levels=args.level, country=country,
+    future = read_future_csv(args.future, frame, settings.horizon_days, id_col=args.id_col,
+                             date_col=args.date_col) if args.future else None
+    forecast = forecast_frame(frame, settings, levels=args.level, country=country, future=future,
                               progress=None if args.quiet else progress_printer("forecasting"))
     forecast["ds"] = forecast["ds"].dt.date
     write_csv(forecast, args.out, float_format="%.4f")

@@ -203,3 +203,21 @@ def test_events_add_list_import_remove_and_closed_days(tmp_path):
     assert "Oops" not in run("events", "list", "--tenant", "1", db=db).stdout
     gone = run("events", "remove", "--tenant", "1", "nokey", db=db, check=False)
     assert gone.returncode == 2 and "no event with key 'nokey'" in gone.stderr
+
+
+def test_forecast_csv_with_known_ahead_columns_needs_and_uses_the_future_file(tmp_path):
+    days = pd.date_range("2026-01-01", periods=120, freq="D")
+    promo = ((days.dayofweek == 2) & ((days.dayofyear // 7) % 2 == 0)).astype(int)  # every other Wednesday
+    train = pd.DataFrame({"unique_id": "s", "ds": days.strftime("%Y-%m-%d"), "y": 100 + 60 * promo, "promo": promo})
+    train.to_csv(tmp_path / "train.csv", index=False)
+    ahead = pd.date_range(days[-1] + pd.Timedelta(days=1), periods=14, freq="D")
+    first_wednesday = ahead[ahead.dayofweek == 2][0]
+    pd.DataFrame({"unique_id": "s", "ds": ahead.strftime("%Y-%m-%d"), "promo": (ahead == first_wednesday).astype(int)}) \
+        .to_csv(tmp_path / "future.csv", index=False)
+    out = tmp_path / "f.csv"
+    refused = run("forecast", "--csv", str(tmp_path / "train.csv"), "--out", str(out), check=False)
+    assert refused.returncode == 2 and "--future" in refused.stderr
+    run("forecast", "--csv", str(tmp_path / "train.csv"), "--future", str(tmp_path / "future.csv"), "--out", str(out))
+    forecast = pd.read_csv(out, parse_dates=["ds"]).set_index("ds")["yhat"]
+    promoted, plain = forecast[forecast.index.dayofweek == 2]  # the promoted Wednesday, then one without
+    assert promoted > 1.3 * plain

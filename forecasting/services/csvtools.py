@@ -66,7 +66,7 @@ _FIRST_DAY, _LAST_DAY = pd.Timestamp.min.ceil("D").to_pydatetime(), pd.Timestamp
 _OUTSIDE = f"outside the dates this tool handles ({_FIRST_DAY:%Y-%m-%d} to {_LAST_DAY:%Y-%m-%d})"
 
 
-def read_long_csv(path: str | Path, *, id_col: str = "unique_id", date_col: str = "ds", value_col: str = "y",
+def read_long_csv(path: str | Path, *, id_col: str = "unique_id", date_col: str = "ds", value_col: str | None = "y",
                   max_bytes: int = MAX_BYTES) -> pd.DataFrame:
     """Read and validate a long-format CSV into `unique_id, ds, y` (ds: a day, no time, no zone).
 
@@ -75,6 +75,10 @@ def read_long_csv(path: str | Path, *, id_col: str = "unique_id", date_col: str 
     that day) by `iter_series`. Each date counts on the day written in it:
     with an offset, its local day (`2024-03-31T00:30:00+02:00` is March 31),
     without one, the day as written; see the module's docstring.
+
+    Any other column is a known-ahead column (`known_columns`): kept, as
+    0 or 1 on every row. `value_col=None` reads a file without values (the
+    `--future` file).
     """
     from .importer import read_text_file
 
@@ -99,7 +103,7 @@ def read_long_csv(path: str | Path, *, id_col: str = "unique_id", date_col: str 
         raise DataError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})") from None
     del data
     raw.columns = [str(c).strip() for c in raw.columns]
-    missing = [c for c in (date_col, value_col) if c not in raw.columns]
+    missing = [c for c in (date_col, value_col) if c is not None and c not in raw.columns]
     if missing:
         hint = " (is the delimiter a comma?)" if len(raw.columns) == 1 else ""
         raise DataError(f"{path}: missing column(s) {missing}; the file has {list(raw.columns)}{hint}")
@@ -111,22 +115,99 @@ def read_long_csv(path: str | Path, *, id_col: str = "unique_id", date_col: str 
         columns = {name: column[~blank] for name, column in columns.items()}
     if not len(lines):
         raise DataError(f"{path}: no data rows below the header")
-    written, text_values = columns[date_col], columns[value_col]
+    written = columns[date_col]
     ids = columns[id_col] if id_col in columns else pd.Series("series", index=written.index, dtype=object)
 
     days = _written_days(written)
     _report_dates(path, lines, written.to_numpy(dtype=object), days.isna().to_numpy(), date_col)
-    codes, uniques = pd.factorize(text_values, sort=False)  # each distinct text converted once
-    values = pd.Series(pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce").to_numpy(dtype=float)[codes],
-                       index=text_values.index)
-    _report(path, lines, ~np.isfinite(values.to_numpy(dtype=float)), f"{value_col!r} is not a finite number",
-            values=text_values.to_numpy(dtype=object))
+    frame = pd.DataFrame({"unique_id": ids.to_numpy(), "ds": days.to_numpy()})
+    if value_col is not None:
+        frame["y"] = _numbers(path, lines, columns[value_col], value_col).to_numpy()
     _report(path, lines, (ids == "").to_numpy(), f"{id_col!r} is empty")
-
-    frame = pd.DataFrame({"unique_id": ids.to_numpy(), "ds": days.to_numpy(), "y": values.to_numpy(dtype=float)})
+    for name in [c for c in columns if c not in (id_col, date_col, value_col)]:
+        flags = _numbers(path, lines, columns[name], name)
+        _report(path, lines, ~flags.isin([0.0, 1.0]).to_numpy(), f"{name!r} is a known-ahead column and takes 0 or 1 "
+                "only (a number that varies otherwise, such as a price, is not used yet)",
+                values=columns[name].to_numpy(dtype=object))
+        frame[name] = flags.to_numpy()
     duplicated = frame.duplicated(["unique_id", "ds"], keep=False).to_numpy()
     _report(path, lines, duplicated, "the same series and date appear more than once")
     return frame.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+
+
+def _numbers(path: Path, lines: np.ndarray, text_values: pd.Series, name: str) -> pd.Series:
+    """A column's values as finite numbers, or a DataError naming the lines that aren't one."""
+    codes, uniques = pd.factorize(text_values, sort=False)  # each distinct text converted once
+    values = pd.Series(pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce").to_numpy(dtype=float)[codes],
+                       index=text_values.index)
+    _report(path, lines, ~np.isfinite(values.to_numpy(dtype=float)),
+            f"{name!r} is empty" if (text_values == "").all() else f"{name!r} is not a finite number",
+            values=text_values.to_numpy(dtype=object))
+    return values
+
+
+# --- known-ahead columns (Nixtla's X_df convention) -------------------------------------------------
+
+#: How a known-ahead column's name says what its days are (lower case, first match wins); any other
+#: column is an event named after the column. `open` is the one whose 0 days are the special ones.
+COLUMN_KINDS = (("open", "closed"), ("abierto", "closed"), ("closed", "closed"), ("cerrado", "closed"),
+                ("promo", "promotion"), ("oferta", "promotion"), ("holiday", "holiday"), ("festivo", "holiday"),
+                ("feriado", "holiday"), ("one_off", "one_off"), ("puntual", "one_off"))
+
+
+def known_columns(frame: pd.DataFrame) -> list[str]:
+    """The known-ahead columns of a frame `read_long_csv` read (none: a plain `unique_id, ds, y` file)."""
+    return [c for c in frame.columns if c not in ("unique_id", "ds", "y")]
+
+
+def column_kind(name: str) -> str:
+    lowered = name.strip().lower()
+    return next((kind for word, kind in COLUMN_KINDS if word in lowered), "event")
+
+
+def read_future_csv(path: str | Path, frame: pd.DataFrame, horizon: int, *, id_col: str = "unique_id",
+                    date_col: str = "ds") -> pd.DataFrame:
+    """The `--future` file: `unique_id, ds` and the training file's known-ahead columns for every forecast day.
+
+    Refused, naming what is wrong: a column in only one of the files, a
+    value that is not 0 or 1, and a series or forecast day the file lacks.
+    """
+    future = read_long_csv(path, id_col=id_col, date_col=date_col, value_col=None)
+    expected, got = set(known_columns(frame)), set(known_columns(future))
+    if expected != got:
+        only_train, only_future = sorted(expected - got), sorted(got - expected)
+        parts = ([f"{', '.join(only_train)} only in the training file"] if only_train else []) + \
+                ([f"{', '.join(only_future)} only in the future file"] if only_future else [])
+        raise DataError(f"{path}: the known-ahead columns differ: {'; '.join(parts)}")
+    present = set(zip(future["unique_id"], future["ds"], strict=True))
+    for uid, last in frame.groupby("unique_id")["ds"].max().items():
+        days = pd.date_range(last + pd.Timedelta(days=1), periods=horizon, freq="D")
+        lacking = [day for day in days if (uid, day) not in present]
+        if lacking:
+            raise DataError(f"{path}: series {uid!r} lacks {len(lacking)} of its {horizon} forecast days, from "
+                            f"{lacking[0]:%Y-%m-%d} (every forecast day needs its known-ahead values)")
+    return future
+
+
+def series_calendars(frame: pd.DataFrame, future: pd.DataFrame | None, country: str | None) -> dict:
+    """Each series' `Calendar` from its known-ahead columns over its history and forecast days (empty without any)."""
+    from ..core.events import Calendar, events_from_flags
+
+    columns = known_columns(frame)
+    if not columns:
+        return {}
+    rows = frame if future is None else pd.concat([frame.drop(columns="y"), future], ignore_index=True)
+    calendars = {}
+    for uid, group in rows.groupby("unique_id", sort=False):
+        days = group.set_index("ds")[columns].sort_index()
+        days = days.reindex(pd.date_range(days.index.min(), days.index.max(), freq="D"), fill_value=0.0)
+        events = []
+        for name in columns:
+            kind = column_kind(name)
+            opened = kind == "closed" and name.strip().lower() in ("open", "abierto")
+            events.extend(events_from_flags(1.0 - days[name] if opened else days[name], name, kind))
+        calendars[uid] = Calendar(tuple(events), frozenset(), country)
+    return calendars
 
 
 def _stripped(column: pd.Series) -> pd.Series:
@@ -254,11 +335,17 @@ def iter_series(frame: pd.DataFrame):
 
 
 def forecast_frame(frame: pd.DataFrame, settings: MLSettings, *, levels: Sequence[int] = (80, 95),
-                   country: str | None = None, progress: Progress | None = None) -> pd.DataFrame:
+                   country: str | None = None, progress: Progress | None = None,
+                   future: pd.DataFrame | None = None) -> pd.DataFrame:
     """Forecast every series; columns `unique_id, ds, yhat, yhat_lower_L, yhat_upper_L..., model`.
 
-    `progress(n, total, id)` is called before the n-th series (from 1).
+    `progress(n, total, id)` is called before the n-th series (from 1). With
+    known-ahead columns, `future` (`read_future_csv`) gives them for the
+    forecast days, and each series is forecast with its calendar.
     """
+    if known_columns(frame) and future is None:
+        raise DataError(f"the file has known-ahead columns ({', '.join(known_columns(frame))}): give their values "
+                        "for the forecast days with --future FUTURE_CSV (unique_id, ds and the same columns)")
     levels = tuple(sorted({int(level) for level in levels}))
     for level in levels:
         if not 0 < level < 100:
@@ -266,11 +353,13 @@ def forecast_frame(frame: pd.DataFrame, settings: MLSettings, *, levels: Sequenc
     parts = []
     total = frame["unique_id"].nunique()
     across = across_series(frame, settings, country)
+    calendars = series_calendars(frame, future, country)
     for done, (uid, y) in enumerate(iter_series(frame), start=1):
         if progress is not None:
             progress(done, total, str(uid))
         outcome = forecast_series(y, settings, country=country, levels=levels,
-                                  extra=across.candidates(uid) if across else None)
+                                  extra=across.candidates(uid) if across else None,
+                                  calendar=calendars.get(uid))
         part = outcome.forecast.reset_index()
         part.insert(0, "unique_id", uid)
         part["model"] = outcome.winner
@@ -290,11 +379,13 @@ def backtest_frame(frame: pd.DataFrame, settings: MLSettings, *, country: str | 
     all_scores = []
     total = frame["unique_id"].nunique()
     across = across_series(frame, settings, country)
+    calendars = series_calendars(frame, None, country)
     for done, (uid, y) in enumerate(iter_series(frame), start=1):
         if progress is not None:
             progress(done, total, str(uid))
         selection = select_candidates(y, settings, country=country,
-                                      extra=across.candidates(uid) if across else None)
+                                      extra=across.candidates(uid) if across else None,
+                                      calendar=calendars.get(uid))
         scores = selection.cv.scores()
         winner = selection.winner if not scores.empty else None
         if winner:
@@ -314,7 +405,7 @@ def backtest_frame(frame: pd.DataFrame, settings: MLSettings, *, country: str | 
     return {
         "settings": {"horizon": settings.horizon_days, "folds": settings.cv_folds,
                      "primary_metric": settings.cv_primary_metric, "candidates": settings.model_candidates,
-                     "across_series": ACROSS if across else None},
+                     "across_series": ACROSS if across else None, "known_ahead": known_columns(frame)},
         "series": series_results,
         "summary": {"series": len(series_results), "winners": winners, "mean_scores": mean_scores},
     }
