@@ -177,22 +177,42 @@ def _normalized(event: Event) -> Event:
 
 
 def _overlaps(events: Sequence[Event], stored: Sequence[Event]) -> list[str]:
-    """Events of the same name and products on a common day (counting yearly repeats), within and against stored."""
-    problems, keys, by_name = [], {event_key(e) for e in stored}, {}
-    for event in stored:
-        by_name.setdefault(event.name.casefold(), []).append(event)
-    for event in events:
+    """Events of the same name and products on a common day (counting yearly repeats), within and against stored.
+
+    Grouped by name and products; within a group, one-time events are checked as sorted intervals (so
+    thousands of "Promo" days cost a sort, not every pair), and a yearly event against every other.
+    """
+    stored_keys = {event_key(e) for e in stored}
+    groups: dict[tuple, list[tuple[Event, bool]]] = {}
+    seen_new: set[str] = set()
+    for event, new in [*((e, False) for e in stored), *((e, True) for e in events)]:
         key = event_key(event)
-        if key in keys:
+        if new and (key in stored_keys or key in seen_new):
             continue  # the same event again: an idempotent rewrite, not an overlap
-        for other in by_name.get(event.name.casefold(), []):
-            if set(other.products) == set(event.products) and _share_a_day(event, other):
-                problems.append(f"{event.name} ({event.first_day}..{event.last_day}) overlaps "
-                                f"{other.name} ({other.first_day}..{other.last_day})")
-                break
-        keys.add(key)
-        by_name.setdefault(event.name.casefold(), []).append(event)
+        if new:
+            seen_new.add(key)
+        groups.setdefault((event.name.casefold(), frozenset(event.products)), []).append((event, new))
+    problems = []
+    for members in groups.values():
+        if len(members) < 2 or not any(new for _, new in members):
+            continue
+        once = sorted((m for m in members if not m[0].yearly), key=lambda m: (m[0].first_day, m[0].last_day))
+        reach = None  # the event reaching furthest so far: whatever starts before its end overlaps it
+        for b, b_new in once:
+            if reach is not None and b.first_day <= reach[0].last_day and (b_new or reach[1]):
+                problems.append(_overlap(b if b_new else reach[0], reach[0] if b_new else b))
+            if reach is None or b.last_day > reach[0].last_day:
+                reach = (b, b_new)
+        yearly = [m for m in members if m[0].yearly]
+        for i, (a, a_new) in enumerate(yearly):
+            for b, b_new in [*yearly[i + 1:], *once]:
+                if (a_new or b_new) and _share_a_day(a, b):
+                    problems.append(_overlap(a if a_new else b, b if a_new else a))
     return problems
+
+
+def _overlap(event: Event, other: Event) -> str:
+    return f"{event.name} ({event.first_day}..{event.last_day}) overlaps {other.name} ({other.first_day}..{other.last_day})"
 
 
 def _share_a_day(a: Event, b: Event) -> bool:

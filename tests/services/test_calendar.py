@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 import pytest
@@ -135,3 +135,24 @@ def test_events_csv_is_read_in_english_or_spanish_and_bad_lines_are_named(tmp_pa
     missing.write_text("title,when\nSale,2026-12-01\n")
     with pytest.raises(DataError, match="lacks the column"):
         calendar.read_events_csv(missing)
+
+
+def test_thousands_of_events_are_checked_and_saved_at_once_and_one_too_many_saves_none(tmp_path, monkeypatch):
+    from forecasting.storage import SQLStorage
+
+    store = SQLStorage.sqlite_file(tmp_path / "many.db")
+    write_demo(store, generate_demo(n_tenants=1, days=60, seed=3, end=END))
+    store.delete("calendar_events", "1")
+    start = date(2027, 1, 1)
+    days = [start + timedelta(days=2 * k) for k in range(3000)]  # every other day: none overlaps
+    events = [Event("Promo", "promotion", day, day) for day in days]
+    assert calendar.save_events(store, "1", events, now=NOW).written == 3000
+    clash = Event("Promo", "promotion", days[10], days[11])  # spans two stored ones
+    with pytest.raises(DataError, match="overlaps") as caught:
+        calendar.save_events(store, "1", [clash], now=NOW)
+    assert str(caught.value).count("overlaps") == 2
+    monkeypatch.setattr(calendar, "MAX_EVENTS", 3000)
+    with pytest.raises(DataError, match="at most 3000"):
+        calendar.save_events(store, "1", [Event("One more", "event", date(2040, 1, 1), date(2040, 1, 1))], now=NOW)
+    assert len(calendar.list_events(store, "1")) == 3000
+    store.close()
