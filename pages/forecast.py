@@ -72,6 +72,9 @@ if len(days):
                         if result.total_after != result.total_before else None)
         cards[2].metric(md("forecast.whatif.days_total", lang), fmt.money(on_days[1], whole=True), border=True,
                         delta=fmt.money(on_days[1] - on_days[0], whole=True) if on_days[1] != on_days[0] else None)
+        if result.units is not None:
+            st.caption(md("forecast.whatif.units", lang, before=fmt.number(result.units[0]),
+                          after=fmt.number(result.units[1])))
         if kind != "closed" and result.effect is None:
             st.info(md("forecast.whatif.no_effect", lang, kind=t(f"calendar.kind.{kind}", lang)),
                     icon=":material/help:")

@@ -51,6 +51,7 @@ class ForecastView:
     last_trained: datetime | None
     closed: pd.Series = field(default_factory=lambda: pd.Series(dtype=bool))
     effects: tuple[Effect, ...] = ()
+    units: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))  # products' forecast units per day
 
     @property
     def future(self) -> pd.DataFrame:
@@ -82,7 +83,16 @@ def forecast_view(storage: Storage, tenant_id: str, *, history_days: int = HISTO
     return ForecastView(tenant, today, frame, labels[labels != ""],
                         info.model_type if info else None, info.model_version if info else None,
                         info.last_trained if info else None, days["closed"],
-                        tuple(learned_effects(storage, tenant.id)))
+                        tuple(learned_effects(storage, tenant.id)), _units(storage, tenant.id, today))
+
+
+def _units(storage: Storage, tenant_id: str, today: date) -> pd.Series:
+    """The shop's product forecasts summed per day from today (empty when products were never forecast)."""
+    rows = storage.select("product_forecasts", tenant_id, columns=["forecast_date", "yhat"],
+                          gte={"forecast_date": today})
+    if rows.empty:
+        return pd.Series(dtype=float)
+    return rows.groupby(pd.to_datetime(rows["forecast_date"]))["yhat"].sum().rename("units")
 
 
 def _calendar(storage: Storage, tenant: Tenant) -> Calendar:
@@ -112,6 +122,7 @@ class WhatIf:
     after: pd.DataFrame  # the same days with the event
     days: pd.DatetimeIndex  # the event's days within the forecast
     effect: Effect | None  # what was applied (None: a closure, or nothing learned for the kind)
+    units: tuple[float, float] | None = None  # the products' units on those days, without and with (None: no products)
 
     @property
     def total_before(self) -> float:
@@ -140,7 +151,12 @@ def what_if(view: ForecastView, event: Event) -> WhatIf:
         factor = effect.multiplier if effect and event.kind != "one_off" else 1.0
     after = future.copy()
     after.loc[hit] = future.loc[hit] * factor
-    return WhatIf(future, after, hit, effect)
+    units = None
+    if len(view.units):
+        # The shop's effect applied to its products' units: a product's own effect is not learned yet.
+        on_days = float(view.units.reindex(hit).fillna(0.0).sum())
+        units = (on_days, on_days * factor)
+    return WhatIf(future, after, hit, effect, units)
 
 
 def forecast_csv(view: ForecastView) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pandas as pd
@@ -39,14 +40,15 @@ def test_what_if_changes_only_the_chosen_days(store):
 
     unknown = forecast.what_if(_with_effects(view, ()), Event("2x1", "promotion", first, last))
     assert unknown.effect is None and unknown.total_after == pytest.approx(unknown.total_before)
+    shop_with_products = replace(view, effects=(learned,), units=pd.Series(10.0, index=future.index))
+    with_units = forecast.what_if(shop_with_products, Event("2x1", "promotion", first, last))
+    assert with_units.units == (pytest.approx(20.0), pytest.approx(25.0))  # two days of 10 units, +25%
     outside = forecast.what_if(view, Event("Later", "closed", future.index[-1].date() + timedelta(days=5),
                                            future.index[-1].date() + timedelta(days=6)))
     assert len(outside.days) == 0
 
 
 def _with_effects(view, effects):
-    from dataclasses import replace
-
     return replace(view, effects=tuple(effects))
 
 
