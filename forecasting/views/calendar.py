@@ -48,14 +48,19 @@ def calendar_view(storage: Storage, tenant_id: str, *, now: datetime | None = No
 
 
 def learned_effects(storage: Storage, tenant_id: str) -> list[Effect]:
-    """The effects the active model learned, the kinds first, then named events by size of effect."""
+    """The effects the active model learned, the kinds first, then named events by size of effect.
+
+    A named event whose effect is its kind's, within 5 points (every promotion called "Promo"; each
+    holiday the shop closes for), says nothing new: left out.
+    """
     info = active_model_info(storage, str(tenant_id))
     if info is None:
         return []
     effects = Effects.from_json(info.hyperparameters.get("calendar_effects"))
     kinds = sorted(effects.by_kind.values(), key=lambda e: KINDS.index(e.kind))
-    named = sorted(effects.by_name.values(), key=lambda e: -abs(e.multiplier - 1.0))
-    return [*kinds, *named]
+    named = [e for e in effects.by_name.values()
+             if e.kind not in effects.by_kind or abs(e.multiplier - effects.by_kind[e.kind].multiplier) > 0.05]
+    return [*kinds, *sorted(named, key=lambda e: -abs(e.multiplier - 1.0))]
 
 
 def product_choices(storage: Storage, tenant_id: str) -> dict[str, str]:
