@@ -64,7 +64,10 @@ def on_save() -> None:
     try:
         _saved(calendar.save_event(ctx.storage, tenant.id, event, replace=state[FORM + "pick"] or None))
     except ForecastingError as exc:
-        _flash("error", escape_markdown(str(exc)))
+        _flash("error", escape_markdown(str(exc)))  # the form keeps what was typed, to be corrected
+    else:
+        state[FORM + "pick"] = NEW  # saved: an empty form for the next event
+        on_pick()
 
 
 def on_remove() -> None:

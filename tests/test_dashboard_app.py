@@ -95,7 +95,8 @@ def test_forecast_page_draws_history_bands_and_offers_the_csv(app):
     assert {t(key, "en") for key in ("chart.band80", "chart.band95", "chart.forecast", "chart.actual")} <= names
     assert figure["layout"]["xaxis"]["rangeselector"]["buttons"]
     table = app.dataframe[0].value
-    assert len(table) == 14
+    # the 14 stored days from today on: 13 once the bakery's midnight passed since the database was trained
+    assert len(table) in (13, 14)
     # the demo bakery is closed on Sundays: those rows say so instead of amounts
     closed = table[t("table.forecast", "en")] == t("calendar.kind.closed", "en")
     assert 2 <= closed.sum() <= 3

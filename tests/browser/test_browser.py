@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from forecasting.i18n.catalog import t
@@ -326,6 +327,44 @@ def test_products_page_plans_stock_and_recomputes_it(server, browser, lang, loca
     settle(page)
     assert page.locator(EXCEPTION).count() == 0
     shoot(page, f"{lang}_products_{width}")
+    page.close()
+
+
+@pytest.mark.parametrize("lang, locale, width", [("en", "en-US", 1440), ("es", "es-ES", 390)],
+                         ids=["english-desktop", "spanish-phone"])
+def test_the_calendar_form_adds_a_closure_and_the_forecast_follows(server, browser, lang, locale, width):
+    """The events form as an owner fills it in, in either language and on a phone: the closure is saved, listed,
+    and the stored forecast of its day is 0 at once."""
+    from forecasting.views.common import stored_forecast
+
+    base, db = server
+    page = browser.new_page(viewport={"width": width, "height": 2200}, locale=locale)
+    page.goto(base)
+    settle(page, timeout_ms=120_000)
+    if lang == "es":  # a browser set to Spanish opens the app in Spanish
+        page.get_by_text(t("overview.sales", "es"), exact=True).first.wait_for(timeout=60_000)
+    page.goto(f"{base}/shop-calendar")
+    page.wait_for_function(HEADING, arg=t("calendar.title", lang, name=TENANT), timeout=60_000)
+    settle(page)
+    name = f"Stocktaking {lang}"
+    page.get_by_label(t("calendar.form.name", lang), exact=True).fill(name)
+    page.locator('[data-testid="stSelectbox"]', has_text=t("calendar.form.kind", lang)).click()
+    page.get_by_role("option", name=t("calendar.kind.closed", lang), exact=True).click()
+    page.get_by_role("button", name=t("calendar.form.add", lang)).click()
+    page.get_by_text(t("calendar.saved", lang, n=1, count="1")).wait_for(timeout=60_000)
+    settle(page)
+    assert page.locator(EXCEPTION).count() == 0
+    storage = SQLStorage.sqlite_file(db)
+    try:
+        events = storage.select("calendar_events", TRAINED, where={"name": name})
+        assert list(events["kind"]) == ["closed"]
+        day = pd.Timestamp(events.iloc[0]["first_day"])
+        forecast = stored_forecast(storage, TRAINED)
+        if day in forecast.index:  # the form's first day is today: the stored forecast of today is 0 already
+            assert (forecast.loc[day] == 0).all()
+    finally:
+        storage.close()
+    shoot(page, f"{lang}_calendar_{width}")
     page.close()
 
 

@@ -89,9 +89,16 @@ def any_demo_storage(request):
 
 def batches_are_whole(storage, tenant) -> dict[str, set]:
     """The model versions of the tenant's forecast and anomaly rows: one per kind (each kind is
-    written by one upsert, which is all or nothing), and no day twice."""
+    written by one upsert, which is all or nothing), and no day twice.
+
+    Days before the newest run's first day are left out: a run that starts after the tenant's
+    midnight begins a day later, and the day before keeps the earlier run's row (as it should).
+    """
     predictions = storage.select("ml_predictions", tenant)
     assert not predictions.duplicated(["prediction_date", "prediction_type"]).any()
+    newest = predictions.groupby("prediction_type")["model_version"].transform("max")
+    first = predictions[predictions["model_version"] == newest].groupby("prediction_type")["prediction_date"].min()
+    predictions = predictions[predictions["prediction_date"] >= predictions["prediction_type"].map(first)]
     versions = {kind: set(rows["model_version"]) for kind, rows in predictions.groupby("prediction_type")}
     assert all(len(v) == 1 for v in versions.values()), f"tenant {tenant}: rows from several runs {versions}"
     return versions

@@ -70,8 +70,15 @@ _BUILT: dict[str, Path] = {}
 def shared_dashboard_db(tmp_path_factory) -> Path:
     """`build_dashboard_db` once per test session (it takes seconds); modules copy it before use."""
     if "db" not in _BUILT:
-        _BUILT["db"] = build_dashboard_db(tmp_path_factory.mktemp("dashboard-shared") / "demo.db")
+        _BUILT["now"] = datetime.now(timezone.utc)
+        _BUILT["db"] = build_dashboard_db(tmp_path_factory.mktemp("dashboard-shared") / "demo.db", now=_BUILT["now"])
     return _BUILT["db"]
+
+
+def built_at() -> datetime:
+    """The moment the shared databases were trained at: views asked "as of" it see what was built, even when
+    a business's midnight passes during the run (a view asked for real "now" would start a day later then)."""
+    return _BUILT["now"]
 
 
 #: Cheap candidates for the extra trainings that give a tenant scored history (ETS costs seconds a fit).
@@ -89,7 +96,7 @@ def shared_scored_db(tmp_path_factory) -> Path:
     if "scored" not in _BUILT:
         path = copy_db(shared_dashboard_db(tmp_path_factory), tmp_path_factory.mktemp("dashboard-scored") / "demo.db")
         storage = SQLStorage.sqlite_file(path)
-        now = datetime.now(timezone.utc)
+        now = built_at()
         issued = now - timedelta(days=SCORED_ISSUED_DAYS_AGO)
         train_and_predict_sales(TRAINED, storage=storage, settings=QUICK, now=issued)
         train_and_predict_sales(TRAINED, storage=storage, settings=QUICK, now=now)

@@ -13,11 +13,11 @@ from forecasting.i18n.formatting import Formatter
 from forecasting.services.training import train_and_predict_sales
 from forecasting.ui import figures
 from forecasting.views import forecast
-from tests.support.dashboard_db import FAST, TRAINED
+from tests.support.dashboard_db import FAST, TRAINED, built_at
 
 
 def test_forecast_view_bands_are_ordered_and_start_today(store):
-    view = forecast.forecast_view(store, TRAINED)
+    view = forecast.forecast_view(store, TRAINED, now=built_at())
     future = view.future
     assert len(future) == FAST.horizon_days and future.index[0] == pd.Timestamp(view.today)
     assert (future["yhat_lower_95"] <= future["yhat_lower"]).all() and (future["yhat_lower"] <= future["yhat"]).all()

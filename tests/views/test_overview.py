@@ -20,7 +20,7 @@ from forecasting.services.tenants import get_tenant
 from forecasting.storage import SQLStorage
 from forecasting.ui import figures, tables
 from forecasting.views import anomalies, common, comparison, forecast, models, overview
-from tests.support.dashboard_db import EMPTY, FAST, NEVER_TRAINED, QUICK, TRAINED, damage_active_model
+from tests.support.dashboard_db import EMPTY, FAST, NEVER_TRAINED, QUICK, TRAINED, built_at, damage_active_model
 
 
 def test_overview_sales_windows_match_the_daily_series(store):
@@ -36,8 +36,8 @@ def test_overview_sales_windows_match_the_daily_series(store):
 
 
 def test_overview_forecast_totals_run_past_a_short_stored_horizon(store):
-    o = overview.overview(store, TRAINED)
-    stored = forecast.forecast_view(store, TRAINED).future["yhat"]
+    o = overview.overview(store, TRAINED, now=built_at())
+    stored = forecast.forecast_view(store, TRAINED, now=built_at()).future["yhat"]
     assert len(stored) == FAST.horizon_days < 30  # stored forecast is shorter than the 30-day card
     assert o.forecast[7] == pytest.approx(stored.iloc[:7].sum())
     # The active model forecasts the remaining days the same way, so the 30-day total extends the stored one.
@@ -134,10 +134,11 @@ def test_an_unusable_model_is_reported_and_no_view_trains(writable, monkeypatch,
 def test_scorecard_scores_the_issued_forecasts_that_have_actuals(scored):
     from forecasting.services.scoring import scorecard
 
-    card = overview.scorecard_view(scored, TRAINED)
+    card = overview.scorecard_view(scored, TRAINED, now=built_at())
     assert card.scored and card.settled and card.days == QUICK.horizon_days  # the early forecast, every day past
     tenant = get_tenant(scored, TRAINED)
-    y = daily_sales(scored, TRAINED, timezone=tenant.timezone, max_days=overview.RELIABILITY_LOOKBACK_DAYS + 365)
+    y = daily_sales(scored, TRAINED, timezone=tenant.timezone, max_days=overview.RELIABILITY_LOOKBACK_DAYS + 365,
+                    now=built_at())
     engine = scorecard(scored, TRAINED, y, lookback_days=overview.RELIABILITY_LOOKBACK_DAYS)
     assert card.wape == pytest.approx(engine.wape) and card.coverage_80 == pytest.approx(engine.coverage_80)
     assert 0 <= card.coverage_80 <= card.coverage_95 <= 1 and card.beats_snaive is not None
@@ -147,9 +148,9 @@ def test_scorecard_scores_the_issued_forecasts_that_have_actuals(scored):
 
 
 def test_scorecard_of_a_tenant_trained_today_says_when_the_first_score_comes(scored):
-    card = overview.scorecard_view(scored, "2")
+    card = overview.scorecard_view(scored, "2", now=built_at())
     assert not card.scored and card.wape is None and card.by_step.empty
-    today = tenant_today(get_tenant(scored, "2").timezone)
+    today = tenant_today(get_tenant(scored, "2").timezone, built_at())
     assert card.first_score_on == today + timedelta(days=1)  # today's sales are still coming in
     never = overview.scorecard_view(scored, NEVER_TRAINED)
     assert not never.scored and never.first_score_on is None
