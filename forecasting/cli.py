@@ -340,7 +340,6 @@ def cmd_events(args) -> int:
     from .core.errors import DataError
     from .core.events import Event
     from .services import calendar
-    from .services.training import refresh_forecast
 
     storage = _storage(args)
     if args.action == "add":
@@ -348,15 +347,12 @@ def cmd_events(args) -> int:
         event = Event(args.name, args.kind, first, _day(args.last_day, "--to") if args.last_day else first,
                       args.yearly, tuple(p for p in args.products.split("|") if p.strip()), args.note)
         _print_saved(calendar.save_events(storage, args.tenant, [event]))
-        refresh_forecast(storage, args.tenant)
     elif args.action == "import":
         _print_saved(calendar.save_events(storage, args.tenant, calendar.read_events_csv(Path(args.csv_path))))
-        refresh_forecast(storage, args.tenant)
     elif args.action == "remove":
         if not calendar.remove_event(storage, args.tenant, args.key):
             raise DataError(f"tenant {args.tenant} has no event with key {args.key!r}: `events list` shows the keys")
         print(f"removed event {args.key}")
-        refresh_forecast(storage, args.tenant)
     elif args.action == "list":
         frame = calendar.events_frame(storage, args.tenant)
         with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 40):
@@ -369,7 +365,6 @@ def cmd_events(args) -> int:
             except ValueError as exc:
                 raise DataError(str(exc)) from None
             calendar.set_closed_weekdays(storage, args.tenant, days)
-            refresh_forecast(storage, args.tenant)
         confirmed = calendar.tenant_calendar(storage, args.tenant).closed_weekdays
         proposal = calendar.closed_weekday_proposal(storage, args.tenant)
         print("closed every week: " + (", ".join(WEEKDAYS[d] for d in sorted(confirmed)) or "none"))

@@ -43,7 +43,7 @@ def on_pick() -> None:
     """Fill the form with the picked event (or empty it for a new one)."""
     key = st.session_state[FORM + "pick"]
     row = events.set_index("key").loc[key] if key else None
-    today = pd.Timestamp.now().date()
+    today = pd.Timestamp.now(tz=tenant.timezone).date()  # the shop's today, not the server's
     st.session_state[FORM + "name"] = "" if row is None else row["name"]
     st.session_state[FORM + "kind"] = "promotion" if row is None else row["kind"]
     st.session_state[FORM + "days"] = (today, today) if row is None else (row["first_day"], row["last_day"])
@@ -75,6 +75,7 @@ def on_remove() -> None:
     if key and calendar.remove_event(ctx.storage, tenant.id, key):
         _flash("success", md("calendar.removed", lang))
         st.session_state[FORM + "pick"] = NEW
+        on_pick()  # the form empties with the picker
 
 
 def on_import() -> None:

@@ -134,7 +134,7 @@ def select_candidates(y: pd.Series, settings: MLSettings, *, country: str | None
                         budget_seconds=settings.train_budget_seconds)
     if calendar is not None and not calendar.empty and len(cv.predictions):
         # Closed days are 0 by rule and one-off days are not forecastable: neither is scored.
-        unscored = calendar.unscored(y.index)
+        unscored = calendar.unscored(y)
         cv.predictions = cv.predictions[~cv.predictions["ds"].isin(unscored)].reset_index(drop=True)
     members = add_ensemble(cv, settings.cv_primary_metric, settings.ensemble_top_k) if settings.select_best else []
     skipped.update(cv.skipped)
@@ -185,8 +185,8 @@ def _maker(settings: MLSettings, country: str | None, extra: Extra,
            calendar: Calendar | None = None) -> Callable[[str, list[str]], Forecaster]:
     """A builder of any candidate by name: an extra one, the ensemble of `members`, or a configured one.
 
-    With a calendar the model is `CalendarAware` (an ensemble once, around its plain members: every
-    member would learn the same effects from the same history).
+    With a calendar the model is `CalendarAware` (an ensemble's members each get the calendar their
+    own way: `CalendarAware` wraps them).
     """
 
     def plain(name: str, members: list[str]) -> Forecaster:

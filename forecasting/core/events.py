@@ -25,18 +25,20 @@ its cross-validation and its ensemble get the same treatment):
   and band); a closed day is exactly 0 with a zero-width band.
 
 The statistical models take no regressors, so this is how they see the
-calendar; LightGBM and Prophet get it the same way (their own public-holiday
-features remain, and see ordinary days on claimed holidays). Cross-validation
-scores no closed day and no one-off day (`Calendar.unscored`).
+calendar. LightGBM and Prophet take it as features of their own instead
+(`Forecaster.takes_calendar`): they learn from the history as it was, apart
+from one-off days and calendar closures, and nothing is multiplied in.
+Cross-validation scores no closed day and no one-off day (`Calendar.unscored`).
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -109,10 +111,6 @@ class Calendar:
     def empty(self) -> bool:
         return not self.events and not self.closed_weekdays and not self.country
 
-    def with_events(self, events: Iterable[Event]) -> Calendar:
-        """This calendar and `events` (a what-if adds hypothetical ones)."""
-        return replace(self, events=(*self.events, *events))
-
     def shop_events(self) -> tuple[Event, ...]:
         """The events about the whole shop (product-only events don't move the shop's total)."""
         return tuple(event for event in self.events if not event.products)
@@ -149,12 +147,48 @@ class Calendar:
         return pd.DataFrame({"closed": closed | weekly, "weekly_closed": weekly, "one_off": one_off,
                              "tags": [tuple(t) for t in tags], "label": labels}, index=index)
 
-    def unscored(self, index: pd.DatetimeIndex) -> pd.DatetimeIndex:
-        """Days of `index` no forecast is scored on: closed and one-off days."""
-        if self.empty or len(index) == 0:
+    def flags(self, dates: pd.DatetimeIndex, kinds: Sequence[str]) -> pd.DataFrame:
+        """0/1 per day of `dates` and kind: what models with calendar features of their own read
+        (`closed` from the closed days, any other kind from the day's events and holidays)."""
+        table = self.days(dates[0], dates[-1]).reindex(dates)
+        present = [{kind for kind, _ in tags} for tags in table["tags"]]
+        return pd.DataFrame({kind: table["closed"].to_numpy(dtype=float) if kind == "closed"
+                             else np.array([float(kind in day) for day in present]) for kind in kinds}, index=dates)
+
+    def history(self, y: pd.Series) -> pd.DataFrame:
+        """`days` over the span of the daily series `y`, as it happened: a closure on a day with sales did
+        not happen (the sales are kept and the day counts as open). Shared, not copied: don't modify it.
+
+        Memoized on the calendar and the series: every candidate of every CV fold asks the same.
+        """
+        return _history(self, y.index[0], y.to_numpy(dtype=float).tobytes())
+
+    def unscored(self, y: pd.Series) -> pd.DatetimeIndex:
+        """Days of `y` no forecast is scored on: closed and one-off days."""
+        if self.empty or len(y) == 0:
             return pd.DatetimeIndex([])
-        table = self.days(index.min(), index.max())
+        table = self.history(y)
         return table.index[table["closed"] | table["one_off"]]
+
+
+@lru_cache(maxsize=64)
+def _history(calendar: Calendar, start: pd.Timestamp, raw: bytes) -> pd.DataFrame:
+    values = np.frombuffer(raw, dtype=float)
+    table = calendar.days(start, start + pd.Timedelta(days=len(values) - 1))
+    table["closed"] &= ~((values > 0) & ~table["weekly_closed"].to_numpy())
+    return table
+
+
+@lru_cache(maxsize=64)
+def _effects(calendar: Calendar, start: pd.Timestamp, raw: bytes) -> Effects:
+    values = np.frombuffer(raw, dtype=float)
+    y = pd.Series(values, index=pd.date_range(start, periods=len(values), freq="D", name="ds"))
+    return learn_effects(y, _history(calendar, start, raw))
+
+
+def effects_for(calendar: Calendar, y: pd.Series) -> Effects:
+    """`learn_effects` over `calendar.history(y)`, memoized like it: every model of a fold learns the same."""
+    return _effects(calendar, y.index[0], y.to_numpy(dtype=float).tobytes())
 
 
 def events_from_flags(flags: pd.Series, name: str, kind: str) -> tuple[Event, ...]:
@@ -177,10 +211,6 @@ class Effect:
     multiplier: float
     days: int  # days it was learned from
     occurrences: int  # separate spans (a yearly event: the years)
-
-    @property
-    def percent(self) -> float:
-        return 100.0 * (self.multiplier - 1.0)
 
 
 @dataclass(frozen=True)
@@ -234,13 +264,14 @@ def learn_effects(y: pd.Series, table: pd.DataFrame) -> Effects:
     out.
     """
     table = table.reindex(y.index)
-    base = baseline(y, table)
+    base = baseline(y, table).to_numpy()
+    values, skip = y.to_numpy(dtype=float), (table["closed"] | table["one_off"]).to_numpy(dtype=bool)
     rows = []
-    for position, (day, tags) in enumerate(table["tags"].items()):
-        b = base.iloc[position]
-        if not tags or table["closed"].iloc[position] or table["one_off"].iloc[position] or not b > 0:
+    for position, (day, tags) in enumerate(zip(table.index, table["tags"], strict=True)):
+        b = base[position]
+        if not tags or skip[position] or not b > 0:
             continue
-        ratio = math.log(max(float(y.iloc[position]) / b, FLOOR_RATIO))
+        ratio = math.log(max(values[position] / b, FLOOR_RATIO))
         effect_tags = [tag for tag in dict.fromkeys(tags) if tag[0] in EFFECT_KINDS]
         for kind, name in effect_tags:
             others = tuple(tag for tag in effect_tags if tag != (kind, name))
@@ -361,16 +392,10 @@ class CalendarAware(Forecaster):
     def min_train_days(self) -> int:
         return self.model.min_train_days
 
-    def _table(self, y: pd.Series) -> pd.DataFrame:
-        table = self.calendar.days(y.index[0], y.index[-1])
-        # A closure with sales on it did not happen: the sales are kept and the day counts as open.
-        table["closed"] &= ~((y > 0).to_numpy() & ~table["weekly_closed"].to_numpy())
-        return table
-
     def fit(self, y: pd.Series, *, with_intervals: bool = True) -> CalendarAware:
         y = check_series(y)
-        table = self._table(y)
-        self.effects_ = learn_effects(y, table)
+        table = self.calendar.history(y)
+        self.effects_ = effects_for(self.calendar, y)
         self.y_, self.with_intervals_ = y, with_intervals
         if isinstance(self.model, EnsembleForecaster):
             self.model.fit(y, with_intervals=with_intervals)  # each member cleans what it needs
@@ -400,9 +425,9 @@ class CalendarAware(Forecaster):
     def fitted(self) -> pd.Series:
         self._check_fitted()
         fitted = self.model.fitted()
-        table = self._table(self.y_)
+        table = self.calendar.history(self.y_)
         factor = self.effects_.multipliers(table) if self.applies else np.ones(len(table))
-        factor[table["closed"].to_numpy()] = 0.0
+        factor[table["closed"].to_numpy()] = 0.0  # a new array: the shared table is not changed
         return (fitted * factor).rename("fitted")
 
     def _fit(self, y):  # pragma: no cover - fit is overridden

@@ -15,6 +15,8 @@ Decisions:
 * At most `MAX_EVENTS` events per shop, dates within 50 years of today, an
   event at most a year long (a yearly one repeats instead).
 * An event for products names products the shop has (`productos`).
+* Every change moves the stored forecast at once (`training.refresh_forecast`):
+  a closure entered today is 0 on the Forecast page right away.
 """
 
 from __future__ import annotations
@@ -127,20 +129,19 @@ def save_events(storage: Storage, tenant_id: str, events: Sequence[Event], *, no
     Raises DataError naming every problem.
     """
     tenant, rows, warnings = _checked_rows(storage, str(tenant_id), events, None, now)
-    return SaveReport(storage.upsert(TABLE, tenant.id, rows) if rows else 0, warnings)
+    written = storage.upsert(TABLE, tenant.id, rows) if rows else 0
+    _forecast_follows(storage, tenant.id, now)
+    return SaveReport(written, warnings)
 
 
 def edit_event(storage: Storage, tenant_id: str, key: str, event: Event, *, now: datetime | None = None) -> SaveReport:
     """Replace the stored event `key` by `event`: the row is rewritten in place (one statement), or nothing is."""
     tenant, rows, warnings = _checked_rows(storage, str(tenant_id), [event], key, now)
-    row = rows[0]
-    if row["event_key"] != key and any(s.key == row["event_key"] for s in list_events(storage, tenant.id)):
-        raise DataError(f"nothing was saved: the shop already has this event ({event.name}, "
-                        f"{event.first_day}..{event.last_day})")
-    changed = storage.update(TABLE, tenant.id, {k: v for k, v in row.items() if k != "tenant_id"},
+    changed = storage.update(TABLE, tenant.id, {k: v for k, v in rows[0].items() if k != "tenant_id"},
                              where={"event_key": key})
     if not changed:
         raise DataError("nothing was saved: the event being edited no longer exists (removed elsewhere?)")
+    _forecast_follows(storage, tenant.id, now)
     return SaveReport(changed, warnings)
 
 
@@ -153,6 +154,9 @@ def _checked_rows(storage: Storage, tenant_id: str, events: Sequence[Event], rep
     problems = event_problems(events, today)
     problems += _overlaps(events, [s.event for s in stored]) + _unknown_products(storage, tenant.id, events)
     new_keys = {event_key(event) for event in events} - {s.key for s in stored}
+    if replacing is not None and not new_keys:
+        problems.append(f"the shop already has this event ({events[0].name}, {events[0].first_day}.."
+                        f"{events[0].last_day})")
     if len(stored) + len(new_keys) > MAX_EVENTS:
         problems.append(f"the shop would have {len(stored) + len(new_keys)} events: at most {MAX_EVENTS} are kept")
     if problems:
@@ -165,9 +169,23 @@ def _checked_rows(storage: Storage, tenant_id: str, events: Sequence[Event], rep
     return tenant, rows, _closures_with_sales(storage, tenant, events, today)
 
 
-def remove_event(storage: Storage, tenant_id: str, key: str) -> bool:
+def remove_event(storage: Storage, tenant_id: str, key: str, *, now: datetime | None = None) -> bool:
     """Remove one event by key; False when the shop has no such event."""
-    return storage.delete(TABLE, str(tenant_id), where={"event_key": str(key)}) > 0
+    removed = storage.delete(TABLE, str(tenant_id), where={"event_key": str(key)}) > 0
+    if removed:
+        _forecast_follows(storage, str(tenant_id), now)
+    return removed
+
+
+def _forecast_follows(storage: Storage, tenant_id: str, now: datetime | None) -> None:
+    """Every calendar change moves the stored forecast at once, without retraining (`training.refresh_forecast`).
+
+    Imported here rather than at the top: training reads the calendar (`tenant_calendar`), so the
+    calendar's writes reach training the other way round, at call time.
+    """
+    from .training import refresh_forecast
+
+    refresh_forecast(storage, tenant_id, now=now)
 
 
 def _normalized(event: Event) -> Event:
@@ -354,7 +372,8 @@ def closed_weekday_proposal(storage: Storage, tenant_id: str, *, now: datetime |
     return [day for day in propose_closed_weekdays(y) if day not in settings.closed_weekdays]
 
 
-def set_closed_weekdays(storage: Storage, tenant_id: str, weekdays: Iterable[int]) -> list[int]:
+def set_closed_weekdays(storage: Storage, tenant_id: str, weekdays: Iterable[int], *,
+                        now: datetime | None = None) -> list[int]:
     """Confirm the shop's weekly closed days (the tenant's `closed_weekdays` setting); returns them."""
     tenant = get_tenant(storage, str(tenant_id))
     days = sorted({int(day) for day in weekdays})
@@ -363,4 +382,5 @@ def set_closed_weekdays(storage: Storage, tenant_id: str, weekdays: Iterable[int
     overrides = dict(tenant_overrides(storage, tenant.id))
     overrides["closed_weekdays"] = days
     save_tenant_overrides(storage, tenant.id, overrides)
+    _forecast_follows(storage, tenant.id, now)
     return days

@@ -34,7 +34,7 @@ import holidays
 import numpy as np
 import pandas as pd
 
-from ..core.events import Event
+from ..core.events import Event, events_from_flags
 from .calendar import event_key, set_closed_weekdays
 
 __all__ = ["DemoData", "generate_demo", "ARCHETYPES"]
@@ -598,10 +598,9 @@ def _calendar_events(tid: str, arch: _Archetype, dates: pd.DatetimeIndex, promo:
                      next_promo: int) -> list[dict]:
     """What the shop's calendar knows: each promotion of its history, the next one (5 days), its special days."""
     name = "Promotion" if arch.country == "US" else "Promoción"
-    on = np.concatenate([[False], promo > 1.0, [False]])
-    starts, ends = np.flatnonzero(~on[:-1] & on[1:]), np.flatnonzero(on[:-1] & ~on[1:]) - 1
-    rows = [{"negocio_id": tid, "name": name, "kind": "promotion", "first_day": dates[a].date(),
-             "last_day": dates[b].date(), "yearly": False} for a, b in zip(starts, ends, strict=True)]
+    rows = [{"negocio_id": tid, "name": name, "kind": "promotion", "first_day": event.first_day,
+             "last_day": event.last_day, "yearly": False}
+            for event in events_from_flags(pd.Series(promo > 1.0, index=dates), name, "promotion")]
     first = (dates[-1] + pd.Timedelta(days=next_promo - len(dates) + 1)).date()
     rows.append({"negocio_id": tid, "name": name, "kind": "promotion", "first_day": first,
                  "last_day": first + dt.timedelta(days=4), "yearly": False})

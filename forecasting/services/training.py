@@ -128,7 +128,7 @@ def train_and_predict_sales(
     anomalies = detect_anomalies(y, outcome.model.fitted(), method=settings.anomaly_method,
                                  period=settings.stl_period, threshold=settings.stl_zthresh,
                                  typical_error=typical_cv_error(outcome),
-                                 known=calendar.days(y.index[0], y.index[-1]))
+                                 known=calendar.history(y))
     steps["anomalies"] = time.perf_counter() - mark
     rows[ANOMALY] = storage.upsert("ml_predictions", tenant_id, anomaly_rows(tenant_id, anomalies, outcome.winner, version))
 

@@ -1,8 +1,7 @@
 """The calendar page: the shop's events, its weekly closed days, and what history says each kind of day does.
 
-Every change is saved whole or not at all (`services.calendar`) and then
-moves the stored forecast at once (`training.refresh_forecast`), without
-retraining: a closure entered today is 0 on the Forecast page right away.
+Every change is saved whole or not at all, and moves the stored forecast at
+once, without retraining (`services.calendar`).
 """
 
 from __future__ import annotations
@@ -14,8 +13,7 @@ import pandas as pd
 
 from ..core.events import KINDS, Effect, Effects, Event
 from ..services import calendar as service
-from ..services.model_store import active_model_info
-from ..services.training import refresh_forecast
+from ..services.model_store import SavedModel, active_model_info
 from ..storage import Storage
 
 __all__ = [
@@ -44,16 +42,15 @@ def calendar_view(storage: Storage, tenant_id: str, *, now: datetime | None = No
     confirmed = sorted(service.tenant_calendar(storage, tenant_id).closed_weekdays)
     return CalendarView(service.events_frame(storage, tenant_id), confirmed,
                         service.closed_weekday_proposal(storage, tenant_id, now=now),
-                        learned_effects(storage, tenant_id))
+                        learned_effects(active_model_info(storage, tenant_id)))
 
 
-def learned_effects(storage: Storage, tenant_id: str) -> list[Effect]:
-    """The effects the active model learned, the kinds first, then named events by size of effect.
+def learned_effects(info: SavedModel | None) -> list[Effect]:
+    """The effects a model version learned (`active_model_info`), the kinds first, then named events by size.
 
     A named event whose effect is its kind's, within 5 points (every promotion called "Promo"; each
     holiday the shop closes for), says nothing new: left out.
     """
-    info = active_model_info(storage, str(tenant_id))
     if info is None:
         return []
     effects = Effects.from_json(info.hyperparameters.get("calendar_effects"))
@@ -71,29 +68,16 @@ def product_choices(storage: Storage, tenant_id: str) -> dict[str, str]:
 
 def save_event(storage: Storage, tenant_id: str, event: Event, *, replace: str | None = None,
                now: datetime | None = None) -> service.SaveReport:
-    """Add `event` (or put it in place of the stored event `replace`), then move the stored forecast."""
+    """Add `event`, or put it in place of the stored event `replace` (the form edits one)."""
     if replace:
-        report = service.edit_event(storage, str(tenant_id), replace, event, now=now)
-    else:
-        report = service.save_events(storage, str(tenant_id), [event], now=now)
-    refresh_forecast(storage, str(tenant_id), now=now)
-    return report
+        return service.edit_event(storage, str(tenant_id), replace, event, now=now)
+    return service.save_events(storage, str(tenant_id), [event], now=now)
 
 
 def import_events(storage: Storage, tenant_id: str, source, *, now: datetime | None = None) -> service.SaveReport:
-    """Every event of an uploaded CSV, or none; then the stored forecast moves."""
-    report = service.save_events(storage, str(tenant_id), service.read_events_csv(source), now=now)
-    refresh_forecast(storage, str(tenant_id), now=now)
-    return report
+    """Every event of an uploaded CSV, or none."""
+    return service.save_events(storage, str(tenant_id), service.read_events_csv(source), now=now)
 
 
-def remove_event(storage: Storage, tenant_id: str, key: str, *, now: datetime | None = None) -> bool:
-    removed = service.remove_event(storage, str(tenant_id), key)
-    refresh_forecast(storage, str(tenant_id), now=now)
-    return removed
-
-
-def set_closed_weekdays(storage: Storage, tenant_id: str, weekdays, *, now: datetime | None = None) -> list[int]:
-    days = service.set_closed_weekdays(storage, str(tenant_id), weekdays)
-    refresh_forecast(storage, str(tenant_id), now=now)
-    return days
+remove_event = service.remove_event
+set_closed_weekdays = service.set_closed_weekdays

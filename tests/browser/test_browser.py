@@ -282,21 +282,32 @@ def test_spanish_pages_render(server, browser):
     page.close()
 
 
+def started_in(browser, base: str, lang: str, locale: str, width: int):
+    """A window `width` wide on the app, settled after the cold start, in the language its browser asks for."""
+    page = browser.new_page(viewport={"width": width, "height": 2200}, locale=locale)
+    page.goto(base)
+    settle(page, timeout_ms=120_000)
+    if lang == "es":  # a browser set to Spanish opens the app in Spanish
+        page.get_by_text(t("overview.sales", "es"), exact=True).first.wait_for(timeout=60_000)
+    return page
+
+
+def open_by_address(page, base: str, path: str, heading: str, lang: str) -> None:
+    """Open a page by its address (on a phone the menu sits behind the sidebar toggle) and wait for its heading."""
+    page.goto(f"{base}/{path}")
+    page.wait_for_function(HEADING, arg=t(heading, lang, name=TENANT), timeout=60_000)
+    settle(page)
+
+
 @pytest.mark.parametrize("lang, locale, width", [("en", "en-US", 1440), ("es", "es-ES", 390)],
                          ids=["english-desktop", "spanish-phone"])
 def test_products_page_plans_stock_and_recomputes_it(server, browser, lang, locale, width):
     """The stock table, one product's chart and the order list, in either language and on a phone; "Recompute
     stock" replans from the stock in the database (here raised, so the first product no longer needs an order)."""
     base, db = server
-    page = browser.new_page(viewport={"width": width, "height": 2200}, locale=locale)
-    page.goto(base)
-    settle(page, timeout_ms=120_000)
-    if lang == "es":  # a browser set to Spanish opens the app in Spanish
-        page.get_by_text(t("overview.sales", "es"), exact=True).first.wait_for(timeout=60_000)
+    page = started_in(browser, base, lang, locale, width)
     if width < 600:  # the menu sits behind the sidebar toggle on a phone: go by address
-        page.goto(f"{base}/products-stock")
-        page.wait_for_function(HEADING, arg=t("products.title", lang, name=TENANT), timeout=60_000)
-        settle(page)
+        open_by_address(page, base, "products-stock", "products.title", lang)
     else:
         open_page(page, "nav.products", "products.title", lang)
     assert page.locator(EXCEPTION).count() == 0
@@ -338,14 +349,8 @@ def test_the_calendar_form_adds_a_closure_and_the_forecast_follows(server, brows
     from forecasting.views.common import stored_forecast
 
     base, db = server
-    page = browser.new_page(viewport={"width": width, "height": 2200}, locale=locale)
-    page.goto(base)
-    settle(page, timeout_ms=120_000)
-    if lang == "es":  # a browser set to Spanish opens the app in Spanish
-        page.get_by_text(t("overview.sales", "es"), exact=True).first.wait_for(timeout=60_000)
-    page.goto(f"{base}/shop-calendar")
-    page.wait_for_function(HEADING, arg=t("calendar.title", lang, name=TENANT), timeout=60_000)
-    settle(page)
+    page = started_in(browser, base, lang, locale, width)
+    open_by_address(page, base, "shop-calendar", "calendar.title", lang)
     name = f"Stocktaking {lang}"
     page.get_by_label(t("calendar.form.name", lang), exact=True).fill(name)
     page.locator('[data-testid="stSelectbox"]', has_text=t("calendar.form.kind", lang)).click()

@@ -72,13 +72,8 @@ def lag_features(y: np.ndarray, rows: np.ndarray, floor: float, normalize: bool 
     return features, level
 
 
-def known_features(dates: pd.DatetimeIndex, calendar) -> np.ndarray:
-    """The shop's calendar as features known ahead: closed, promotion, holiday (the shop's or the country's),
-    event; 0/1 per day."""
-    table = calendar.days(dates[0], dates[-1])
-    kinds = [{kind for kind, _ in tags} for tags in table["tags"]]
-    return np.column_stack([table["closed"].to_numpy(dtype=float),
-                            *[[float(kind in day) for day in kinds] for kind in ("promotion", "holiday", "event")]])
+#: The shop's calendar as LightGBM's known-ahead features (`core.events.Calendar.flags`).
+KNOWN_KINDS = ("closed", "promotion", "holiday", "event")
 
 
 class LightGBMForecaster(Forecaster):
@@ -145,7 +140,7 @@ class LightGBMForecaster(Forecaster):
             from ..events import Calendar
 
             known = getattr(self, "known_", None) or Calendar()
-            self.calendar_ = np.column_stack([self.calendar_, known_features(dates, known)])
+            self.calendar_ = np.column_stack([self.calendar_, known.flags(dates, KNOWN_KINDS).to_numpy()])
 
     def _predict(self, h, levels):
         n = len(self.y_)

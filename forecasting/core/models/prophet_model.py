@@ -52,9 +52,7 @@ class ProphetForecaster(Forecaster):
         """The calendar's regressors over `dates` (all 0 without a calendar)."""
         from ..events import Calendar
 
-        table = (getattr(self, "known_", None) or Calendar()).days(dates[0], dates[-1])
-        kinds = [{kind for kind, _ in tags} for tags in table["tags"]]
-        return pd.DataFrame({kind: [float(kind in day) for day in kinds] for kind in REGRESSORS}, index=dates)
+        return (getattr(self, "known_", None) or Calendar()).flags(dates, REGRESSORS)
 
     def _shop_holidays(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame | None:
         """The shop's own holidays (not the country's, which Prophet adds itself) as Prophet's holidays frame."""
