@@ -340,8 +340,14 @@ def cmd_events(args) -> int:
     from .core.errors import DataError
     from .core.events import Event
     from .services import calendar
+    from .services.training import refresh_forecast
 
     storage = _storage(args)
+    if args.action == "list":
+        frame = calendar.events_frame(storage, args.tenant)
+        with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 40):
+            print(frame.to_string(index=False) if not frame.empty else "no events yet: `events add` or `events import`")
+        return 0
     if args.action == "add":
         first = _day(args.first_day, "--from")
         event = Event(args.name, args.kind, first, _day(args.last_day, "--to") if args.last_day else first,
@@ -353,18 +359,16 @@ def cmd_events(args) -> int:
         if not calendar.remove_event(storage, args.tenant, args.key):
             raise DataError(f"tenant {args.tenant} has no event with key {args.key!r}: `events list` shows the keys")
         print(f"removed event {args.key}")
-    elif args.action == "list":
-        frame = calendar.events_frame(storage, args.tenant)
-        with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 40):
-            print(frame.to_string(index=False) if not frame.empty else "no events yet: `events add` or `events import`")
-    else:
-        if args.weekdays is not None:
-            text = args.weekdays.strip().lower()
-            try:
-                days = [] if text in ("", "none") else parse_weekdays(text)  # as ML_CLOSED_WEEKDAYS is read
-            except ValueError as exc:
-                raise DataError(str(exc)) from None
-            calendar.set_closed_weekdays(storage, args.tenant, days)
+    elif args.weekdays is not None:
+        text = args.weekdays.strip().lower()
+        try:
+            days = [] if text in ("", "none") else parse_weekdays(text)  # as ML_CLOSED_WEEKDAYS is read
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
+        calendar.set_closed_weekdays(storage, args.tenant, days)
+    if args.action != "closed-days" or args.weekdays is not None:
+        refresh_forecast(storage, args.tenant)  # every change moves the stored forecast at once
+    if args.action == "closed-days":
         confirmed = calendar.tenant_calendar(storage, args.tenant).closed_weekdays
         proposal = calendar.closed_weekday_proposal(storage, args.tenant)
         print("closed every week: " + (", ".join(WEEKDAYS[d] for d in sorted(confirmed)) or "none"))

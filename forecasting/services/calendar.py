@@ -15,8 +15,10 @@ Decisions:
 * At most `MAX_EVENTS` events per shop, dates within 50 years of today, an
   event at most a year long (a yearly one repeats instead).
 * An event for products names products the shop has (`productos`).
-* Every change moves the stored forecast at once (`training.refresh_forecast`):
-  a closure entered today is 0 on the Forecast page right away.
+* Writes here don't move the stored forecast: training reads the calendar
+  (`tenant_calendar`), so this module can't call it. Whoever changes the
+  calendar calls `training.refresh_forecast` after: `views.calendar` for the
+  dashboard, the CLI's `events`.
 """
 
 from __future__ import annotations
@@ -129,9 +131,7 @@ def save_events(storage: Storage, tenant_id: str, events: Sequence[Event], *, no
     Raises DataError naming every problem.
     """
     tenant, rows, warnings = _checked_rows(storage, str(tenant_id), events, None, now)
-    written = storage.upsert(TABLE, tenant.id, rows) if rows else 0
-    _forecast_follows(storage, tenant.id, now)
-    return SaveReport(written, warnings)
+    return SaveReport(storage.upsert(TABLE, tenant.id, rows) if rows else 0, warnings)
 
 
 def edit_event(storage: Storage, tenant_id: str, key: str, event: Event, *, now: datetime | None = None) -> SaveReport:
@@ -141,7 +141,6 @@ def edit_event(storage: Storage, tenant_id: str, key: str, event: Event, *, now:
                              where={"event_key": key})
     if not changed:
         raise DataError("nothing was saved: the event being edited no longer exists (removed elsewhere?)")
-    _forecast_follows(storage, tenant.id, now)
     return SaveReport(changed, warnings)
 
 
@@ -169,23 +168,9 @@ def _checked_rows(storage: Storage, tenant_id: str, events: Sequence[Event], rep
     return tenant, rows, _closures_with_sales(storage, tenant, events, today)
 
 
-def remove_event(storage: Storage, tenant_id: str, key: str, *, now: datetime | None = None) -> bool:
+def remove_event(storage: Storage, tenant_id: str, key: str) -> bool:
     """Remove one event by key; False when the shop has no such event."""
-    removed = storage.delete(TABLE, str(tenant_id), where={"event_key": str(key)}) > 0
-    if removed:
-        _forecast_follows(storage, str(tenant_id), now)
-    return removed
-
-
-def _forecast_follows(storage: Storage, tenant_id: str, now: datetime | None) -> None:
-    """Every calendar change moves the stored forecast at once, without retraining (`training.refresh_forecast`).
-
-    Imported here rather than at the top: training reads the calendar (`tenant_calendar`), so the
-    calendar's writes reach training the other way round, at call time.
-    """
-    from .training import refresh_forecast
-
-    refresh_forecast(storage, tenant_id, now=now)
+    return storage.delete(TABLE, str(tenant_id), where={"event_key": str(key)}) > 0
 
 
 def _normalized(event: Event) -> Event:
@@ -372,8 +357,7 @@ def closed_weekday_proposal(storage: Storage, tenant_id: str, *, now: datetime |
     return [day for day in propose_closed_weekdays(y) if day not in settings.closed_weekdays]
 
 
-def set_closed_weekdays(storage: Storage, tenant_id: str, weekdays: Iterable[int], *,
-                        now: datetime | None = None) -> list[int]:
+def set_closed_weekdays(storage: Storage, tenant_id: str, weekdays: Iterable[int]) -> list[int]:
     """Confirm the shop's weekly closed days (the tenant's `closed_weekdays` setting); returns them."""
     tenant = get_tenant(storage, str(tenant_id))
     days = sorted({int(day) for day in weekdays})
@@ -382,5 +366,4 @@ def set_closed_weekdays(storage: Storage, tenant_id: str, weekdays: Iterable[int
     overrides = dict(tenant_overrides(storage, tenant.id))
     overrides["closed_weekdays"] = days
     save_tenant_overrides(storage, tenant.id, overrides)
-    _forecast_follows(storage, tenant.id, now)
     return days

@@ -1,7 +1,8 @@
 """The calendar page: the shop's events, its weekly closed days, and what history says each kind of day does.
 
-Every change is saved whole or not at all, and moves the stored forecast at
-once, without retraining (`services.calendar`).
+Every change is saved whole or not at all (`services.calendar`) and then
+moves the stored forecast at once (`training.refresh_forecast`), without
+retraining: a closure entered today is 0 on the Forecast page right away.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pandas as pd
 from ..core.events import KINDS, Effect, Effects, Event
 from ..services import calendar as service
 from ..services.model_store import SavedModel, active_model_info
+from ..services.training import refresh_forecast
 from ..storage import Storage
 
 __all__ = [
@@ -68,16 +70,29 @@ def product_choices(storage: Storage, tenant_id: str) -> dict[str, str]:
 
 def save_event(storage: Storage, tenant_id: str, event: Event, *, replace: str | None = None,
                now: datetime | None = None) -> service.SaveReport:
-    """Add `event`, or put it in place of the stored event `replace` (the form edits one)."""
+    """Add `event` (or put it in place of the stored event `replace`), then move the stored forecast."""
     if replace:
-        return service.edit_event(storage, str(tenant_id), replace, event, now=now)
-    return service.save_events(storage, str(tenant_id), [event], now=now)
+        report = service.edit_event(storage, str(tenant_id), replace, event, now=now)
+    else:
+        report = service.save_events(storage, str(tenant_id), [event], now=now)
+    refresh_forecast(storage, str(tenant_id), now=now)
+    return report
 
 
 def import_events(storage: Storage, tenant_id: str, source, *, now: datetime | None = None) -> service.SaveReport:
-    """Every event of an uploaded CSV, or none."""
-    return service.save_events(storage, str(tenant_id), service.read_events_csv(source), now=now)
+    """Every event of an uploaded CSV, or none; then the stored forecast moves."""
+    report = service.save_events(storage, str(tenant_id), service.read_events_csv(source), now=now)
+    refresh_forecast(storage, str(tenant_id), now=now)
+    return report
 
 
-remove_event = service.remove_event
-set_closed_weekdays = service.set_closed_weekdays
+def remove_event(storage: Storage, tenant_id: str, key: str, *, now: datetime | None = None) -> bool:
+    removed = service.remove_event(storage, str(tenant_id), key)
+    refresh_forecast(storage, str(tenant_id), now=now)
+    return removed
+
+
+def set_closed_weekdays(storage: Storage, tenant_id: str, weekdays, *, now: datetime | None = None) -> list[int]:
+    days = service.set_closed_weekdays(storage, str(tenant_id), weekdays)
+    refresh_forecast(storage, str(tenant_id), now=now)
+    return days
