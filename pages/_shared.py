@@ -120,8 +120,8 @@ def _tenants(db: str) -> list[Tenant]:
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=256, show_spinner=False)
-def _overview(db: str, tenant_id: str, key: tuple) -> overview_views.Overview:
-    return overview_views.overview(storage(), tenant_id)
+def _overview(db: str, tenant_id: str, key: tuple, lang: str) -> overview_views.Overview:
+    return overview_views.overview(storage(), tenant_id, lang=lang)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=256, show_spinner=False)
@@ -130,8 +130,8 @@ def _scorecard(db: str, tenant_id: str, key: tuple) -> Scorecard:
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def _forecast_view(db: str, tenant_id: str, key: tuple) -> forecast_views.ForecastView:
-    return forecast_views.forecast_view(storage(), tenant_id)
+def _forecast_view(db: str, tenant_id: str, key: tuple, lang: str) -> forecast_views.ForecastView:
+    return forecast_views.forecast_view(storage(), tenant_id, lang=lang)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
@@ -140,8 +140,8 @@ def _cv_view(db: str, tenant_id: str, key: tuple, model_version: str | None) -> 
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def _anomaly_view(db: str, tenant_id: str, key: tuple) -> anomaly_views.AnomalyView | None:
-    return anomaly_views.anomaly_view(storage(), tenant_id)
+def _anomaly_view(db: str, tenant_id: str, key: tuple, lang: str) -> anomaly_views.AnomalyView | None:
+    return anomaly_views.anomaly_view(storage(), tenant_id, lang)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
@@ -159,7 +159,7 @@ def tenants() -> list[Tenant]:
 
 
 def overview(tenant_id: str) -> overview_views.Overview:
-    return _overview(db_key(), tenant_id, stamp(tenant_id))
+    return _overview(db_key(), tenant_id, stamp(tenant_id), language())
 
 
 def all_overviews(user: auth.User) -> list[overview_views.Overview]:
@@ -179,7 +179,7 @@ def scorecard(tenant_id: str) -> Scorecard:
 
 
 def forecast_view(tenant_id: str) -> forecast_views.ForecastView:
-    return _forecast_view(db_key(), tenant_id, stamp(tenant_id))
+    return _forecast_view(db_key(), tenant_id, stamp(tenant_id), language())
 
 
 def cv_view(tenant_id: str, model_version: str | None = None) -> comparison_views.CVView | None:
@@ -187,7 +187,7 @@ def cv_view(tenant_id: str, model_version: str | None = None) -> comparison_view
 
 
 def anomaly_view(tenant_id: str) -> anomaly_views.AnomalyView | None:
-    return _anomaly_view(db_key(), tenant_id, stamp(tenant_id))
+    return _anomaly_view(db_key(), tenant_id, stamp(tenant_id), language())
 
 
 def products_view(tenant_id: str) -> product_views.ProductsView:

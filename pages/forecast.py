@@ -35,7 +35,7 @@ if future.empty:
 left, right = st.columns([3, 1], vertical_alignment="bottom")
 left.subheader(md("forecast.next_days", lang, n=len(future), days=len(future)))
 right.download_button(
-    md("forecast.download", lang), data=forecast.forecast_csv(view),
+    md("forecast.download", lang), data=tables.forecast_csv(view, fmt),
     file_name=f"forecast_{tenant.id}_{view.today.isoformat()}.csv", mime="text/csv",
     icon=":material/download:", width="stretch", key="forecast_download",
 )

@@ -18,6 +18,35 @@ shared.page_header(ctx, "overview.title", md("overview.caption", lang, city=city
                                             day=fmt.date(data.today, "full")))
 shared.require_sales(ctx, data.has_sales)
 
+if data.outlook:  # plain answers first: what this week, next week and this month add up to
+    st.subheader(md("overview.glance", lang), help=md("overview.glance_help", lang))
+    for col, period in zip(st.columns(len(data.outlook)), data.outlook, strict=True):
+        with col.container(border=True, height="stretch"):
+            st.metric(md(f"overview.period.{period.key}", lang) + " · "
+                      + md("overview.period.range", lang, start=fmt.month_day(period.start), end=fmt.month_day(period.end)),
+                      fmt.money(period.total, whole=True) if period.total is not None else "—")
+            lines = []
+            if period.total is None:
+                lines.append(md("overview.period.no_forecast", lang))
+            elif period.actual > 0:
+                lines.append(md("overview.period.so_far", lang, sold=fmt.money(period.actual, whole=True),
+                                ahead=fmt.money(period.ahead, whole=True)))
+            if period.busiest:
+                lines.append(md("overview.period.busiest", lang, day=fmt.day(period.busiest[0]),
+                                amount=fmt.money(period.busiest[1], whole=True)))
+            if period.uncertain:
+                day, low, high = period.uncertain
+                lines.append(md("overview.period.uncertain", lang, day=fmt.day(day), low=fmt.money(low, whole=True),
+                                high=fmt.money(high, whole=True)))
+            if period.closed:
+                lines.append(md("overview.period.closed", lang, days=", ".join(fmt.day(d) for d in period.closed)))
+            names: dict[str, list] = {}
+            for day, name in period.named:
+                names.setdefault(name, []).append(day)
+            lines += [md("overview.period.named", lang, name=name, days=", ".join(fmt.day(d) for d in days))
+                      for name, days in names.items()]
+            st.markdown("\n".join(f"- {line}" for line in lines))
+
 st.subheader(md("overview.sales", lang))
 cols = st.columns(4)
 for col, days in zip(cols[:2], (7, 30), strict=True):
@@ -35,6 +64,8 @@ for col, days in zip(cols[2:], (7, 30), strict=True):
     col.metric(md("overview.forecast_next", lang, n=days, days=days), fmt.money(total, whole=True),
                delta=fmt.percent(versus, signed=True) if versus is not None else None,
                delta_description=md("overview.vs_last", lang, n=days, days=days) if versus is not None else None,
+               chart_data=list(data.forecast_days.iloc[:days].round(2)) if total is not None else None,
+               chart_type="bar" if days == 7 else "area",
                border=True, height="stretch", help=md("overview.forecast_help", lang, n=days, days=days))
 
 if not data.trained:
@@ -80,9 +111,9 @@ cols[2].metric(
     md("overview.off_by", lang, error=fmt.percent(reliability.wape)) if reliability else md("overview.unknown", lang),
     delta=edge_text, delta_color=edge_color, delta_arrow="up" if edge is not None and edge >= 0 else "down",
     border=True, height="stretch",
-    help=(md("overview.reliability_issued", lang, n=reliability.days, days=reliability.days,
-            coverage=fmt.percent(reliability.coverage_80)) if reliability and reliability.source == "issued"
-          else md("overview.reliability_backtest", lang)),
+    help=(md("overview.reliability_backtest", lang) if not reliability or reliability.days is None
+          else md("overview.reliability_issued" if reliability.source == "issued" else "overview.reliability_backtest_days",
+                  lang, n=reliability.days, days=reliability.days, coverage=fmt.percent(reliability.coverage_80))),
 )
 
 # --- how the issued forecasts did -----------------------------------------------------------
@@ -94,7 +125,9 @@ if not card.scored:
             else md("overview.score_none_never", lang), icon=":material/hourglass_top:")
 else:
     st.caption(md("overview.score_caption", lang, n=card.days, lookback=overview.RELIABILITY_LOOKBACK_DAYS, days=card.days)
-               + ("  " + md("overview.score_early", lang, n=card.days, days=card.days) if not card.settled else ""))
+               + ("  " + md("overview.score_early", lang, n=card.days, days=card.days) if not card.settled else "")
+               + ("  " + md("overview.score_backtest", lang, n=card.backtest_days, days=card.backtest_days)
+                  if card.backtest_days else ""))
     cols = st.columns(4)
     cols[0].metric(md("overview.score_error", lang), md("overview.off_by", lang, error=fmt.percent(card.wape)),
                    border=True, height="stretch", help=md("overview.score_error_help", lang))
@@ -110,6 +143,10 @@ else:
                    help=md("overview.score_cov_help", lang, level=fmt.percent(level)))
     st.markdown(md("overview.score_coverage", lang, c80=fmt.percent(card.coverage_80), c95=fmt.percent(card.coverage_95))
                 + (" " + md(f"overview.score_verdict.{card.range_verdict}", lang) if card.range_verdict else ""))
+    ahead = [md("overview.score_ahead_line", lang, first=7 * (row.week_ahead - 1) + 1, last=7 * row.week_ahead,
+                error=fmt.percent(row.wape)) for row in card.by_week.itertuples() if row.wape == row.wape]
+    if ahead:
+        st.markdown(f"**{md('overview.score_ahead', lang)}**\n\n" + "\n".join(f"- {line}" for line in ahead))
     left, right = st.columns(2)
     with left:
         st.markdown(f"**{md('overview.score_over_time', lang)}**")

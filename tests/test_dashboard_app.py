@@ -83,7 +83,17 @@ def test_overview_shows_cards_and_the_all_tenants_table(app):
     assert {t(key, "en") for key in cards} <= set(labels)
     values = {m.label: m.value for m in app.metric}
     assert values[t("overview.sales_last", "en", days=7)].startswith("€")  # tenant 1 sells in euros
-    assert "seasonal naive" in " ".join(m.delta for m in app.metric if m.label == t("overview.reliability", "en"))
+    # The owner's words: compared with repeating last week, never "seasonal naive".
+    assert "repeating last week" in " ".join(m.delta for m in app.metric if m.label == t("overview.reliability", "en"))
+    # Plain answers first: this week, next week and this month, each a total in euros with its busiest day.
+    summary = [m for m in app.metric if m.label.split(" · ")[0] in
+               {t(f"overview.period.{key}", "en") for key in ("this_week", "next_week", "this_month")}]
+    assert len(summary) == 3 and all(m.value.startswith("€") for m in summary)
+    assert t("overview.glance", "en") == app.subheader[0].value
+    said = " ".join(m.value for m in app.markdown)
+    assert said.count("Busiest day:") == 3 and "Closed:" in said  # the demo bakery closes on Sundays
+    # The scorecard is filled from the first training's back-tests, and says so.
+    assert "back-test" in " ".join(c.value for c in app.caption)
     table = app.dataframe[0].value
     assert len(table) == 4 and "Panadería La Espiga" in set(table[t("table.business", "en")])
 
@@ -407,12 +417,17 @@ def test_overview_scorecard_shows_coverage_in_words_and_the_error_charts(scored_
     assert labels[t("overview.score_vs_naive", "en")].startswith(("Beats it by", "—")) or "worse" in labels[
         t("overview.score_vs_naive", "en")]
     names = [{trace.get("name") for trace in chart["data"]} for chart in charts(at)]
-    assert {t("chart.our_forecast", "en"), "Seasonal naive"} in names and len(names) == 2
+    assert {t("chart.our_forecast", "en"), "Repeating last week"} in names and len(names) == 2
+    ahead = t("overview.score_ahead_line", "en", first=1, last=7, error="")
+    assert any(ahead in m.value for m in at.markdown)  # accuracy by days ahead, in words
 
 
-def test_overview_scorecard_explains_when_nothing_is_scored_yet(scored_app):
-    at = scored_app
-    at.sidebar.selectbox(key="tenant_id").select("2").run()
+def test_overview_scorecard_explains_when_nothing_is_scored_yet(monkeypatch, own_db):
+    storage = SQLStorage.sqlite_file(own_db)
+    storage.delete("forecast_history", "1", where={"source": "backtest"})  # a first training without back-tests
+    storage.close()
+    use_database(monkeypatch, own_db)
+    at = start()
     assert not at.exception
     assert any(m.startswith(t("overview.score_none", "en", day="")[:40]) for m in (i.value for i in at.info))
     assert not charts(at)

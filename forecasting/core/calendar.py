@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -11,7 +11,7 @@ import pandas as pd
 from .errors import ConfigError
 
 
-@lru_cache(maxsize=None)
+@cache
 def supported_countries() -> frozenset[str]:
     import holidays
 
@@ -29,18 +29,26 @@ def check_country(country: str | None) -> str | None:
 
 
 @lru_cache(maxsize=256)
-def _holidays(country: str, years: tuple[int, ...]) -> dict[date, str]:
+def _holidays(country: str, years: tuple[int, ...], language: str | None = None) -> dict[date, str]:
     import holidays
 
-    return dict(holidays.country_holidays(country, years=list(years)).items())
+    table = holidays.country_holidays(country, years=list(years))
+    if language:
+        # The names in the reader's language where the package has them ("es" for Spain, "en_US" for
+        # English); otherwise the package's own default names, as before.
+        wanted = "en_US" if language == "en" else language
+        if wanted in getattr(table, "supported_languages", ()):
+            table = holidays.country_holidays(country, years=list(years), language=wanted)
+    return dict(table.items())
 
 
-def holidays_between(country: str | None, start, end) -> pd.Series:
-    """Holiday names indexed by date (Timestamp) between `start` and `end` inclusive."""
+def holidays_between(country: str | None, start, end, language: str | None = None) -> pd.Series:
+    """Holiday names indexed by date (Timestamp) between `start` and `end` inclusive, in `language`
+    ("en", "es") when the holidays package translates that country's names."""
     if not country:
         return pd.Series(dtype=object)
     start, end = pd.Timestamp(start), pd.Timestamp(end)
-    table = _holidays(country, tuple(range(start.year, end.year + 1)))
+    table = _holidays(country, tuple(range(start.year, end.year + 1)), language)
     items = sorted((pd.Timestamp(d), name) for d, name in table.items() if start <= pd.Timestamp(d) <= end)
     return pd.Series([name for _, name in items], index=pd.DatetimeIndex([d for d, _ in items]), dtype=object)
 

@@ -18,7 +18,7 @@ from .config import INTERVAL_LEVELS, MLSettings
 from .errors import ForecastingError
 from .evaluation import CVResult, cross_validate, rank_candidates, ranking_metric
 from .events import Calendar, CalendarAware
-from .intervals import Conformal
+from .intervals import Conformal, lower_col, sanitize_forecast, upper_col
 from .logs import log_event
 from .models import Forecaster, build, unavailable_reason
 from .models.base import check_series
@@ -171,14 +171,52 @@ def add_ensemble(cv: CVResult, metric: str, top_k: int) -> list[str]:
     return members
 
 
+def _band_floor(y: pd.Series) -> float:
+    """The level below which a forecast day counts as closed for the bands: a tenth of the recent mean."""
+    recent = np.abs(y.to_numpy()[-56:])
+    return 0.1 * float(recent.mean()) if recent.size and recent.mean() > 0 else 1.0
+
+
 def calibration_from_cv(cv: CVResult, model_name: str, y: pd.Series, levels) -> Conformal | None:
     """Conformal intervals from the CV errors of `model_name`, or None when it has none."""
     preds = cv.predictions[cv.predictions["model"] == model_name]
     if preds.empty:
         return None
-    recent = np.abs(y.to_numpy()[-56:])
-    floor = 0.1 * float(recent.mean()) if recent.size and recent.mean() > 0 else 1.0
-    return Conformal.from_errors(preds["y"], preds["yhat"], preds["step"], preds["fold"], levels, floor)
+    return Conformal.from_errors(preds["y"], preds["yhat"], preds["step"], preds["fold"], levels, _band_floor(y))
+
+
+def backtest_forecasts(cv: CVResult, model_name: str, y: pd.Series,
+                       levels: tuple[int, ...] = INTERVAL_LEVELS) -> pd.DataFrame:
+    """The forecasts `model_name` made in each CV fold, with bands, as if they had been issued then.
+
+    One row per scored day: fold, cutoff, ds, step, y, yhat and the bands of
+    `levels`. Each fold's bands are calibrated on the other folds' errors
+    only (leave one fold out), so their coverage is measured on days they
+    never saw; with a single fold there is nothing else to learn from and
+    the fold calibrates itself (said in the scorecard's caption as a
+    back-test). Empty when the model has no CV forecasts (a fallback winner).
+    """
+    preds = cv.predictions[cv.predictions["model"] == model_name].sort_values(["fold", "ds"])
+    if preds.empty:
+        return pd.DataFrame(columns=["fold", "cutoff", "ds", "step", "y", "yhat",
+                                     *(c for level in levels for c in (lower_col(level), upper_col(level)))])
+    floor = _band_floor(y)
+    frames = []
+    for fold, part in preds.groupby("fold"):
+        others = preds[preds["fold"] != fold]
+        pool = others if len(others) else part
+        conformal = Conformal.from_errors(pool["y"], pool["yhat"], pool["step"], pool["fold"], levels, floor)
+        # `bands` reads position i as step i + 1: lay the fold's days out by step (closed days are not scored).
+        steps = part["step"].to_numpy(dtype=int)
+        by_step = np.full(int(steps.max()), np.nan)
+        by_step[steps - 1] = part["yhat"].to_numpy(dtype=float)
+        bands = {level: (low[steps - 1], high[steps - 1])
+                 for level, (low, high) in conformal.bands(by_step, levels).items()}
+        safe = sanitize_forecast(pd.DatetimeIndex(part["ds"]), part["yhat"].to_numpy(dtype=float), bands, levels)
+        frames.append(safe.reset_index(drop=True).assign(fold=int(fold), cutoff=part["cutoff"].to_numpy(),
+                                                         ds=part["ds"].to_numpy(), step=steps,
+                                                         y=part["y"].to_numpy(dtype=float)))
+    return pd.concat(frames, ignore_index=True)
 
 
 def _maker(settings: MLSettings, country: str | None, extra: Extra,

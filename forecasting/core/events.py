@@ -106,6 +106,7 @@ class Calendar:
     events: tuple[Event, ...] = ()
     closed_weekdays: frozenset[int] = frozenset()
     country: str | None = None
+    language: str | None = None  # of the holiday names in `days` labels, for showing; None: the package's default
 
     @property
     def empty(self) -> bool:
@@ -131,7 +132,7 @@ class Calendar:
         if self.closed_weekdays:
             weekly = np.isin(index.dayofweek, sorted(self.closed_weekdays))
         if self.country and n:
-            for day, name in holidays_between(self.country, start, end).items():
+            for day, name in holidays_between(self.country, start, end, self.language).items():
                 tags[(day - start).days].append((PUBLIC_HOLIDAY, str(name)))
         first, last = start.date(), end.date()
         for event in self.shop_events():

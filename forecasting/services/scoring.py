@@ -31,6 +31,8 @@ from ..storage import Storage
 #: Scored days needed before issued forecasts are trusted over the CV error.
 MIN_SCORED_DAYS = 7
 RECENT_DAYS = 28
+#: `forecast_history.source` of a row back-filled from cross-validation (NULL: issued).
+BACKTEST = "backtest"
 
 
 def history_rows(tenant_id: str, forecast: pd.DataFrame, model_type: str, version: str) -> list[dict[str, Any]]:
@@ -49,11 +51,41 @@ def record_issued_forecast(storage: Storage, tenant_id: str, forecast: pd.DataFr
     return storage.upsert("forecast_history", str(tenant_id), history_rows(tenant_id, forecast, model_type, version))
 
 
-def score_issued(storage: Storage, tenant_id: str, y: pd.Series, *, since: date | None = None) -> pd.DataFrame:
-    """Every issued forecast day that now has an actual, with its errors.
+def backtest_rows(tenant_id: str, backtests: pd.DataFrame, model_type: str, version: str) -> list[dict[str, Any]]:
+    """`engine.backtest_forecasts` as forecast_history rows: each fold issued the day after its cutoff."""
+    return [
+        {"tenant_id": str(tenant_id), "model_version": f"{version}.cv{int(row.fold)}", "model_type": model_type,
+         "issued_on": (pd.Timestamp(row.cutoff) + pd.Timedelta(days=1)).date(), "target_date": pd.Timestamp(row.ds).date(),
+         "step": int(row.step), "yhat": float(row.yhat), "source": BACKTEST,
+         **{column: float(getattr(row, column)) for level in (80, 95) for column in (lower_col(level), upper_col(level))}}
+        for row in backtests.itertuples(index=False)
+    ]
 
-    Columns: issued_on, model_version, model_type, target_date, step, y, yhat,
-    abs_error, in_80, in_95, snaive, snaive_abs_error. `snaive` is the weekly
+
+def record_backtest(storage: Storage, tenant_id: str, backtests: pd.DataFrame, model_type: str, version: str,
+                    last_actual: pd.Timestamp) -> int:
+    """Back-fill the history with the winner's CV forecasts when nothing issued can be scored yet.
+
+    A new shop (or the demo on first start) would otherwise show an empty
+    scorecard for weeks; the folds are what the model would have forecast
+    had it been running then, and the scorecard says which days are
+    back-tests. Once real forecasts have actuals the back-fill is never
+    repeated, and the 90-day window lets the old one age out. Returns the rows written.
+    """
+    scorable = storage.select("forecast_history", str(tenant_id), columns=["target_date"],
+                              lt={"target_date": (last_actual + pd.Timedelta(days=1)).date()}, limit=1)
+    if not scorable.empty or backtests.empty:
+        return 0
+    return storage.upsert("forecast_history", str(tenant_id), backtest_rows(tenant_id, backtests, model_type, version))
+
+
+def score_issued(storage: Storage, tenant_id: str, y: pd.Series, *, since: date | None = None) -> pd.DataFrame:
+    """Every issued forecast day that now has an actual, with its errors (a back-test only for days without
+    an issued forecast).
+
+    Columns: issued_on, model_version, model_type, source, target_date, step, y, yhat,
+    abs_error, in_80, in_95, snaive, snaive_abs_error. `source` is "backtest" for
+    a back-filled CV forecast (`record_backtest`), else None. `snaive` is the weekly
     seasonal-naive forecast from the data the model had when it was issued
     (the same weekday in the last full week before `issued_on`).
     """
@@ -61,16 +93,21 @@ def score_issued(storage: Storage, tenant_id: str, y: pd.Series, *, since: date 
     history = storage.select("forecast_history", str(tenant_id), gte=gte,
                              lt={"target_date": (y.index[-1] + pd.Timedelta(days=1)).date()})
     if history.empty:
-        return pd.DataFrame(columns=["issued_on", "model_version", "model_type", "target_date", "step", "y", "yhat",
+        return pd.DataFrame(columns=["issued_on", "model_version", "model_type", "source", "target_date", "step", "y", "yhat",
                                      "abs_error", "in_80", "in_95", "snaive", "snaive_abs_error"])
     history["target_date"] = pd.to_datetime(history["target_date"])
     history["issued_on"] = pd.to_datetime(history["issued_on"])
+    history["source"] = history["source"].astype(object).where(history["source"].notna(), None) \
+        if "source" in history else None
     history = history[history["target_date"] >= y.index[0]]
     history["y"] = y.reindex(history["target_date"]).to_numpy()
     weeks_back = np.ceil(history["step"].to_numpy() / 7).astype(int) * 7
     reference = history["target_date"] - pd.to_timedelta(weeks_back, unit="D")
     history["snaive"] = y.reindex(reference).to_numpy()
     history = history.dropna(subset=["y"])
+    # A day someone was really issued a forecast for is scored on that, never on a back-test of it.
+    issued_days = set(history.loc[history["source"] != BACKTEST, "target_date"])
+    history = history[(history["source"] != BACKTEST) | ~history["target_date"].isin(issued_days)]
     return history.assign(
         abs_error=(history["y"] - history["yhat"]).abs(),
         in_80=(history["y"] >= history["yhat_lower_80"]) & (history["y"] <= history["yhat_upper_80"]),
@@ -98,7 +135,10 @@ class Scorecard:
     seasonal naive issued on the same days; negative = worse; None when no
     seasonal-naive reference exists). `over_time`: week, wape, snaive_wape,
     days. `by_step`: step (1 = the first day ahead), mae, mase, wape, days.
+    `by_week`: the same pooled by week ahead (1 = days 1-7), week_ahead, wape, days.
     A figure that can't be computed is None, never NaN.
+
+    `backtest_days` of the `days` are back-filled CV forecasts (`record_backtest`), not issued ones.
 
     With nothing scored yet (`days == 0`) the figures are None and
     `first_score_on` is the tenant's local date on which the first score
@@ -115,6 +155,8 @@ class Scorecard:
     over_time: pd.DataFrame = field(default_factory=lambda: _empty("week", "wape", "snaive_wape", "days"), repr=False)
     by_step: pd.DataFrame = field(default_factory=lambda: _empty("step", "mae", "mase", "wape", "days"), repr=False)
     first_score_on: date | None = None
+    backtest_days: int = 0
+    by_week: pd.DataFrame = field(default_factory=lambda: _empty("week_ahead", "wape", "days"), repr=False)
 
     @property
     def scored(self) -> bool:
@@ -163,6 +205,8 @@ def scorecard(storage: Storage, tenant_id: str, y: pd.Series | None, lookback_da
     scale = mase_scale(y.iloc[-365 - lookback_days : -lookback_days].to_numpy()) if len(y) > lookback_days + 14 \
         else mase_scale(y.to_numpy())
     by_step = score_frame(scored.assign(scale=scale), "step", ("mae", "mase", "wape")).sort_values("step")
+    by_week = score_frame(scored.assign(week_ahead=(scored["step"].astype(int) - 1) // 7 + 1), "week_ahead",
+                          ("wape",)).sort_values("week_ahead")
     daily = latest_per_day(scored)
     daily = daily.assign(week=daily["target_date"].dt.to_period("W").dt.start_time)
     ours = score_frame(daily, "week", ("wape",))
@@ -174,6 +218,7 @@ def scorecard(storage: Storage, tenant_id: str, y: pd.Series | None, lookback_da
     beats = float(1 - ours_mae / snaive_mae) if snaive_mae and np.isfinite(snaive_mae) and snaive_mae > 0 else None
     return Scorecard(
         days=int(daily["target_date"].nunique()),
+        backtest_days=int((daily["source"] == BACKTEST).sum()),
         wape=_finite(wape(scored["y"], scored["yhat"])),
         mape=_finite(mape(scored["y"], scored["yhat"])),
         mase=_finite(mase(scored["y"], scored["yhat"], scale)),
@@ -181,6 +226,7 @@ def scorecard(storage: Storage, tenant_id: str, y: pd.Series | None, lookback_da
         coverage_95=_finite(scored["in_95"].mean()),
         beats_snaive=_finite(beats),
         by_step=by_step.astype({"step": int}).reset_index(drop=True),
+        by_week=by_week.astype({"week_ahead": int}).reset_index(drop=True),
         over_time=over_time.reset_index(drop=True),
     )
 
@@ -189,13 +235,14 @@ def recent_error(storage: Storage, tenant_id: str, y: pd.Series, days: int = REC
     """Error of the forecasts shown for the last `days` days (latest issue per day), or None if too few."""
     since = (y.index[-1] - pd.Timedelta(days=days - 1)).date()
     scored = score_issued(storage, tenant_id, y, since=since)
+    scored = scored[scored["source"] != BACKTEST]  # drift is about forecasts really issued
     if scored.empty:
         return None
     daily = latest_per_day(scored)
     if len(daily) < MIN_SCORED_DAYS:
         return None
     return {"mape": mape(daily["y"], daily["yhat"]), "wape": wape(daily["y"], daily["yhat"]),
-            "days": int(len(daily)), "source": "issued forecasts"}
+            "days": len(daily), "source": "issued forecasts"}
 
 
 def measure_drift(storage: Storage, tenant_id: str, y: pd.Series, threshold: float,

@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..core.anomalies import detect_anomalies
 from ..core.config import MLSettings
-from ..core.engine import ForecastOutcome, Progress, forecast_series
+from ..core.engine import ForecastOutcome, Progress, backtest_forecasts, forecast_series
 from ..core.errors import DataError, ForecastingError, ModelError
 from ..core.events import CalendarAware, Effects, effects_of, unwrap
 from ..core.logs import log_event
@@ -31,7 +31,7 @@ from .locks import BusyError, tenant_lock
 from .model_store import active_model_info, load_active_model, new_version, save_model
 from .products import train_products
 from .sales import daily_sales
-from .scoring import measure_drift, record_issued_forecast
+from .scoring import measure_drift, record_backtest, record_issued_forecast
 from .tenants import get_tenant, settings_for_tenant
 
 FORECAST = "sales_forecast"
@@ -122,6 +122,8 @@ def train_and_predict_sales(
     rows[FORECAST] = storage.upsert("ml_predictions", tenant_id,
                                     forecast_rows(tenant_id, outcome.forecast, outcome.winner, version))
     rows["forecast_history"] = record_issued_forecast(storage, tenant_id, outcome.forecast, outcome.winner, version)
+    rows["forecast_backtest"] = record_backtest(storage, tenant_id, backtest_forecasts(outcome.cv, outcome.winner, y),
+                                                outcome.winner, version, y.index[-1])
 
     notify("anomalies", settings.anomaly_method)
     mark = time.perf_counter()

@@ -215,6 +215,9 @@ forecast_history = Table(
     Column("target_date", Date, nullable=False),
     Column("step", Integer, nullable=False),  # 1 = the first forecast day
     *_forecast_columns(),
+    # NULL: issued to the owner. "backtest": a cross-validation fold's forecast, back-filled on a first
+    # training so the scorecard has figures from day one (`scoring.record_backtest`); model_version "<v>.cv<k>".
+    Column("source", String(16)),
     Column("created_at", UTCDateTime, default=_now, nullable=False),
     UniqueConstraint("tenant_id", "model_version", "target_date", name="uq_forecast_history_key"),
     Index("ix_forecast_history_tenant_target", "tenant_id", "target_date"),

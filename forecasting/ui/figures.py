@@ -291,7 +291,7 @@ def scorecard_time_figure(card: Scorecard, fmt: Formatter) -> go.Figure:
     lang = fmt.lang
     weeks = card.over_time.sort_values("week")
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=weeks["week"], y=weeks["snaive_wape"], name=model_label("snaive", lang, short=True),
+    fig.add_trace(go.Scatter(x=weeks["week"], y=weeks["snaive_wape"], name=t("chart.last_week", lang),
                              mode="lines+markers", line=dict(color=PAST, width=2, dash="dash"), marker=dict(size=6),
                              hovertemplate="%{y:.0%}"))
     fig.add_trace(go.Scatter(x=weeks["week"], y=weeks["wape"], name=t("chart.our_forecast", lang),

@@ -286,9 +286,42 @@ def order_list_csv(view_table: pd.DataFrame, fmt: Formatter) -> bytes:
         t("products.csv.lead_time", lang): view_table["lead_time_days"].to_numpy(),
         t("products.csv.service_level", lang): view_table["service_level"].round(3).to_numpy(),
     })
-    spanish = lang == "es"
-    data = write_csv(frame, sep=";" if spanish else ",", decimal="," if spanish else ".")
-    return b"\xef\xbb\xbf" + data
+    return spreadsheet_csv(frame, fmt)
+
+
+def spreadsheet_csv(frame: pd.DataFrame, fmt: Formatter) -> bytes:
+    """CSV that a spreadsheet set to the reader's locale opens in columns, numbers as numbers.
+
+    The decimal mark is the locale's (Spain's and Colombia's comma, Mexico's point); where it is a comma the
+    fields are separated by `;`, as Excel and LibreOffice expect there. UTF-8 with a byte order mark, so
+    accents survive Excel's guess. Dates stay ISO (every spreadsheet reads them); formulas are neutralized.
+    """
+    decimal = fmt.separators[0]
+    return b"\xef\xbb\xbf" + write_csv(frame, sep=";" if decimal == "," else ",", decimal=decimal)
+
+
+def forecast_csv(view: ForecastView, fmt: Formatter) -> bytes:
+    """The forecast from today on, for a spreadsheet in the reader's language (`spreadsheet_csv`): headers
+    in that language, the model by its name, closed days and holidays named."""
+    lang = fmt.lang
+    future = view.future
+    closed = view.closed.reindex(future.index, fill_value=False).astype(bool).to_numpy()
+    labels = view.holidays.reindex(future.index).fillna("").to_numpy()
+    shut = t("calendar.kind.closed", lang)
+    frame = pd.DataFrame({
+        t("export.date", lang): future.index.strftime("%Y-%m-%d"),
+        t("export.forecast", lang): future["yhat"].round(2).to_numpy(),
+        t("export.low", lang, level=80): future["yhat_lower"].round(2).to_numpy(),
+        t("export.high", lang, level=80): future["yhat_upper"].round(2).to_numpy(),
+        t("export.low", lang, level=95): future["yhat_lower_95"].round(2).to_numpy(),
+        t("export.high", lang, level=95): future["yhat_upper_95"].round(2).to_numpy(),
+        t("table.calendar", lang): [", ".join(filter(None, (shut if c else "", label)))
+                                    for c, label in zip(closed, labels, strict=True)],
+        t("export.currency", lang): view.tenant.currency,
+        t("export.model", lang): model_label(view.model_type, lang) if view.model_type else "",
+        t("export.version", lang): view.model_version or "",
+    })
+    return spreadsheet_csv(frame, fmt)
 
 
 def demand_method_text(code: str | None, fmt: Formatter) -> str:

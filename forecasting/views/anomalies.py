@@ -8,11 +8,11 @@ import pandas as pd
 
 from ..core.anomalies import flag
 from ..core.config import get_settings
-from ..core.errors import ConfigError
-from ..services.calendar import tenant_calendar
 from ..services.model_store import active_model_info
+from ..services.tenants import get_tenant
 from ..services.training import ANOMALY
 from ..storage import Storage
+from .common import shop_calendar
 
 __all__ = ["AnomalyView", "anomaly_view", "explained", "reflag"]
 
@@ -35,8 +35,9 @@ class AnomalyView:
     model_version: str | None
 
 
-def anomaly_view(storage: Storage, tenant_id: str) -> AnomalyView | None:
-    """The stored anomaly scores of the active model version; None if the tenant was never trained."""
+def anomaly_view(storage: Storage, tenant_id: str, lang: str | None = None) -> AnomalyView | None:
+    """The stored anomaly scores of the active model version, days the calendar explains named (holidays in
+    `lang` where the holidays package can); None if the tenant was never trained."""
     info = active_model_info(storage, tenant_id)
     if info is None:
         return None
@@ -55,12 +56,12 @@ def anomaly_view(storage: Storage, tenant_id: str) -> AnomalyView | None:
     })
     if len(frame):
         # What the calendar says now: a day marked as a one-off or an event since the training is explained at once.
-        try:
-            labels = tenant_calendar(storage, str(tenant_id)).days(frame["ds"].min(), frame["ds"].max())["label"]
-        except ConfigError:
-            labels = pd.Series(dtype=object)
-        now = labels.reindex(pd.DatetimeIndex(frame["ds"])).fillna("").to_numpy()
-        frame["event"] = frame["event"].where(frame["event"] != "", now)
+        # Its names come first (holidays in the reader's language); the training's label stays for a day the
+        # calendar no longer knows.
+        calendar = shop_calendar(storage, get_tenant(storage, str(tenant_id)), lang)
+        labels = calendar.days(frame["ds"].min(), frame["ds"].max())["label"]
+        now = pd.Series(labels.reindex(pd.DatetimeIndex(frame["ds"])).fillna("").to_numpy())
+        frame["event"] = now.where(now != "", frame["event"]).to_numpy()
     used = info.hyperparameters.get("settings") or {}
     defaults = get_settings()
     return AnomalyView(frame, str(used.get("anomaly_method") or defaults.anomaly_method),

@@ -19,18 +19,23 @@ the last day with actuals is yesterday, as in the pipeline.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..services.tenants import Tenant, list_tenants
+from ..core.calendar import check_country
+from ..core.errors import ConfigError
+from ..core.events import Calendar
+from ..services.calendar import tenant_calendar
+from ..services.tenants import Tenant, list_tenants, settings_for_tenant
 from ..services.training import FORECAST
 from ..storage import Storage
 
-__all__ = ["BAND_COLUMNS", "BASELINE", "finite", "freshness", "storage_key", "storage_label", "stored_forecast",
-           "tenants", "vs_baseline"]
+__all__ = ["BAND_COLUMNS", "BASELINE", "finite", "freshness", "shop_calendar", "storage_key", "storage_label",
+           "stored_forecast", "tenants", "vs_baseline"]
 
 
 # --- where the data is -----------------------------------------------------------------
@@ -121,3 +126,26 @@ def stored_forecast(storage: Storage, tenant_id: str, *, gte: date | None = None
     values["yhat_lower_95"] = values["yhat_lower_95"].fillna(values["yhat_lower"])
     values["yhat_upper_95"] = values["yhat_upper_95"].fillna(values["yhat_upper"])
     return values
+
+
+def shop_calendar(storage: Storage, tenant: Tenant, lang: str | None = None) -> Calendar:
+    """The shop's calendar for showing (closed days, holidays and events by name), holidays named in
+    `lang` where the holidays package translates them.
+
+    An invalid settings override must not hide a page (the settings form
+    reports it): the calendar is then the country's holidays alone.
+    """
+    try:
+        return replace(tenant_calendar(storage, tenant), language=lang)
+    except ConfigError:
+        return Calendar(country=_holiday_country(storage, tenant), language=lang)
+
+
+def _holiday_country(storage: Storage, tenant: Tenant) -> str | None:
+    try:
+        return settings_for_tenant(storage, tenant).holidays_country or None
+    except ConfigError:
+        try:
+            return check_country(tenant.country)
+        except ConfigError:
+            return None

@@ -1,4 +1,4 @@
-"""The forecast page: history and the stored forecasts on one daily index, holidays, the CSV download."""
+"""The forecast page: history and the stored forecasts on one daily index, holidays, what-if."""
 
 from __future__ import annotations
 
@@ -7,23 +7,19 @@ from datetime import date, datetime
 
 import pandas as pd
 
-from ..core.calendar import check_country
-from ..core.errors import ConfigError
 from ..core.events import Calendar, Effect, Event
 from ..core.series import tenant_today
-from ..services.calendar import tenant_calendar
-from ..services.exports import write_csv
 from ..services.model_store import active_model_info
 from ..services.sales import daily_sales
-from ..services.tenants import Tenant, get_tenant, settings_for_tenant
+from ..services.tenants import Tenant, get_tenant
 from ..storage import Storage
 from .calendar import learned_effects
-from .common import stored_forecast
+from .common import shop_calendar, stored_forecast
 
 #: History shown on the forecast page (three years and a bit).
 HISTORY_DAYS = 3 * 366
 
-__all__ = ["HISTORY_DAYS", "ForecastView", "WhatIf", "forecast_csv", "forecast_view", "what_if"]
+__all__ = ["HISTORY_DAYS", "ForecastView", "WhatIf", "forecast_view", "what_if"]
 
 
 # --- forecast ------------------------------------------------------------------------------
@@ -63,8 +59,9 @@ class ForecastView:
 
 
 def forecast_view(storage: Storage, tenant_id: str, *, history_days: int = HISTORY_DAYS,
-                  now: datetime | None = None) -> ForecastView:
-    """History (up to `history_days`) plus every stored forecast, and the holidays over that span.
+                  now: datetime | None = None, lang: str | None = None) -> ForecastView:
+    """History (up to `history_days`) plus every stored forecast, and the holidays over that span
+    (named in `lang` where the holidays package can).
 
     Raises DataError for a tenant without sales; a never-trained tenant gets
     its history with an empty forecast (`model_type` None).
@@ -77,7 +74,7 @@ def forecast_view(storage: Storage, tenant_id: str, *, history_days: int = HISTO
     frame.index.name = "ds"
     frame = frame.asfreq("D")
     info = active_model_info(storage, tenant.id)
-    calendar = _calendar(storage, tenant)
+    calendar = shop_calendar(storage, tenant, lang)
     days = calendar.days(frame.index[0], frame.index[-1])
     labels = days["label"]
     return ForecastView(tenant, today, frame, labels[labels != ""],
@@ -93,25 +90,6 @@ def _units(storage: Storage, tenant_id: str, today: date) -> pd.Series:
     if rows.empty:
         return pd.Series(dtype=float)
     return rows.groupby(pd.to_datetime(rows["forecast_date"]))["yhat"].sum().rename("units")
-
-
-def _calendar(storage: Storage, tenant: Tenant) -> Calendar:
-    try:
-        return tenant_calendar(storage, tenant)
-    except ConfigError:
-        # An invalid override must not hide the chart; the settings form reports it.
-        return Calendar(country=_holiday_country(storage, tenant))
-
-
-def _holiday_country(storage: Storage, tenant: Tenant) -> str | None:
-    try:
-        return settings_for_tenant(storage, tenant).holidays_country or None
-    except ConfigError:
-        # An invalid override must not hide the chart; the settings form reports it.
-        try:
-            return check_country(tenant.country)
-        except ConfigError:
-            return None
 
 
 @dataclass(frozen=True)
@@ -157,20 +135,3 @@ def what_if(view: ForecastView, event: Event) -> WhatIf:
         on_days = float(view.units.reindex(hit).fillna(0.0).sum())
         units = (on_days, on_days * factor)
     return WhatIf(future, after, hit, effect, units)
-
-
-def forecast_csv(view: ForecastView) -> bytes:
-    """The forecast from today on as CSV (ISO dates, '.' decimals: for spreadsheets and scripts alike)."""
-    future = view.future
-    frame = pd.DataFrame({
-        "date": future.index.strftime("%Y-%m-%d"),
-        "forecast": future["yhat"].round(2).to_numpy(),
-        "lower_80": future["yhat_lower"].round(2).to_numpy(),
-        "upper_80": future["yhat_upper"].round(2).to_numpy(),
-        "lower_95": future["yhat_lower_95"].round(2).to_numpy(),
-        "upper_95": future["yhat_upper_95"].round(2).to_numpy(),
-        "currency": view.tenant.currency,
-        "model": view.model_type or "",
-        "model_version": view.model_version or "",
-    })
-    return write_csv(frame)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import DataError, ForecastingError, ModelError
+from ..core.intervals import lower_col, upper_col
 from ..core.series import tenant_today
 from ..services.model_store import active_model_info, library_mismatch
 from ..services.sales import daily_sales
@@ -22,7 +23,7 @@ from ..services.scoring import Scorecard, scorecard
 from ..services.tenants import Tenant, get_tenant
 from ..services.training import forecast_from_active
 from ..storage import Storage
-from .common import finite, stored_forecast, vs_baseline
+from .common import finite, shop_calendar, stored_forecast, vs_baseline
 
 #: Windows of the overview cards, in days.
 PERIODS = (7, 30)
@@ -31,8 +32,8 @@ RELIABILITY_LOOKBACK_DAYS = 90
 #: States of the stored model in which the overview asks for a retrain (`Overview.model_status`).
 MODEL_NEEDS_RETRAIN = frozenset({"stale", "unusable"})
 
-__all__ = ["MODEL_NEEDS_RETRAIN", "PERIODS", "RELIABILITY_LOOKBACK_DAYS", "Overview", "Reliability",
-           "overview", "overview_table", "relative_change", "scorecard_view"]
+__all__ = ["MODEL_NEEDS_RETRAIN", "PERIODS", "RELIABILITY_LOOKBACK_DAYS", "Overview", "Period", "Reliability",
+           "outlook_spans", "overview", "overview_table", "relative_change", "scorecard_view"]
 
 
 # --- overview ------------------------------------------------------------------------------
@@ -42,11 +43,13 @@ __all__ = ["MODEL_NEEDS_RETRAIN", "PERIODS", "RELIABILITY_LOOKBACK_DAYS", "Overv
 class Reliability:
     """How far off the forecasts have been, as WAPE (0.12 = off by 12% of sales).
 
-    `source` is "issued" when forecasts issued earlier now have actuals
-    (`days` of them, over the last 90 days; `scoring.scorecard`), else
-    "backtest": the winner's cross-validation error. `vs_baseline` compares
-    with seasonal naive the same way (0.3 = a 30% smaller error; negative =
-    worse); `coverage_80` is the share of days inside the 80% band (issued only).
+    The scorecard's figures (`scoring.scorecard`, the last 90 days) once
+    `days` >= 7 have been scored: `source` is "issued" when some of them
+    were forecasts really issued, "backtest" when all are the first
+    training's CV folds back-filled (`backtest_days`). Without a scorecard,
+    "backtest" with the winner's CV error. `vs_baseline` compares with
+    seasonal naive (0.3 = a 30% smaller error; negative = worse);
+    `coverage_80` is the share of scored days inside the 80% band.
     """
 
     wape: float
@@ -54,6 +57,35 @@ class Reliability:
     days: int | None = None
     vs_baseline: float | None = None
     coverage_80: float | None = None
+    backtest_days: int = 0  # of `days`, how many are back-filled CV forecasts (`scoring.record_backtest`)
+
+
+@dataclass(frozen=True)
+class Period:
+    """One span of the owner's summary: this week, next week or this month (the tenant's local dates).
+
+    `actual` is what was already sold in it (the days before today), `ahead`
+    the forecast of the days from today to `end` (None when the forecast does
+    not reach them); `total` adds both. `busiest` is the open day ahead with
+    the highest forecast; `uncertain` the open day ahead with the widest 80%
+    range (date, low, high), where the sales are hardest to call. `closed`
+    lists the days ahead the shop is closed; `named` the days ahead with a
+    holiday or event, with its name.
+    """
+
+    key: str  # "this_week", "next_week" or "this_month"
+    start: date
+    end: date
+    actual: float = 0.0
+    ahead: float | None = None
+    busiest: tuple[date, float] | None = None
+    uncertain: tuple[date, float, float] | None = None
+    closed: tuple[date, ...] = ()
+    named: tuple[tuple[date, str], ...] = ()
+
+    @property
+    def total(self) -> float | None:
+        return None if self.ahead is None else self.actual + self.ahead
 
 
 @dataclass(frozen=True)
@@ -76,6 +108,8 @@ class Overview:
     problem: str | None = None  # why no figures could be made (a bad row in negocios, an unreadable series...)
     model_status: str | None = None  # "ok", "stale" or "unusable" (see `overview`); None when never trained
     model_problem: str | None = None  # why the stored model is stale or unusable (the engine's English sentence)
+    outlook: tuple[Period, ...] = ()  # this week, next week, this month (empty until trained)
+    forecast_days: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))  # next 30 days, for a sparkline
 
     @classmethod
     def unavailable(cls, tenant: Tenant, problem: str) -> Overview:
@@ -98,11 +132,11 @@ def relative_change(current: float | None, before: float | None) -> float | None
     return float(current / before - 1.0)
 
 
-def overview(storage: Storage, tenant_id: str, *, now: datetime | None = None) -> Overview:
+def overview(storage: Storage, tenant_id: str, *, now: datetime | None = None, lang: str | None = None) -> Overview:
     """Sales of the last 7 and 30 days against the periods before, forecast totals, model and reliability.
 
     Never raises for an empty or never-trained tenant: `has_sales` and
-    `trained` say what is missing. A forecast total that runs past the stored
+    `trained` say what is missing; holidays in the summary are named in `lang`. A forecast total that runs past the stored
     forecast's horizon is completed from the active model
     (`forecast_from_active`). Never trains: `model_status` says whether the
     stored model was written by other versions of the forecasting libraries
@@ -142,7 +176,10 @@ def overview(storage: Storage, tenant_id: str, *, now: datetime | None = None) -
         return result
 
     stale = library_mismatch(info)
-    forecast, unusable = _forecast_totals(storage, tenant, today, now, loadable=stale is None)
+    spans = outlook_spans(today)
+    last = max(today + timedelta(days=longest - 1), *(end for _, _, end in spans))
+    ahead, unusable = _forecast_ahead(storage, tenant, now, today, last, loadable=stale is None)
+    forecast = {days: _total(ahead, pd.date_range(pd.Timestamp(today), periods=days, freq="D")) for days in PERIODS}
     status, problem = ("stale", stale) if stale else ("unusable", unusable) if unusable else ("ok", None)
     metrics = info.training_metrics or {}
     trained_until = info.hyperparameters.get("trained_until")
@@ -151,7 +188,52 @@ def overview(storage: Storage, tenant_id: str, *, now: datetime | None = None) -
         model_type=info.model_type, model_version=info.model_version,
         last_trained=info.last_trained, trained_until=date.fromisoformat(trained_until) if trained_until else None,
         reliability=_reliability(storage, tenant, metrics, now),
+        outlook=_outlook(spans, today, y, ahead, shop_calendar(storage, tenant, lang)),
+        forecast_days=ahead["yhat"].iloc[:longest],
     )
+
+
+def outlook_spans(today: date) -> list[tuple[str, date, date]]:
+    """This week and next week (Monday to Sunday, as ISO 8601 and most of Europe and Latin America count
+    them) and this calendar month, around `today`."""
+    monday = today - timedelta(days=today.weekday())
+    month_end = (pd.Timestamp(today) + pd.offsets.MonthEnd(0)).date()
+    return [("this_week", monday, monday + timedelta(days=6)),
+            ("next_week", monday + timedelta(days=7), monday + timedelta(days=13)),
+            ("this_month", today.replace(day=1), month_end)]
+
+
+def _outlook(spans, today: date, y: pd.Series | None, ahead: pd.DataFrame, calendar) -> tuple[Period, ...]:
+    """The owner's summary periods from the sales so far, the forecast ahead and the shop's calendar."""
+    if ahead.empty:
+        return ()
+    days = calendar.days(pd.Timestamp(today), max(pd.Timestamp(end) for _, _, end in spans))
+    periods = []
+    for key, start, end in spans:
+        first = max(start, today)
+        wanted = pd.date_range(pd.Timestamp(first), pd.Timestamp(end), freq="D")
+        actual = float(y.loc[pd.Timestamp(start): pd.Timestamp(today) - pd.Timedelta(days=1)].sum()) \
+            if y is not None and start < today else 0.0
+        window = ahead.reindex(wanted)
+        table = days.reindex(wanted)
+        open_days = window[~table["closed"].to_numpy(dtype=bool)].dropna(subset=["yhat"])
+        busiest = uncertain = None
+        if len(open_days):
+            top = open_days["yhat"].idxmax()
+            busiest = (top.date(), float(open_days.at[top, "yhat"]))
+            width = open_days["yhat_upper"] - open_days["yhat_lower"]
+            wide = width.idxmax()
+            uncertain = (wide.date(), float(open_days.at[wide, "yhat_lower"]), float(open_days.at[wide, "yhat_upper"]))
+        named = tuple((day.date(), label) for day, label in table["label"].items() if label)
+        closed = tuple(day.date() for day, shut in table["closed"].items() if shut)
+        periods.append(Period(key, start, end, actual, _total(ahead, wanted), busiest, uncertain, closed, named))
+    return tuple(periods)
+
+
+def _total(ahead: pd.DataFrame, days: pd.DatetimeIndex) -> float | None:
+    """The forecast total over `days`, None when the forecast misses any of them."""
+    window = ahead["yhat"].reindex(days) if len(ahead) else pd.Series(np.nan, index=days)
+    return None if window.isna().any() else float(window.sum())
 
 
 def _first_sale_day(storage: Storage, tenant: Tenant) -> date | None:
@@ -173,31 +255,28 @@ def _period_sums(y: pd.Series, last: pd.Timestamp, days: int) -> tuple[float, fl
     return current, float(y.loc[before_start : current_start - pd.Timedelta(days=1)].sum())
 
 
-def _forecast_totals(storage: Storage, tenant: Tenant, today: date, now: datetime | None, *,
-                     loadable: bool) -> tuple[dict[int, float | None], str | None]:
-    """Forecast totals of the next PERIODS days, and why the active model could not be loaded (or None).
+def _forecast_ahead(storage: Storage, tenant: Tenant, now: datetime | None, today: date, last: date, *,
+                    loadable: bool) -> tuple[pd.DataFrame, str | None]:
+    """The daily forecast from today to `last` (yhat and the 80% band), and why the active model could not
+    be loaded (or None).
 
-    Days past the stored forecast come from the active model when it is `loadable`; never from a retrain.
+    Days past the stored forecast (28 days by default: shorter than the 30-day card and this month) come
+    from the active model when it is `loadable`, exactly as it forecast the stored days; never from a retrain.
     """
-    longest = max(PERIODS)
-    stored = stored_forecast(storage, tenant.id, gte=today)["yhat"]
-    wanted = pd.date_range(pd.Timestamp(today), periods=longest, freq="D")
+    columns = ["yhat", "yhat_lower", "yhat_upper"]
+    stored = stored_forecast(storage, tenant.id, gte=today)[columns]
+    wanted = pd.date_range(pd.Timestamp(today), pd.Timestamp(last), freq="D")
     unusable = None
     if loadable and not wanted.isin(stored.index).all():
-        # The stored horizon (28 days by default) is shorter than the 30-day card: the active
-        # model forecasts the rest, exactly as it forecast the stored days.
         try:
-            extra = forecast_from_active(tenant.id, storage=storage, now=now, horizon=longest)["yhat"]
+            extra = forecast_from_active(tenant.id, storage=storage, now=now, horizon=len(wanted))
+            extra = extra.rename(columns={lower_col(80): "yhat_lower", upper_col(80): "yhat_upper"})[columns]
             stored = stored.combine_first(extra)
         except ModelError as exc:
             unusable = str(exc)
         except ForecastingError:
             pass
-    totals: dict[int, float | None] = {}
-    for days in PERIODS:
-        window = stored.reindex(wanted[:days])
-        totals[days] = None if window.isna().any() else float(window.sum())
-    return totals, unusable
+    return stored.reindex(wanted).dropna(subset=["yhat"]), unusable
 
 
 def _reliability(storage: Storage, tenant: Tenant, metrics: Mapping[str, Any],
@@ -210,7 +289,9 @@ def _reliability(storage: Storage, tenant: Tenant, metrics: Mapping[str, Any],
         y = None
     card = scorecard(storage, tenant.id, y, lookback_days=RELIABILITY_LOOKBACK_DAYS)
     if card.settled and card.wape is not None:
-        return Reliability(card.wape, "issued", card.days, card.beats_snaive, card.coverage_80)
+        # The scorecard's figure, so the overview and the scorecard say the same number.
+        source = "backtest" if card.backtest_days >= card.days else "issued"
+        return Reliability(card.wape, source, card.days, card.beats_snaive, card.coverage_80, card.backtest_days)
     winner = metrics.get("winner")
     wape = finite((metrics.get("scores") or {}).get(winner, {}).get("wape"))
     if wape is None:

@@ -22,8 +22,17 @@ from ..services.locks import tenant_lock
 from ..services.tenants import Tenant, get_tenant, settings_for_tenant
 from ..storage import Storage
 
-__all__ = ["ProductDetail", "ProductsView", "RISKS", "product_detail", "products_stamp", "products_view",
-           "recompute_stock", "save_product_settings", "train_now"]
+__all__ = [
+    "RISKS",
+    "ProductDetail",
+    "ProductsView",
+    "product_detail",
+    "products_stamp",
+    "products_view",
+    "recompute_stock",
+    "save_product_settings",
+    "train_now",
+]
 
 #: Days of sales behind each product's sparkline, and behind one product's chart.
 SPARK_DAYS = 28

@@ -18,7 +18,11 @@ import pandas as pd
 import pytest
 
 from forecasting.core.errors import DataError
+from forecasting.core.events import Event
+from forecasting.i18n.formatting import Formatter
+from forecasting.services.calendar import save_events
 from forecasting.services.exports import neutralize, write_csv
+from forecasting.ui import tables
 from forecasting.views import forecast
 from tests.support.dashboard_db import TRAINED
 
@@ -65,8 +69,11 @@ def test_forecast_out_with_hostile_series_ids(tmp_path):
 
 
 def test_the_dashboard_download_is_neutralized_and_a_hostile_currency_never_reaches_it(writable):
-    rows = cells(forecast.forecast_csv(forecast.forecast_view(writable, TRAINED)))
-    assert rows[0][:2] == ["date", "forecast"] and len(rows) > 1
+    view = forecast.forecast_view(writable, TRAINED)
+    save_events(writable, TRAINED, [Event('=HYPERLINK("http://x")', "event", view.today, view.today)])
+    rows = cells(tables.forecast_csv(forecast.forecast_view(writable, TRAINED), Formatter("en", "EUR", "US")))
+    assert rows[0][:2] == ["\ufeffDate", "Forecast"] and len(rows) > 1
+    assert rows[1][6].startswith("'=HYPERLINK")  # an event's name is text, never a formula
     # A currency of `=1+1` is no currency: the business is refused (a bad row), so no file carries it.
     writable.update("negocios", TRAINED, {"currency": "=1+1"}, where={"id": TRAINED})
     with pytest.raises(DataError, match=re.escape("unknown currency '=1+1'")):

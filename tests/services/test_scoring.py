@@ -6,10 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.core.models import lower_col, upper_col
+from forecasting.core.config import MLSettings
+from forecasting.core.engine import backtest_forecasts
+from forecasting.core.evaluation import cross_validate
+from forecasting.core.models import build, lower_col, upper_col
 from forecasting.core.series import series_from_values
 from forecasting.services.notifications import notify_drift
-from forecasting.services.scoring import measure_drift, recent_error, record_issued_forecast, score_issued, scorecard
+from forecasting.services.scoring import (measure_drift, recent_error, record_backtest, record_issued_forecast,
+                                         score_issued, scorecard)
 
 ISSUED = pd.Timestamp("2026-03-02")  # a Monday: the first forecast day
 
@@ -86,3 +90,31 @@ def test_before_any_forecast_meets_its_sales_a_high_backtest_error_says_hard_to_
     note = storage.select("notifications", "t").iloc[0]
     assert note["title"] == "Sales are hard to forecast for now"
     assert "back-tests" in note["message"] and "changed pattern" not in note["message"]
+
+
+def test_a_first_training_back_fills_the_scorecard_from_its_folds_with_honest_bands(storage):
+    rng = np.random.default_rng(3)
+    y = series_from_values(100 + 20 * np.sin(np.arange(200) * 2 * np.pi / 7) + rng.normal(0, 8, 200))
+    cv = cross_validate(y, {"snaive": lambda: build("snaive", MLSettings())}, 14, 4)
+    folds = backtest_forecasts(cv, "snaive", y)
+    assert len(folds) == 56 and folds["fold"].nunique() == 4
+    assert (folds["yhat_lower_95"] <= folds["yhat_lower_80"]).all() and (folds["yhat_lower_80"] <= folds["yhat"]).all()
+    # Leave one fold out: a fold's bands come from the other folds' errors, so a fold whose errors
+    # were inflated does not widen its own bands.
+    cv.predictions.loc[cv.predictions["fold"] == 4, "yhat"] += 500
+    inflated = backtest_forecasts(cv, "snaive", y)
+    fold4 = lambda frame: frame[frame["fold"] == 4]  # noqa: E731
+    widths = lambda frame: (frame["yhat_upper_80"] - frame["yhat_lower_80"]) / frame["yhat"]  # noqa: E731
+    assert widths(fold4(inflated)).to_numpy() == pytest.approx(widths(fold4(folds)).to_numpy())
+    assert (widths(inflated[inflated["fold"] == 1]) > widths(folds[folds["fold"] == 1])).all()
+
+    assert backtest_forecasts(cv, "theta", y).empty  # no CV forecasts of that model: nothing to replay
+    written = record_backtest(storage, "t", folds, "snaive", "v1", y.index[-1])
+    assert written == 56
+    card = scorecard(storage, "t", y)
+    assert card.days == 56 and card.backtest_days == 56 and card.wape is not None
+    assert set(storage.select("forecast_history", "t")["model_version"]) == {f"v1.cv{k}" for k in range(1, 5)}
+    assert recent_error(storage, "t", y) is None  # drift is measured on forecasts really issued, never on back-tests
+    # Once anything scorable is stored, a later training does not back-fill again.
+    assert record_backtest(storage, "t", folds, "snaive", "v2", y.index[-1]) == 0
+    assert storage.count("forecast_history", "t") == 56

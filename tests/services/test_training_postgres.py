@@ -28,11 +28,14 @@ def test_pipeline_on_postgres_writes_once_and_is_idempotent(pg_demo):
     for values in forecast.predicted_values:
         assert 0 <= values["yhat_lower"] <= values["yhat"] <= values["yhat_upper"]
     counts = {t: pg_demo.count(t, "1") for t in ("ml_predictions", "ml_features", "notifications")}
-    assert pg_demo.count("forecast_history", "1") == FAST.horizon_days
+    backfilled = first.rows_written["forecast_backtest"]  # the first training replays its CV folds
+    assert backfilled > 0 and pg_demo.count("forecast_history", "1") == FAST.horizon_days + backfilled
 
     second = train_and_predict_sales("1", storage=pg_demo, settings=FAST, now=NOW)
     assert {t: pg_demo.count(t, "1") for t in counts} == counts  # same keys: updated in place
-    assert pg_demo.count("forecast_history", "1") == 2 * FAST.horizon_days  # history keeps each version's forecast
+    assert second.rows_written["forecast_backtest"] == 0  # back-tests are scorable now: never replayed again
+    # history keeps each version's forecast
+    assert pg_demo.count("forecast_history", "1") == 2 * FAST.horizon_days + backfilled
     assert pg_demo.count("ml_models", "1") == 2  # a new version each run, one active
     info, model = load_active_model(pg_demo, "1")
     assert info.model_type == second.winner and len(model.predict(7)) == 7

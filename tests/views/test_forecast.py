@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pandas as pd
 
-from forecasting.i18n.catalog import t
+from forecasting.i18n.catalog import model_label, t
 from forecasting.i18n.formatting import Formatter
 from forecasting.services.training import train_and_predict_sales
-from forecasting.ui import figures
+from forecasting.ui import figures, tables
 from forecasting.views import forecast
 from tests.support.dashboard_db import FAST, TRAINED, built_at
 
@@ -37,14 +37,29 @@ def test_earlier_forecasts_sit_under_the_actuals(writable):
     assert t("chart.past_forecast", "en") in [trace.name for trace in fig.data]
 
 
-def test_forecast_csv_round_trips(store):
+def test_the_forecast_download_opens_in_a_spreadsheet_set_to_either_language(store):
     view = forecast.forecast_view(store, TRAINED)
-    frame = pd.read_csv(io.BytesIO(forecast.forecast_csv(view)))
-    assert list(frame.columns) == ["date", "forecast", "lower_80", "upper_80", "lower_95", "upper_95", "currency",
-                                   "model", "model_version"]
-    assert len(frame) == len(view.future) and frame["date"].iloc[0] == view.today.isoformat()
-    assert np.allclose(frame["forecast"], view.future["yhat"].round(2))
-    assert (frame["currency"] == view.tenant.currency).all()
+    english = tables.forecast_csv(view, Formatter("en", "EUR", "US"))
+    assert english.startswith(b"\xef\xbb\xbf")  # UTF-8 that Excel recognises
+    frame = pd.read_csv(io.BytesIO(english), encoding="utf-8-sig")
+    assert list(frame.columns) == ["Date", "Forecast", "Low (80%)", "High (80%)", "Low (95%)", "High (95%)",
+                                   "Holiday or event", "Currency", "Model", "Model version"]
+    assert len(frame) == len(view.future) and frame["Date"].iloc[0] == view.today.isoformat()
+    assert np.allclose(frame["Forecast"], view.future["yhat"].round(2))
+    assert (frame["Currency"] == view.tenant.currency).all()
+    assert frame["Model"].iloc[0] == model_label(view.model_type, "en") != view.model_type  # its name, not a code
+    closed = view.closed.reindex(view.future.index, fill_value=False).to_numpy()
+    assert (frame.loc[closed, "Holiday or event"].str.startswith("Closed")).all() and closed.any()  # Sundays at the bakery
+    # A Spanish spreadsheet: `;` between fields and a decimal comma; a Mexican one: commas and a decimal point.
+    spanish = tables.forecast_csv(view, Formatter("es", "EUR", "ES")).decode("utf-8-sig")
+    header, first = spanish.splitlines()[:2]
+    assert header.startswith("Fecha;Previsión;Mínimo (80 %);Máximo (80 %)")
+    frame_es = pd.read_csv(io.StringIO(spanish), sep=";", decimal=",")
+    assert np.allclose(frame_es["Previsión"], frame["Forecast"]) and frame_es["Modelo"].iloc[0] == model_label(
+        view.model_type, "es")
+    assert "," in first.split(";")[1] or float(first.split(";")[1]).is_integer()
+    mexican = tables.forecast_csv(view, Formatter("es", "MXN", "MX")).decode("utf-8-sig")
+    assert mexican.splitlines()[0].startswith("Fecha,Previsión,")
 
 
 def test_forecast_figure_has_bands_weekends_holidays_and_a_range_selector(store):

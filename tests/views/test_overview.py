@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from forecasting.core.series import tenant_today
-from forecasting.i18n.catalog import model_label, t
+from forecasting.i18n.catalog import t
 from forecasting.i18n.formatting import Formatter
 from forecasting.services.demo import generate_demo, write_demo
 from forecasting.services.model_store import list_models
@@ -45,10 +45,23 @@ def test_overview_forecast_totals_run_past_a_short_stored_horizon(store):
     assert o.model_type in FAST.model_candidates and o.last_trained is not None
 
 
-def test_overview_reliability_falls_back_to_the_backtest_and_compares_with_seasonal_naive(store):
-    o = overview.overview(store, TRAINED)
+def test_before_any_forecast_has_actuals_the_reliability_is_the_back_filled_folds_as_on_the_scorecard(store):
+    o = overview.overview(store, TRAINED, now=built_at())
+    card = overview.scorecard_view(store, TRAINED, now=built_at())
     info = comparison.cv_view(store, TRAINED)
-    assert o.reliability.source == "backtest"
+    # The first training back-filled its CV folds: the overview and the scorecard say one figure.
+    assert card.scored and card.backtest_days == card.days > 7
+    assert o.reliability.source == "backtest" and o.reliability.backtest_days == card.days
+    assert o.reliability.wape == pytest.approx(card.wape) and o.reliability.vs_baseline == pytest.approx(card.beats_snaive)
+    # ... the winner's cross-validation error, over the same days (pooled, where CV averages its folds).
+    assert o.reliability.wape == pytest.approx(info.scores.loc[info.winner, "wape"], rel=0.1)
+
+
+def test_without_a_scorecard_the_reliability_is_the_cv_error_against_seasonal_naive(writable):
+    writable.delete("forecast_history", TRAINED, where={"source": "backtest"})
+    o = overview.overview(writable, TRAINED, now=built_at())
+    info = comparison.cv_view(writable, TRAINED)
+    assert o.reliability.source == "backtest" and o.reliability.days is None
     assert o.reliability.wape == pytest.approx(info.scores.loc[info.winner, "wape"])
     expected = 1 - info.scores.loc[info.winner, "mase"] / info.scores.loc["snaive", "mase"]
     assert o.reliability.vs_baseline == pytest.approx(expected)
@@ -135,20 +148,24 @@ def test_scorecard_scores_the_issued_forecasts_that_have_actuals(scored):
     from forecasting.services.scoring import scorecard
 
     card = overview.scorecard_view(scored, TRAINED, now=built_at())
-    assert card.scored and card.settled and card.days == QUICK.horizon_days  # the early forecast, every day past
+    # The early forecast, every day past; the days before it from the first training's back-filled folds.
+    assert card.scored and card.settled and card.days - card.backtest_days == QUICK.horizon_days
+    assert card.backtest_days > 0
     tenant = get_tenant(scored, TRAINED)
     y = daily_sales(scored, TRAINED, timezone=tenant.timezone, max_days=overview.RELIABILITY_LOOKBACK_DAYS + 365,
                     now=built_at())
     engine = scorecard(scored, TRAINED, y, lookback_days=overview.RELIABILITY_LOOKBACK_DAYS)
     assert card.wape == pytest.approx(engine.wape) and card.coverage_80 == pytest.approx(engine.coverage_80)
     assert 0 <= card.coverage_80 <= card.coverage_95 <= 1 and card.beats_snaive is not None
-    assert list(card.by_step["step"]) == list(range(1, QUICK.horizon_days + 1))
+    assert list(card.by_step["step"]) == list(range(1, FAST.horizon_days + 1))
     assert {"week", "wape", "snaive_wape"} <= set(card.over_time.columns) and len(card.over_time) >= 2
     assert card.range_verdict in ("ok", "narrow", "wide") and card.first_score_on is None
 
 
-def test_scorecard_of_a_tenant_trained_today_says_when_the_first_score_comes(scored):
-    card = overview.scorecard_view(scored, "2", now=built_at())
+def test_scorecard_of_a_tenant_trained_today_says_when_the_first_score_comes(scored, writable):
+    # Without back-filled folds (a first training whose winner had no CV forecasts: a fallback).
+    writable.delete("forecast_history", "2", where={"source": "backtest"})
+    card = overview.scorecard_view(writable, "2", now=built_at())
     assert not card.scored and card.wape is None and card.by_step.empty
     today = tenant_today(get_tenant(scored, "2").timezone, built_at())
     assert card.first_score_on == today + timedelta(days=1)  # today's sales are still coming in
@@ -164,12 +181,51 @@ def test_coverage_verdict_allows_for_few_days():
     assert coverage_verdict(None, 0.80, days=90) is None
 
 
-def test_scorecard_figures_compare_with_seasonal_naive(scored):
+def test_scorecard_figures_compare_with_repeating_last_week_in_the_owners_words(scored):
     card = overview.scorecard_view(scored, TRAINED)
     fmt = Formatter("es", "EUR", "ES")
     over_time = figures.scorecard_time_figure(card, fmt)
-    assert [trace.name for trace in over_time.data] == [model_label("snaive", "es", short=True),
-                                                        t("chart.our_forecast", "es")]
+    assert [trace.name for trace in over_time.data] == ["Repetir la semana pasada", t("chart.our_forecast", "es")]
     assert over_time.layout.yaxis.tickformat == ".0%" and len(over_time.data[1].x) == len(card.over_time)
     by_step = figures.scorecard_step_figure(card, fmt)
     assert list(by_step.data[0].x) == list(card.by_step["step"])
+
+
+# --- the owner's summary: this week, next week, this month --------------------------------------------
+
+
+def test_the_summary_adds_sales_so_far_to_the_forecast_of_the_days_left(store):
+    o = overview.overview(store, TRAINED, now=built_at())
+    this_week, next_week, month = o.outlook
+    today = o.today
+    assert [p.key for p in o.outlook] == ["this_week", "next_week", "this_month"]
+    assert this_week.start.weekday() == 0 and this_week.start <= today <= this_week.end
+    assert next_week.start == this_week.end + timedelta(days=1) and (next_week.end - next_week.start).days == 6
+    assert month.start == today.replace(day=1) and (month.end + timedelta(days=1)).day == 1
+    y = daily_sales(store, TRAINED, timezone=get_tenant(store, TRAINED).timezone, max_days=60, now=built_at())
+    ahead = o.forecast_days
+    for period in o.outlook:
+        sold = y.loc[str(period.start): str(today - timedelta(days=1))].sum() if period.start < today else 0.0
+        assert period.actual == pytest.approx(sold)
+        days_left = ahead.loc[str(max(period.start, today)): str(period.end)]
+        assert period.ahead == pytest.approx(days_left.sum()) and period.total == pytest.approx(sold + days_left.sum())
+        assert period.busiest == (days_left.idxmax().date(), pytest.approx(days_left.max()))
+        low, high = period.uncertain[1:]
+        assert low <= ahead.loc[str(period.uncertain[0])] <= high
+    assert next_week.actual == 0.0  # nothing of next week has happened
+
+
+def test_the_summary_names_closed_days_and_events_and_never_calls_a_closed_day_busiest(writable):
+    from forecasting.core.events import Event
+    from forecasting.services.calendar import save_events
+    from forecasting.services.training import refresh_forecast
+
+    before = overview.overview(writable, TRAINED, now=built_at()).outlook[1]
+    busiest = before.busiest[0]
+    save_events(writable, TRAINED, [Event("Inventory", "closed", busiest, busiest),
+                                    Event("Street fair", "event", before.end, before.end)], now=built_at())
+    refresh_forecast(writable, TRAINED, now=built_at())
+    after = overview.overview(writable, TRAINED, now=built_at()).outlook[1]
+    assert set(after.closed) == {*before.closed, busiest} and after.busiest[0] not in after.closed
+    assert (busiest, "Inventory") in after.named and (before.end, "Street fair") in after.named
+    assert after.total < before.total  # the closed day counts as 0
