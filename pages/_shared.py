@@ -26,6 +26,7 @@ from forecasting.services.locks import BusyError
 from forecasting.services.scoring import Scorecard
 from forecasting.services.tenants import Tenant
 from forecasting.storage import Storage, open_storage
+from forecasting.ui import tables
 from forecasting.views import anomalies as anomaly_views
 from forecasting.views import common
 from forecasting.views import comparison as comparison_views
@@ -468,7 +469,8 @@ def retrain_with_progress(ctx: PageContext) -> bool:
         else:
             box.update(label=md("models.retrain_done", lang, model=model_label(outcome.summary["winner"], lang),
                                seconds=fmt.number(outcome.summary["seconds"], 1)), state="complete", expanded=False)
-            st.session_state[result_key] = {**outcome.summary, "candidates": len(outcome.scores)}
+            st.session_state[result_key] = {**outcome.summary, "candidates": len(outcome.scores),
+                                            "before": outcome.before.as_dict(), "after": outcome.after.as_dict()}
             return True
     return False
 
@@ -488,11 +490,20 @@ def retrain_result(ctx: PageContext) -> None:
                      history=fmt.number(last["history_days"]), anomalies=fmt.number(last["anomalies"]),
                      seconds=fmt.number(last["seconds"], 1)),
                    icon=":material/check_circle:")
+        changed(last.get("before") or {}, last.get("after") or {}, ctx)
         if last.get("skipped"):
             st.caption(md("models.retrain_skipped", lang, models=", ".join(
                 f"{model_label(name, lang)} ({reason})" for name, reason in last["skipped"].items())))
         if last.get("drift"):
             st.warning(md("models.retrain_drift", lang), icon=":material/notifications_active:")
+
+
+def changed(before: dict, after: dict, ctx: PageContext) -> None:
+    """What the retrain changed for the owner, before and after side by side (nothing after a first training)."""
+    table = tables.changes_table(before, after, ctx.fmt)
+    if table is not None:
+        st.markdown(f"**{md('models.changed.title', ctx.lang)}**")
+        st.table(table)
 
 
 # --- jobs -----------------------------------------------------------------------------------

@@ -91,7 +91,7 @@ def on_import() -> None:
 shared.page_header(ctx, "calendar.title")
 st.caption(md("calendar.caption", lang))
 with shared.friendly_errors(lang):
-    view = calendar.calendar_view(ctx.storage, tenant.id)
+    view = calendar.calendar_view(ctx.storage, tenant.id, lang=lang)
     products = calendar.product_choices(ctx.storage, tenant.id)
 events = view.events
 

@@ -4,7 +4,7 @@ import streamlit as st
 
 from forecasting.core.errors import ConfigError, ForecastingError
 from forecasting.i18n.catalog import md
-from forecasting.services.importer import SalesImportError, error_table, import_sales
+from forecasting.services.importer import SalesImportError, import_sales
 from forecasting.ui import tables
 from forecasting.views import settings
 from pages import _shared as shared
@@ -47,12 +47,13 @@ if upload is not None and st.button(md("import.go", lang), key=f"import_go_{tena
     except SalesImportError as exc:
         st.error(md("import.failed", lang, n=len(exc.errors), problems=fmt.number(len(exc.errors)), lines=fmt.number(exc.line_count)),
                  icon=":material/error:")
-        st.dataframe(error_table(exc.errors), hide_index=True, width="stretch")
+        st.dataframe(tables.import_errors_table(exc.errors, lang), hide_index=True, width="stretch")
     except ForecastingError as exc:
         shared.show_error(exc, lang)
     else:
         st.cache_data.clear()  # the freshness stamp sees only the newest sale; an import may add older ones
-        st.success(md("import.done", lang, summary=report.summary()), icon=":material/check_circle:")
+        st.success(md("import.done", lang, summary=report.summary(lang)), icon=":material/check_circle:")
+        st.info(md("import.not_updated", lang), icon=":material/model_training:")
 
 # --- settings --------------------------------------------------------------------------------
 st.subheader(md("settings.title", lang))

@@ -84,7 +84,7 @@ def test_overview_shows_cards_and_the_all_tenants_table(app):
     values = {m.label: m.value for m in app.metric}
     assert values[t("overview.sales_last", "en", days=7)].startswith("€")  # tenant 1 sells in euros
     # The owner's words: compared with repeating last week, never "seasonal naive".
-    assert "repeating last week" in " ".join(m.delta for m in app.metric if m.label == t("overview.reliability", "en"))
+    assert "copying last week" in " ".join(m.delta for m in app.metric if m.label == t("overview.reliability", "en"))
     # Plain answers first: this week, next week and this month, each a total in euros with its busiest day.
     summary = [m for m in app.metric if m.label.split(" · ")[0] in
                {t(f"overview.period.{key}", "en") for key in ("this_week", "next_week", "this_month")}]
@@ -225,6 +225,26 @@ def test_spanish_ui_uses_spanish_words_and_number_formats(spanish):
     assert any("ganó" in s.value for s in spanish.success)
 
 
+def test_models_page_says_an_imports_problems_and_summary_in_spanish(monkeypatch, own_db):
+    use_database(monkeypatch, own_db)
+    at = open_page(start("es"), MODELS, tenant=TRAINED)
+    bad = b"id,fecha,total\nnuevo-1,,5\nnuevo-2,2025-03-01 10:00,diez\n"
+    at.file_uploader(key=f"import_csv_{TRAINED}").set_value(("ventas.csv", bad, "text/csv")).run()
+    at.button(key=f"import_go_{TRAINED}").click().run()
+    assert not at.exception
+    assert t("import.failed", "es", n=2, problems="2", lines="2") in texts(at.error)
+    table = next(d.value for d in at.dataframe if t("import.col.reason", "es") in d.value.columns)
+    assert list(table.columns) == ["Línea", "Columna", "Valor", "Motivo"]
+    assert table["Motivo"].tolist() == ["la fecha está vacía",
+                                        "no es un número: escribe el importe con cifras, p. ej. 1234,56"]
+    good = b"id,fecha,total\nnuevo-1,2025-03-01 10:00,5\n"
+    at.file_uploader(key=f"import_csv_{TRAINED}").set_value(("ventas.csv", good, "text/csv")).run()
+    at.button(key=f"import_go_{TRAINED}").click().run()
+    assert not at.exception
+    assert ("Importado: negocio 1: 1 venta importada; nuevas: 1, ya existentes: 0 [utf-8, separado por comas]"
+            in texts(at.success))
+
+
 # --- tenants with nothing to show yet -------------------------------------------------------------
 
 
@@ -287,8 +307,26 @@ def test_retrain_now_writes_a_new_model_and_fresh_predictions(own_app):
     assert len(predictions[predictions.prediction_type == "sales_forecast"]) == 14
     assert any("New model" in s.value for s in at.success)
     assert len(at.dataframe[0].value) == 1  # the versions table shows it at once
+    assert not at.table  # a first training: nothing the owner saw before to compare with
     open_page(at, FORECAST)
     assert charts(at) and not texts(at.info)
+
+
+def test_a_retrain_shows_what_changed_for_the_owner_before_and_after(own_app):
+    at, storage = own_app
+    before = storage.select("ml_predictions", TRAINED, where={"prediction_type": "sales_forecast"})
+    open_page(at, MODELS, tenant=TRAINED)
+    at.button(key="retrain_now").click().run(timeout=120)
+    assert not at.exception
+    assert t("models.changed.title", "en") in texts(at.markdown)
+    table = at.table[0].value
+    rows = {str(label): list(row) for label, row in table.iterrows()}
+    week = rows[t("models.changed.forecast", "en", days=7)]
+    old_total = before.sort_values("prediction_date")["predicted_values"].map(lambda v: v["yhat"])
+    assert week[0].startswith("€") and week[1].startswith("€") and week[2].endswith("%")  # before, after, change
+    assert float(week[0].lstrip("€").replace(",", "")) > 0 and len(old_total) >= 7
+    assert rows[t("models.changed.error", "en")][0].endswith("%")  # the typical error, before and after
+    assert t("models.changed.model", "en") in rows
 
 
 def test_a_failed_retrain_explains_itself_and_keeps_the_old_model(own_app):
@@ -414,8 +452,7 @@ def test_overview_scorecard_shows_coverage_in_words_and_the_error_charts(scored_
     assert any(" ".join(coverage) in m.value and "of the time" in m.value for m in at.markdown)
     labels = {m.label: m.value for m in at.metric}
     assert labels[t("overview.score_cov80", "en")].endswith("%")
-    assert labels[t("overview.score_vs_naive", "en")].startswith(("Beats it by", "—")) or "worse" in labels[
-        t("overview.score_vs_naive", "en")]
+    assert labels[t("overview.score_vs_naive", "en")].endswith(("less error", "more error", "—"))
     names = [{trace.get("name") for trace in chart["data"]} for chart in charts(at)]
     assert {t("chart.our_forecast", "en"), "Repeating last week"} in names and len(names) == 2
     ahead = t("overview.score_ahead_line", "en", first=1, last=7, error="")

@@ -28,29 +28,43 @@ def check_country(country: str | None) -> str | None:
     return code
 
 
+_ENGLISH = "en_US"
+
+
 @lru_cache(maxsize=256)
 def _holidays(country: str, years: tuple[int, ...], language: str | None = None) -> dict[date, str]:
+    """The country's holidays by date, named in `language` when the holidays package has it, else in
+    English where it has that (else its own default). Never the machine's locale: names are keys of
+    learned effects, so a model trained on one machine must find them on another."""
     import holidays
 
     table = holidays.country_holidays(country, years=list(years))
-    if language:
-        # The names in the reader's language where the package has them ("es" for Spain, "en_US" for
-        # English); otherwise the package's own default names, as before.
-        wanted = "en_US" if language == "en" else language
-        if wanted in getattr(table, "supported_languages", ()):
-            table = holidays.country_holidays(country, years=list(years), language=wanted)
+    supported = getattr(table, "supported_languages", ())
+    wanted = language if language in supported else _ENGLISH if _ENGLISH in supported else None
+    if wanted:
+        table = holidays.country_holidays(country, years=list(years), language=wanted)
     return dict(table.items())
 
 
-def holidays_between(country: str | None, start, end, language: str | None = None) -> pd.Series:
-    """Holiday names indexed by date (Timestamp) between `start` and `end` inclusive, in `language`
-    ("en", "es") when the holidays package translates that country's names."""
+def holidays_between(country: str | None, start, end) -> pd.Series:
+    """Holiday names (English where the package has them) indexed by date (Timestamp), `start`..`end` inclusive."""
     if not country:
         return pd.Series(dtype=object)
     start, end = pd.Timestamp(start), pd.Timestamp(end)
-    table = _holidays(country, tuple(range(start.year, end.year + 1)), language)
+    table = _holidays(country, tuple(range(start.year, end.year + 1)))
     items = sorted((pd.Timestamp(d), name) for d, name in table.items() if start <= pd.Timestamp(d) <= end)
     return pd.Series([name for _, name in items], index=pd.DatetimeIndex([d for d, _ in items]), dtype=object)
+
+
+@lru_cache(maxsize=64)
+def holiday_translations(country: str | None, language: str, first_year: int, last_year: int) -> tuple[tuple[str, str], ...]:
+    """(name as `holidays_between` gives it, the name in `language`) for the country's holidays of those
+    years, matched by date, where the holidays package translates them (Spain's, Mexico's... into "es")."""
+    if not country:
+        return ()
+    years = tuple(range(first_year, last_year + 1))
+    source, target = _holidays(country, years), _holidays(country, years, language)
+    return tuple(sorted({(source[day], target[day]) for day in source if day in target and source[day] != target[day]}))
 
 
 class HolidayFlag:

@@ -106,7 +106,9 @@ class Calendar:
     events: tuple[Event, ...] = ()
     closed_weekdays: frozenset[int] = frozenset()
     country: str | None = None
-    language: str | None = None  # of the holiday names in `days` labels, for showing; None: the package's default
+    # For showing only: (holiday name as `holidays_between` gives it, name in the reader's language) pairs
+    # that `days` labels use (`views.common.shop_calendar`).
+    holiday_names: tuple[tuple[str, str], ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -132,8 +134,9 @@ class Calendar:
         if self.closed_weekdays:
             weekly = np.isin(index.dayofweek, sorted(self.closed_weekdays))
         if self.country and n:
-            for day, name in holidays_between(self.country, start, end, self.language).items():
-                tags[(day - start).days].append((PUBLIC_HOLIDAY, str(name)))
+            renamed = dict(self.holiday_names)
+            for day, name in holidays_between(self.country, start, end).items():
+                tags[(day - start).days].append((PUBLIC_HOLIDAY, renamed.get(str(name), str(name))))
         first, last = start.date(), end.date()
         for event in self.shop_events():
             for a, b in event.occurrences(first, last):

@@ -205,3 +205,20 @@ def model_label(name: str | None, lang: str, *, short: bool = False) -> str:
     if short and f"model.{name}.short" in STRINGS:
         return t(f"model.{name}.short", lang)
     return t(f"model.{name}", lang, default=name)
+
+
+_OBSERVED = " (observed)"
+
+
+def holiday_name(name: str, lang: str) -> str:
+    """A public holiday's name in `lang`, from this catalog's `holiday.*` strings: for the countries whose
+    names the holidays package does not translate (the United States' in Spanish). Unknown names stay."""
+    base = name.removesuffix(_OBSERVED)
+    text = t(f"holiday.{base}", lang, default=base)
+    return t("holiday.observed", lang, name=text) if name.endswith(_OBSERVED) else text
+
+
+def holiday_names(lang: str) -> tuple[tuple[str, str], ...]:
+    """(name as the holidays package gives it, name in `lang`) for every holiday this catalog translates."""
+    bases = [key.removeprefix("holiday.") for key in STRINGS if key.startswith("holiday.") and key != "holiday.observed"]
+    return tuple((name, holiday_name(name, lang)) for base in bases for name in (base, base + _OBSERVED))

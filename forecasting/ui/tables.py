@@ -18,6 +18,7 @@ from ..core.metrics import METRICS
 from ..i18n.catalog import model_label, t
 from ..i18n.formatting import MISSING, Formatter, formatter_for
 from ..services.exports import write_csv
+from ..services.importer import RowError
 from ..views.comparison import CVView
 from ..views.forecast import ForecastView
 from ..views.overview import Overview, overview_table
@@ -117,6 +118,15 @@ def skipped_table(cv: CVView, lang: str) -> pd.DataFrame:
         t("table.model", lang): [model_label(name, lang) for name in cv.skipped],
         t("table.reason", lang): list(cv.skipped.values()),
     })
+
+
+def import_errors_table(errors: Sequence[RowError], lang: str) -> pd.DataFrame:
+    """A refused import's problems, sorted by line: the line, the column and value as the file writes them,
+    and what is wrong, in `lang`."""
+    rows = [(e.line, e.column, e.value, e.reason_in(lang)) for e in errors]
+    columns = [t(f"import.col.{name}", lang) for name in ("line", "column", "value", "reason")]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.sort_values(columns[0], kind="stable").reset_index(drop=True)
 
 
 def folds_table(cv: CVView, fmt: Formatter) -> Styler | pd.DataFrame:
@@ -379,3 +389,30 @@ def product_reliability_table(reliability: dict, fmt: Formatter) -> pd.DataFrame
         t("products.col.coverage_80", lang): [fmt.percent(r["coverage_80"]) for r in rows.values()],
         t("products.col.coverage_95", lang): [fmt.percent(r["coverage_95"]) for r in rows.values()],
     })
+
+
+def changes_table(before: dict, after: dict, fmt: Formatter) -> pd.DataFrame | None:
+    """What a retrain changed, for owners: the forecast of the next 7 and 30 days, the typical error when
+    tested on past weeks and the model, before and after (`views.models.Snapshot.as_dict`). None when there
+    was no model before (a first training changes nothing the owner had seen)."""
+    if not before.get("version") or not after.get("version"):
+        return None
+    lang = fmt.lang
+
+    def money(value):
+        return fmt.money(value, whole=True) if value is not None else MISSING
+
+    def share(value):
+        return fmt.percent(value) if value is not None else MISSING
+
+    def change(old, new):
+        return fmt.percent(new / old - 1, signed=True) if old and new is not None else ""
+
+    rows = [(t("models.changed.forecast", lang, n=days, days=days), money(before.get(key)), money(after.get(key)),
+             change(before.get(key), after.get(key))) for days, key in ((7, "forecast_7"), (30, "forecast_30"))]
+    rows.append((t("models.changed.error", lang), share(before.get("error")), share(after.get("error")), ""))
+    rows.append((t("models.changed.model", lang), model_label(before.get("model"), lang),
+                 model_label(after.get("model"), lang), ""))
+    what = t("models.changed.what", lang)
+    return pd.DataFrame(rows, columns=[what, t("models.changed.before", lang), t("models.changed.after", lang),
+                                       t("models.changed.change", lang)]).set_index(what)

@@ -7,16 +7,17 @@ retraining: a closure entered today is 0 on the Forecast page right away.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import pandas as pd
 
-from ..core.events import KINDS, Effect, Effects, Event
+from ..core.events import KINDS, PUBLIC_HOLIDAY, Effect, Effects, Event
 from ..services import calendar as service
 from ..services.model_store import SavedModel, active_model_info
 from ..services.training import refresh_forecast
 from ..storage import Storage
+from .common import shown_holiday_names
 
 __all__ = [
     "KINDS",
@@ -39,16 +40,20 @@ class CalendarView:
     effects: list[Effect]  # learned at the last training, biggest first
 
 
-def calendar_view(storage: Storage, tenant_id: str, *, now: datetime | None = None) -> CalendarView:
+def calendar_view(storage: Storage, tenant_id: str, *, now: datetime | None = None,
+                  lang: str | None = None) -> CalendarView:
+    """The shop's events, closed weekdays (confirmed and proposed) and learned effects, holidays named in `lang`."""
     tenant_id = str(tenant_id)
-    confirmed = sorted(service.tenant_calendar(storage, tenant_id).closed_weekdays)
-    return CalendarView(service.events_frame(storage, tenant_id), confirmed,
+    calendar = service.tenant_calendar(storage, tenant_id)
+    names = shown_holiday_names(calendar.country, lang) if lang else ()
+    return CalendarView(service.events_frame(storage, tenant_id), sorted(calendar.closed_weekdays),
                         service.closed_weekday_proposal(storage, tenant_id, now=now),
-                        learned_effects(active_model_info(storage, tenant_id)))
+                        learned_effects(active_model_info(storage, tenant_id), names))
 
 
-def learned_effects(info: SavedModel | None) -> list[Effect]:
-    """The effects a model version learned (`active_model_info`), the kinds first, then named events by size.
+def learned_effects(info: SavedModel | None, holiday_names: tuple[tuple[str, str], ...] = ()) -> list[Effect]:
+    """The effects a model version learned (`active_model_info`), the kinds first, then named events by size;
+    public holidays named as `holiday_names` says (`common.shown_holiday_names`).
 
     A named event whose effect is its kind's, within 5 points (every promotion called "Promo"; each
     holiday the shop closes for), says nothing new: left out.
@@ -59,6 +64,8 @@ def learned_effects(info: SavedModel | None) -> list[Effect]:
     kinds = sorted(effects.by_kind.values(), key=lambda e: KINDS.index(e.kind))
     named = [e for e in effects.by_name.values()
              if e.kind not in effects.by_kind or abs(e.multiplier - effects.by_kind[e.kind].multiplier) > 0.05]
+    shown = dict(holiday_names)
+    named = [replace(e, name=shown.get(e.name, e.name)) if e.kind == PUBLIC_HOLIDAY else e for e in named]
     return [*kinds, *sorted(named, key=lambda e: -abs(e.multiplier - 1.0))]
 
 

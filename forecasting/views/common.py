@@ -26,15 +26,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..core.calendar import check_country
+from ..core.calendar import check_country, holiday_translations
 from ..core.errors import ConfigError
 from ..core.events import Calendar
+from ..i18n.catalog import holiday_names
 from ..services.calendar import tenant_calendar
 from ..services.tenants import Tenant, list_tenants, settings_for_tenant
 from ..services.training import FORECAST
 from ..storage import Storage
 
-__all__ = ["BAND_COLUMNS", "BASELINE", "finite", "freshness", "shop_calendar", "storage_key", "storage_label",
+__all__ = ["BAND_COLUMNS", "BASELINE", "finite", "freshness", "shop_calendar", "shown_holiday_names", "storage_key", "storage_label",
            "stored_forecast", "tenants", "vs_baseline"]
 
 
@@ -136,9 +137,19 @@ def shop_calendar(storage: Storage, tenant: Tenant, lang: str | None = None) -> 
     reports it): the calendar is then the country's holidays alone.
     """
     try:
-        return replace(tenant_calendar(storage, tenant), language=lang)
+        calendar = tenant_calendar(storage, tenant)
     except ConfigError:
-        return Calendar(country=_holiday_country(storage, tenant), language=lang)
+        calendar = Calendar(country=_holiday_country(storage, tenant))
+    return replace(calendar, holiday_names=shown_holiday_names(calendar.country, lang)) if lang else calendar
+
+
+def shown_holiday_names(country: str | None, lang: str) -> tuple[tuple[str, str], ...]:
+    """(holiday name as stored and learned, name in `lang`): the holidays package's own translation where it
+    has one (Spain's holidays in Spanish), else this catalog's (the United States' in Spanish)."""
+    year = date.today().year
+    names = dict(holiday_names(lang))
+    names.update(holiday_translations(country, lang, year - 5, year + 2))
+    return tuple(sorted(names.items()))
 
 
 def _holiday_country(storage: Storage, tenant: Tenant) -> str | None:

@@ -80,7 +80,7 @@ def forecast_view(storage: Storage, tenant_id: str, *, history_days: int = HISTO
     return ForecastView(tenant, today, frame, labels[labels != ""],
                         info.model_type if info else None, info.model_version if info else None,
                         info.last_trained if info else None, days["closed"],
-                        tuple(learned_effects(info)), _units(storage, tenant.id, today))
+                        tuple(learned_effects(info, calendar.holiday_names)), _units(storage, tenant.id, today))
 
 
 def _units(storage: Storage, tenant_id: str, today: date) -> pd.Series:

@@ -10,14 +10,15 @@ import pandas as pd
 
 from ..core.config import MLSettings, get_settings
 from ..core.errors import ForecastingError
-from ..services.model_store import list_models
+from ..services.model_store import active_model_info, list_models
 from ..services.notifications import notify_drift
 from ..services.tenants import settings_for_tenant
 from ..services.training import retrain_tenant
 from ..storage import Storage
 from .common import finite
+from .overview import overview
 
-__all__ = ["RetrainOutcome", "model_versions", "retrain", "retrain_plan"]
+__all__ = ["RetrainOutcome", "Snapshot", "model_versions", "retrain", "retrain_plan", "snapshot"]
 
 
 # --- models and retrain ---------------------------------------------------------------------
@@ -66,11 +67,43 @@ def retrain_plan(storage: Storage, tenant_id: str) -> list[str]:
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    """What the owner was shown for a tenant at one moment: the active model, its forecast totals for the
+    next 7 and 30 days, and its typical error when tested on past weeks (the winner's CV WAPE)."""
+
+    model: str | None = None
+    version: str | None = None
+    forecast_7: float | None = None
+    forecast_30: float | None = None
+    error: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def snapshot(storage: Storage, tenant_id: str) -> Snapshot:
+    """The tenant's `Snapshot` now (empty when it was never trained or its figures can't be made)."""
+    try:
+        view = overview(storage, str(tenant_id))
+    except ForecastingError:
+        return Snapshot()
+    info = active_model_info(storage, str(tenant_id))
+    if info is None:
+        return Snapshot()
+    metrics = info.training_metrics or {}
+    error = finite(((metrics.get("scores") or {}).get(metrics.get("winner") or info.model_type) or {}).get("wape"))
+    return Snapshot(info.model_type, info.model_version, view.forecast.get(7), view.forecast.get(30), error)
+
+
+@dataclass(frozen=True)
 class RetrainOutcome:
-    """What a retrain did (`TrainResult.summary()` plus the CV scores, for display)."""
+    """What a retrain did (`TrainResult.summary()` plus the CV scores, for display), and what the owner saw
+    before and sees after it (`Snapshot`s: forecast totals and the typical error, before and after)."""
 
     summary: dict[str, Any]
     scores: pd.DataFrame
+    before: Snapshot = Snapshot()
+    after: Snapshot = Snapshot()
 
 
 def retrain(storage: Storage, tenant_id: str, *, progress: Callable[[str, str], None] | None = None,
@@ -83,6 +116,7 @@ def retrain(storage: Storage, tenant_id: str, *, progress: Callable[[str, str], 
     a second, competing run. Otherwise raises what the pipeline raises:
     DataError (no sales), ConfigError (invalid overrides), ModelError, StorageError.
     """
+    before = snapshot(storage, str(tenant_id))
     result = retrain_tenant(storage, str(tenant_id), settings=settings, progress=progress)
     notify_drift(storage, str(tenant_id), result.drift)
-    return RetrainOutcome(result.summary(), result.cv_scores)
+    return RetrainOutcome(result.summary(), result.cv_scores, before, snapshot(storage, str(tenant_id)))

@@ -185,7 +185,7 @@ def test_blank_lines_are_skipped_but_still_counted_as_lines():
 def test_a_row_with_the_wrong_number_of_fields_is_reported():
     plan = parse("id,fecha,total\nA,2026-03-01,1,5\nB,2026-03-01\nC,2026-03-01,3\n")
     assert [e.line for e in plan.errors] == [2, 3]
-    assert "4 field(s) where the header has 3" in plan.errors[0].reason
+    assert "4 fields where the header has 3" in plan.errors[0].reason
     assert "double quotes" in plan.errors[0].reason
     assert [r["id"] for r in plan.rows] == ["C"]
 
@@ -354,8 +354,8 @@ def test_naive_times_are_the_tenants_and_offsets_are_kept(storage):
 def test_the_same_id_twice_reports_every_line_it_is_on():
     plan = parse("id,fecha,total\nA,2026-03-01,1\nB,2026-03-01,2\nA,2026-03-02,3\nC,2026-03-01,4\nA,2026-03-03,5\n")
     assert [(e.line, e.value) for e in plan.errors] == [(2, "A"), (4, "A"), (6, "A")]
-    assert "also on line(s) 4, 6" in plan.errors[0].reason
-    assert "also on line(s) 2, 6" in plan.errors[1].reason
+    assert "also on lines 4, 6" in plan.errors[0].reason
+    assert "also on lines 2, 6" in plan.errors[1].reason
     assert [r["id"] for r in plan.rows] == ["B", "C"]
 
 

@@ -66,3 +66,34 @@ def texts(elements) -> str:
     """The elements' texts as a reader sees them, in one string."""
     return " ".join(shown(e.value) for e in elements)
 
+
+
+def page_texts(at: AppTest) -> list[tuple[str, str]]:
+    """Everything a page says, as (element type, text): every element's body, label, value, delta, help and
+    options, and every table's headers and text cells. Markdown stays as written (escapes included)."""
+    found: list[tuple[str, str]] = []
+
+    def walk(node) -> None:
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+        proto = getattr(node, "proto", None)
+        if proto is None:
+            return
+        kind = type(node).__name__
+        for field in ("body", "label", "value", "delta", "help", "placeholder"):
+            value = getattr(proto, field, None)
+            if isinstance(value, str) and value:
+                found.append((kind, value))
+        options = getattr(proto, "options", None)
+        if options is not None and not isinstance(options, str):
+            found.extend((kind, str(option)) for option in options)
+
+    walk(at._tree)
+    for table in [*at.dataframe, *at.table]:
+        frame = table.value
+        found.extend(("table", str(column)) for column in frame.columns)
+        found.extend(("table", str(index)) for index in frame.index if isinstance(index, str))
+        for column in frame.columns:
+            if frame[column].dtype == object:
+                found.extend(("table", str(cell)) for cell in frame[column])
+    return found

@@ -14,6 +14,11 @@ delimiter, header), `values` (dates and amounts), `validation` (row rules,
 every error with its line, the error table, `parse_sales_csv`) and `loading`
 (a plan to storage, the report). Callers import from this package.
 
+Every reason a row is refused is a `Reason` (a catalog key under
+`import.why.*` and its values): English in exception messages and the CLI,
+the reader's language on the dashboard (`RowError.reason_in(lang)`,
+`ui.tables.import_errors_table`); `ImportReport.summary(lang)` likewise.
+
 What the file may look like (decisions, for the README):
 
 * Columns, matched case-, accent- and space-insensitively: `id`, `fecha`,
@@ -84,9 +89,9 @@ from .reading import (
     read_text_file,
 )
 from .validation import MAX_ID_LENGTH, MAX_LISTED, ImportPlan, RowError, SalesImportError, error_table, parse_sales_csv
-from .values import Ambiguous, WrittenDate, parse_amount, parse_fecha, read_date
+from .values import Ambiguous, Reason, WrittenDate, parse_amount, parse_fecha, read_date, read_written_date
 
 __all__ = ["COLUMN_ALIASES", "MAX_BYTES", "MAX_ID_LENGTH", "MAX_LISTED", "MAX_ROWS", "MAX_UPLOAD_MB", "REQUIRED",
-           "Ambiguous", "ImportPlan", "ImportReport", "RowError", "SalesFile", "SalesImportError", "Source",
+           "Ambiguous", "ImportPlan", "ImportReport", "Reason", "RowError", "SalesFile", "SalesImportError", "Source",
            "WrittenDate", "error_table", "import_sales", "parse_amount", "parse_fecha", "parse_sales_csv", "read_date",
-           "read_sales_file", "read_text_file"]
+           "read_sales_file", "read_text_file", "read_written_date"]

@@ -18,7 +18,7 @@ from ...core.logs import log_event
 from ...storage import Storage
 from .reading import MAX_BYTES, MAX_ROWS, Source, describe_format
 from .validation import RowError, SalesImportError, parse_sales_csv
-from .values import aware_utc
+from .values import Reason, aware_utc
 
 
 @dataclass(frozen=True)
@@ -36,18 +36,28 @@ class ImportReport:
     blank_lines: int = 0
     seconds: float = 0.0
 
-    def summary(self) -> str:
-        """One line for people: what was added, what was already there."""
+    def summary(self, lang: str = "en") -> str:
+        """One line for people, in `lang`: what was added, what was already there, how the file was read."""
+        # Imported here: a training worker reads files through this package and must not load the string
+        # tables or Babel (tests/test_package.py).
+        from ...i18n.catalog import t
+        from ...i18n.formatting import Formatter
+
+        number = Formatter(lang).number
         if self.inserted == 0:
-            head = f"tenant {self.tenant_id}: nothing new, all {self.rows:,} sale(s) were already imported"
+            head = t("import.summary.nothing_new", lang, n=self.rows, tenant=self.tenant_id, rows=number(self.rows))
         else:
-            head = (f"tenant {self.tenant_id}: imported {self.rows:,} sale(s): {self.inserted:,} new, "
-                    f"{self.already_present:,} already present")
+            new = t("import.summary.new", lang, n=self.inserted, inserted=number(self.inserted))
+            present = t("import.summary.present", lang, n=self.already_present,
+                        present=number(self.already_present))
+            head = t("import.summary.imported", lang, n=self.rows, tenant=self.tenant_id, rows=number(self.rows),
+                     new=new, present=present)
         if self.updated:
-            head += f" ({self.updated:,} with changed values, now updated)"
-        extras = [describe_format(self.encoding, self.delimiter)]
+            head += " " + t("import.summary.updated", lang, n=self.updated, updated=number(self.updated))
+        extras = [describe_format(self.encoding, self.delimiter, lang)]
         if self.ignored_columns:
-            extras.append("ignored column(s): " + ", ".join(self.ignored_columns))
+            extras.append(t("import.summary.ignored", lang, n=len(self.ignored_columns),
+                            columns=", ".join(self.ignored_columns)))
         return f"{head} [{'; '.join(extras)}]"
 
 
@@ -79,9 +89,7 @@ def import_sales(storage: Storage, tenant_id: str, source: Source, *, now: datet
     mine, foreign = _stored_sales(storage, tenant.id, ids, list(plan.columns))
     if foreign:
         # The other business is not named: whoever uploads this file may not see that tenant.
-        errors = [RowError(line, plan.columns["id"], row["id"],
-                           "this sale id is already used by another business; ids are unique across "
-                           "businesses, so give this sale another id")
+        errors = [RowError(line, plan.columns["id"], row["id"], Reason.of("import.why.foreign_id"))
                   for row, line in zip(plan.rows, plan.lines, strict=True) if row["id"] in foreign]
         log_event("sales_import_refused", tenant_id=tenant.id, rows=plan.data_rows, foreign_ids=len(errors),
                   owners=sorted(set(foreign.values())))

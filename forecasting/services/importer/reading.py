@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from ...core.errors import DataError
+from .values import Reason
 
 Source = str | os.PathLike | bytes | bytearray | memoryview | IO[bytes] | IO[str]
 
@@ -51,16 +52,21 @@ _DELIMITERS = (",", ";", "\t", "|")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
-def describe_format(encoding: str, delimiter: str) -> str:
-    """`utf-8, semicolon-separated` and the like, for summaries."""
-    return f"{encoding}, {_DELIMITER_NAMES.get(delimiter, repr(delimiter))}-separated"
+def describe_format(encoding: str, delimiter: str, lang: str = "en") -> str:
+    """`utf-8, semicolon-separated` and the like, for summaries, in `lang`."""
+    from ...i18n.catalog import t  # here: a training worker reads files through this module (tests/test_package.py)
+
+    name = _DELIMITER_NAMES.get(delimiter)
+    if name is None:
+        return t("import.format.other", lang, encoding=encoding, delimiter=repr(delimiter))
+    return t(f"import.format.{name}", lang, encoding=encoding)
 
 
 class UnreadableRecord(Exception):
     """Raised by `SalesFile.records` where the csv module gives up (a quote left open): `line`, `reason`."""
 
-    def __init__(self, line: int, reason: str) -> None:
-        super().__init__(reason)
+    def __init__(self, line: int, reason: Reason) -> None:
+        super().__init__(str(reason))
         self.line, self.reason = line, reason
 
 
@@ -96,8 +102,7 @@ class SalesFile:
                 previous = reader.line_num
                 yield line, fields
         except csv.Error as exc:
-            raise UnreadableRecord(offset + previous + 1, f"the file can't be read from here on ({exc}); "
-                                                          "is a quote (\") left open?") from None
+            raise UnreadableRecord(offset + previous + 1, Reason.of("import.why.unreadable", error=str(exc))) from None
 
 
 def read_sales_file(source: Source, *, max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS) -> SalesFile:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,12 +20,13 @@ from ...core.errors import DataError
 from ...core.series import MAX_ABS_AMOUNT
 from ...core.series import zone as series_zone
 from .reading import MAX_BYTES, MAX_ROWS, Source, UnreadableRecord, describe_format, read_sales_file
-from .values import COMMA, POINT, Ambiguous, aware_utc, parse_amount, parse_fecha
+from .values import AMOUNT_EMPTY, COMMA, POINT, Ambiguous, Reason, aware_utc, parse_amount, parse_fecha
 
 #: How many errors an exception message lists; `.errors` has them all.
 MAX_LISTED = 10
 MAX_ID_LENGTH = 64
 EARLIEST = (2000, 1, 1)
+_EARLIEST_DAY = datetime(*EARLIEST).date().isoformat()
 _UTC = timezone.utc
 
 
@@ -33,12 +35,25 @@ _UTC = timezone.utc
 
 @dataclass(frozen=True, slots=True)
 class RowError:
-    """One problem in one row: `line` as an editor numbers it (header = 1), `column` as the header writes it."""
+    """One problem in one row: `line` as an editor numbers it (header = 1), `column` as the header writes it.
+
+    `why` says what is wrong in any language (`why.text(lang)`); `reason` is its English text, as
+    `str()` and the exception messages say it.
+    """
 
     line: int
     column: str | None
     value: str | None
-    reason: str
+    why: Reason
+
+    @property
+    def reason(self) -> str:
+        """What is wrong, in English."""
+        return str(self.why)
+
+    def reason_in(self, lang: str) -> str:
+        """What is wrong, in `lang`."""
+        return self.why.text(lang)
 
     def __str__(self) -> str:
         where = f"line {self.line}"
@@ -129,7 +144,7 @@ class _RowValidator:
         self.data_rows = 0
         self.blank_lines = 0
 
-    def fail(self, line: int, reason: str, column: str | None = None, value: str | None = None) -> None:
+    def fail(self, line: int, reason: Reason, column: str | None = None, value: str | None = None) -> None:
         self.errors.append(RowError(line, None if column is None else self.columns.get(column, column), value, reason))
 
     def add(self, line: int, fields: list[str]) -> None:
@@ -138,16 +153,15 @@ class _RowValidator:
             return
         self.data_rows += 1
         if len(fields) != self.width:
-            self.fail(line, f"{len(fields)} field(s) where the header has {self.width}; a value containing the "
-                            f"delimiter must be in double quotes")
+            self.fail(line, Reason.of("import.why.fields", fields=len(fields), width=self.width))
             return
         p = self.positions
         bad = len(self.errors)
         sale_id = fields[p["id"]].strip()
         if not sale_id:
-            self.fail(line, "the sale id is empty", "id", fields[p["id"]])
+            self.fail(line, Reason.of("import.why.id_empty"), "id", fields[p["id"]])
         elif len(sale_id) > MAX_ID_LENGTH:
-            self.fail(line, f"the sale id is longer than {MAX_ID_LENGTH} characters", "id", sale_id)
+            self.fail(line, Reason.of("import.why.id_too_long", max=MAX_ID_LENGTH), "id", sale_id)
         else:
             self.seen.setdefault(sale_id, []).append(line)
 
@@ -156,10 +170,9 @@ class _RowValidator:
         if why:
             self.fail(line, why, "fecha", raw)
         elif fecha < self.earliest:
-            self.fail(line, "before 2000-01-01: check the year", "fecha", raw)
+            self.fail(line, Reason.of("import.why.date_too_early", earliest=_EARLIEST_DAY), "fecha", raw)
         elif fecha > self.latest:
-            self.fail(line, f"in the future (after {self.latest:%Y-%m-%d %H:%M} UTC): a sale can't be imported "
-                            "before it happens; check the year and that the day comes first", "fecha", raw)
+            self.fail(line, Reason.of("import.why.date_future", latest=f"{self.latest:%Y-%m-%d %H:%M}"), "fecha", raw)
 
         row: dict[str, Any] = {"id": sale_id, "fecha": fecha}
         if self.tenant_id is not None:
@@ -167,13 +180,13 @@ class _RowValidator:
         if "negocio_id" in p:
             owner = fields[p["negocio_id"]].strip()
             if owner and self.tenant_id is not None and owner != self.tenant_id:
-                self.fail(line, f"this sale belongs to business {owner!r}, not {self.tenant_id!r}; import each "
-                                "business's sales into that business", "negocio_id", owner)
+                self.fail(line, Reason.of("import.why.other_business", owner=owner, tenant=self.tenant_id),
+                          "negocio_id", owner)
         row["total"] = self._number(line, "total", fields[p["total"]], required=True)
         if "producto_id" in p:
             product = fields[p["producto_id"]].strip()
             if len(product) > MAX_ID_LENGTH:
-                self.fail(line, f"the product id is longer than {MAX_ID_LENGTH} characters", "producto_id", product)
+                self.fail(line, Reason.of("import.why.product_too_long", max=MAX_ID_LENGTH), "producto_id", product)
             row["producto_id"] = product or None
         if "cantidad" in p:
             row["cantidad"] = self._number(line, "cantidad", fields[p["cantidad"]], required=False)
@@ -186,15 +199,15 @@ class _RowValidator:
 
     def _number(self, line: int, column: str, raw: str, *, required: bool):
         value, decimal, why = parse_amount(raw)
-        if why == "empty":
+        if why == AMOUNT_EMPTY:
             if required:
-                self.fail(line, "the amount is empty", column, raw)
+                self.fail(line, AMOUNT_EMPTY, column, raw)
             return None
         if why:
             self.fail(line, why, column, raw)
             return None
         if isinstance(value, float) and not abs(value) <= MAX_ABS_AMOUNT:  # NaN and infinities fail too
-            self.fail(line, f"beyond {MAX_ABS_AMOUNT:,.0f}: no sale comes near it; check the column", column, raw)
+            self.fail(line, Reason.of("import.why.amount_too_large", limit=int(MAX_ABS_AMOUNT)), column, raw)
             return None
         if decimal:
             self.decimals[decimal] += 1
@@ -208,17 +221,17 @@ class _RowValidator:
             if convention:
                 self.rows[index][column] = value.resolve(convention)
                 continue
-            shows = ("mixes decimal commas and decimal points" if all(self.decimals.values())
-                     else "has no other amount showing its decimal separator")
+            key = "import.why.ambiguous_mixed" if all(self.decimals.values()) else "import.why.ambiguous_unshown"
             plain = value.text.replace(value.separator, "")
-            self.fail(self.lines[index], f"ambiguous: it could be {plain} or {value.text.replace(',', '.')} and the "
-                                         f"file {shows}; write it as {plain} or with two decimals", column, raw)
+            # The decimal reading is written with the reader's decimal mark: "1.234" in English, "1,234" in Spanish.
+            decimal = Decimal(value.text.replace(",", "."))
+            self.fail(self.lines[index], Reason.of(key, plain=plain, decimal=decimal), column, raw)
             dropped.add(index)
         for sale_id, lines in self.seen.items():
             if len(lines) > 1:
                 for line in lines:
-                    others = ", ".join(str(n) for n in lines if n != line)
-                    self.fail(line, f"the same sale id is also on line(s) {others}; each sale must appear once",
+                    others = [str(n) for n in lines if n != line]
+                    self.fail(line, Reason.of("import.why.duplicate_id", lines=", ".join(others), n=len(others)),
                               "id", sale_id)
         if any(len(lines) > 1 for lines in self.seen.values()):
             duplicated = {sale_id for sale_id, lines in self.seen.items() if len(lines) > 1}
