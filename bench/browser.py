@@ -8,6 +8,7 @@ an otherwise idle machine. Per language, on a fresh server:
 
 * first open, cold: the first visit after the server starts (nothing cached yet);
 * first open, warm: a new browser session once the server has run (what the next owner sees);
+  each timed twice: until the shop's heading shows, and until the page is fully drawn;
 * page switch: a click in the top menu until the new page is fully drawn (heading, charts, tables).
 
 "Drawn" is the browser tests' `SETTLED` condition: the script run is over and no chart or table is still
@@ -36,8 +37,9 @@ TARGETS = {"first_open_s": 3.0, "switch_s": 1.0}
 LOCALES = {"en": "en-US", "es": "es-ES"}
 
 
-def timed_open(browser, base: str, lang: str) -> tuple[object, float]:
-    """A new session on the app's first page in `lang`; the page and the seconds until it was drawn."""
+def timed_open(browser, base: str, lang: str) -> tuple[object, float, float]:
+    """A new session on the app's first page in `lang`: the page, the seconds until its heading showed (the
+    owner sees the shop) and until it was fully drawn."""
     from forecasting.i18n.catalog import t
     from tests.browser.test_browser import HEADING, settle
 
@@ -45,8 +47,9 @@ def timed_open(browser, base: str, lang: str) -> tuple[object, float]:
     started = time.perf_counter()
     page.goto(base)
     page.wait_for_function(HEADING, arg=t("overview.title", lang, name=TENANT_NAME), timeout=180_000)
+    shown = time.perf_counter() - started
     settle(page, timeout_ms=180_000)
-    return page, time.perf_counter() - started
+    return page, shown, time.perf_counter() - started
 
 
 def timed_switch(page, key: str, heading: str, lang: str) -> float:
@@ -72,13 +75,14 @@ def measure(db: Path, lang: str, repeat: int, log: Path) -> dict:
     from tests.browser.test_browser import CHROMIUM, CHROMIUM_ARGS, PAGES, streamlit_server
 
     switches: dict[str, list[float]] = {}
-    warm_opens = []
+    warm_opens, warm_shown = [], []
     with streamlit_server(db, log, SCHEDULER_ENABLED="false") as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page, cold = timed_open(browser, base, lang)
+        page, cold_shown, cold = timed_open(browser, base, lang)
         page.close()
         for _ in range(repeat):
-            page, seconds = timed_open(browser, base, lang)
+            page, shown, seconds = timed_open(browser, base, lang)
+            warm_shown.append(shown)
             warm_opens.append(seconds)
             # Every page in menu order, then back to the overview: each switch lands on a page not on show.
             for key, name, heading in [*PAGES[1:], PAGES[0]]:
@@ -88,6 +92,7 @@ def measure(db: Path, lang: str, repeat: int, log: Path) -> dict:
     every = [s for times in switches.values() for s in times]
     return {
         "lang": lang, "first_open_cold_s": round(cold, 2), "first_open_warm_median_s": round(statistics.median(warm_opens), 2),
+        "first_content_cold_s": round(cold_shown, 2), "first_content_warm_median_s": round(statistics.median(warm_shown), 2),
         "switch_median_s": round(statistics.median(every), 2), "switch_max_s": round(max(every), 2),
         "switch_by_page_median_s": {name: round(statistics.median(times), 2) for name, times in switches.items()},
         "sessions": repeat,
@@ -109,11 +114,13 @@ def main(argv: list[str] | None = None) -> int:
 
     ratio = rows[1]["switch_median_s"] / rows[0]["switch_median_s"] if rows[0]["switch_median_s"] else None
     lines = [
-        "| language | first open, cold (s) | first open, warm (s) | page switch, median (s) | page switch, max (s) |",
-        "|---|---|---|---|---|",
-        *(f"| {r['lang']} | {r['first_open_cold_s']:.2f} | {r['first_open_warm_median_s']:.2f} | "
+        "| language | shop shown, cold (s) | fully drawn, cold (s) | shop shown, warm (s) | fully drawn, warm (s) "
+        "| page switch, median (s) | page switch, max (s) |",
+        "|---|---|---|---|---|---|---|",
+        *(f"| {r['lang']} | {r['first_content_cold_s']:.2f} | {r['first_open_cold_s']:.2f} | "
+          f"{r['first_content_warm_median_s']:.2f} | {r['first_open_warm_median_s']:.2f} | "
           f"{r['switch_median_s']:.2f} | {r['switch_max_s']:.2f} |" for r in rows),
-        f"| target | ≤ {TARGETS['first_open_s']:.0f} | ≤ {TARGETS['first_open_s']:.0f} | ≤ {TARGETS['switch_s']:.0f} | |",
+        f"| target | | ≤ {TARGETS['first_open_s']:.0f} | | ≤ {TARGETS['first_open_s']:.0f} | ≤ {TARGETS['switch_s']:.0f} | |",
         "",
         f"Spanish / English page switch (median): {ratio:.2f}" if ratio else "",
         "",

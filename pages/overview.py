@@ -147,13 +147,15 @@ else:
                 error=fmt.percent(row.wape)) for row in card.by_week.itertuples() if row.wape == row.wape]
     if ahead:
         st.markdown(f"**{md('overview.score_ahead', lang)}**\n\n" + "\n".join(f"- {line}" for line in ahead))
-    left, right = st.columns(2)
-    with left:
-        st.markdown(f"**{md('overview.score_over_time', lang)}**")
-        shared.plot(figures.scorecard_time_figure(card, fmt), ctx, key="score_over_time")
-    with right:
-        st.markdown(f"**{md('overview.score_by_step', lang)}**", help=md("overview.score_by_step_help", lang))
-        shared.plot(figures.scorecard_step_figure(card, fmt), ctx, key="score_by_step")
+    # Closed at first: the charts' library loads when they are opened, not with the page (bench.browser).
+    with st.expander(md("overview.score_charts", lang), icon=":material/show_chart:"):
+        left, right = st.columns(2)
+        with left:
+            st.markdown(f"**{md('overview.score_over_time', lang)}**")
+            shared.plot(figures.scorecard_time_figure(card, fmt), ctx, key="score_over_time")
+        with right:
+            st.markdown(f"**{md('overview.score_by_step', lang)}**", help=md("overview.score_by_step_help", lang))
+            shared.plot(figures.scorecard_step_figure(card, fmt), ctx, key="score_by_step")
 
 if ctx.user.all_tenants:  # an owner sees their own business only
     st.divider()
