@@ -8,6 +8,8 @@ glance, and the tables show them where they matter.
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -95,6 +97,13 @@ def forecast_figure(view: ForecastView, fmt: Formatter) -> go.Figure:
     future = view.future
     past = view.past_forecasts
     hover = _money_hover(fmt)
+    # A day's holiday or event is said in that day's own hover. A marker trace of its own would not do: the
+    # unified hover takes every trace's nearest point, so Thanksgiving showed when hovering two days before.
+    names = view.holidays.reindex(frame.index).fillna("")
+
+    def named(days: pd.Index) -> list[str]:
+        return [f"  <b>{html.escape(name)}</b>" if name else "" for name in names.reindex(days).fillna("")]
+
     fig = go.Figure()
 
     if len(future):
@@ -108,17 +117,18 @@ def forecast_figure(view: ForecastView, fmt: Formatter) -> go.Figure:
         fig.add_trace(go.Scatter(
             x=future.index, y=future["yhat"], name=t("chart.forecast", lang), mode="lines+markers",
             line=dict(color=TEAL, width=2.5), marker=dict(size=5),
-            customdata=np.column_stack([future["yhat_lower"], future["yhat_upper"]]),
+            customdata=np.column_stack([future["yhat_lower"], future["yhat_upper"], named(future.index)]),
             hovertemplate=(hover + "  <span style='color:#64748B'>(80%: "
                            + hover.replace("%{y", "%{customdata[0]") + " – "
-                           + hover.replace("%{y", "%{customdata[1]") + ")</span>")))
+                           + hover.replace("%{y", "%{customdata[1]") + ")</span>%{customdata[2]}")))
     if len(past):
         fig.add_trace(go.Scatter(
             x=past.index, y=past["yhat"], name=t("chart.past_forecast", lang), mode="lines",
             line=dict(color=PAST, width=2, dash="dash"), hovertemplate=hover))
     actual = frame["y"].dropna()
     fig.add_trace(go.Scatter(x=actual.index, y=actual, name=t("chart.actual", lang), mode="lines",
-                             line=dict(color=INK, width=1.6), hovertemplate=hover))
+                             line=dict(color=INK, width=1.6), customdata=named(actual.index),
+                             hovertemplate=hover + "%{customdata}"))
 
     if len(view.holidays):
         level = frame["y"].fillna(frame["yhat"])
@@ -126,7 +136,7 @@ def forecast_figure(view: ForecastView, fmt: Formatter) -> go.Figure:
         fig.add_trace(go.Scatter(
             x=days, y=level.reindex(days).fillna(0.0), mode="markers", name=t("chart.holiday", lang),
             marker=dict(symbol="diamond", size=9, color=AMBER, line=dict(color="white", width=1)),
-            text=list(view.holidays.reindex(days)), hovertemplate="%{text}"))
+            hoverinfo="skip"))
 
     start_window = today - pd.Timedelta(days=DEFAULT_WINDOW_DAYS)
     end = frame.index[-1] if len(frame) else today

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 from datetime import datetime, timedelta, timezone
 
@@ -73,3 +74,19 @@ def test_forecast_figure_has_bands_weekends_holidays_and_a_range_selector(store)
     assert weekends and all(pd.Timestamp(s.x0).dayofweek == 4 for s in weekends)  # Friday noon to Sunday night
     assert pd.Timestamp(weekends[0].x0) >= pd.Timestamp(view.today) - pd.Timedelta(weeks=figures.WEEKEND_WEEKS + 1)
     assert fig.layout.xaxis.rangeselector.buttons and fig.layout.separators == ",."
+
+
+def test_a_holiday_is_named_in_the_hover_of_its_own_day_only(store):
+    view = forecast.forecast_view(store, TRAINED)
+    fig = figures.forecast_figure(view, Formatter("en", "EUR", "ES"))
+    actual = next(trace for trace in fig.data if trace.name == t("chart.actual", "en"))
+    said = dict(zip(pd.DatetimeIndex(actual.x), actual.customdata, strict=True))
+    holiday, name = next((day, name) for day, name in view.holidays.items() if day in said)
+    assert html.escape(name) in said[holiday]
+    # The days around it say nothing: the unified hover of two days before no longer shows the holiday.
+    for offset in (-2, -1, 1, 2):
+        day = holiday + pd.Timedelta(days=offset)
+        if day in said and day not in view.holidays.index:
+            assert said[day] == ""
+    marker = next(trace for trace in fig.data if trace.name == t("chart.holiday", "en"))
+    assert marker.hoverinfo == "skip"
