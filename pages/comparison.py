@@ -41,6 +41,10 @@ else:
     ) + (" " + md("comparison.why_baseline", lang, pct=fmt.percent(why.vs_baseline)) if why.vs_baseline is not None
          and why.vs_baseline > 0 and "snaive" not in (why.winner, why.runner_up) else ""),
         icon=":material/emoji_events:")
+    if why.close_call:
+        st.warning(md("comparison.close_call", lang, model=model_label(why.winner, lang),
+                      runner=model_label(why.runner_up, lang), margin=fmt.percent(why.margin, 1),
+                      n=why.folds, won=why.folds_won, folds=why.folds), icon=":material/balance:")
 st.caption(md("comparison.setup", lang, n=cv.folds, folds=cv.folds, horizon=cv.horizon,
              metric=t(f"metric.{cv.primary_metric}.short", lang)))
 

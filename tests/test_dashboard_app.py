@@ -21,6 +21,7 @@ from forecasting.services.model_store import list_models
 from forecasting.services.notifications import notify
 from forecasting.services.tenants import tenant_overrides
 from forecasting.storage import SQLStorage
+from forecasting.views import comparison as comparison_views
 from forecasting.views import products as products_views
 from tests.support.dashboard_db import (
     EMPTY,
@@ -157,10 +158,15 @@ def test_products_page_in_spanish_says_it_in_spanish(monkeypatch, demo_db):
                                                                         for r in products_views.RISKS}
 
 
-def test_comparison_page_shows_scores_explanation_and_charts(app):
+def test_comparison_page_shows_scores_explanation_and_charts(app, demo_db):
     open_page(app, COMPARISON)
     assert len(charts(app)) == 3  # error by step, by weekday, each fold against actuals
     assert any("won" in s.value for s in app.success)
+    storage = SQLStorage.sqlite_file(demo_db)
+    why = comparison_views.cv_view(storage, TRAINED).reason
+    storage.close()
+    # A close call says so, and only then.
+    assert any("A close call" in w.value for w in app.warning) is why.close_call
     scores = app.dataframe[0].value
     assert len(scores) >= 3 and {"MASE", "MAE", "RMSE", "sMAPE", "WAPE", "MAPE"} <= set(scores.columns)
 

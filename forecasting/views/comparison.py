@@ -37,6 +37,18 @@ class WinnerReason:
     vs_baseline: float | None
     fixed: bool  # ML_SELECT_BEST off: the first candidate is used whatever its score
 
+    #: Below this relative margin over the runner-up, the ranking is within what another split of the
+    #: past weeks would change (the CV folds disagree by more than that on real shops).
+    CLOSE_MARGIN = 0.02
+
+    @property
+    def close_call(self) -> bool:
+        """The win says little: a margin under `CLOSE_MARGIN`, or best in fewer than half the test periods."""
+        if self.fixed or self.runner_up is None:
+            return False
+        return (self.margin is not None and self.margin < self.CLOSE_MARGIN) or (
+            self.folds > 0 and 2 * self.folds_won < self.folds)
+
 
 @dataclass(frozen=True)
 class CVView:

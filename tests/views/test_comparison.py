@@ -103,3 +103,16 @@ def test_versions_stored_before_the_flag_fall_back_on_their_stored_settings(writ
     assert comparison.model_fixed({}, None) is False
     assert comparison.model_fixed({}, {"settings": {"select_best": True}}) is False
     assert comparison.model_fixed({"model_fixed": True}, {"settings": {"select_best": True}}) is True
+
+
+@pytest.mark.parametrize(("margin", "won", "folds", "close"), [
+    (0.007, 3, 5, True),    # 0.7% ahead: within what another split of past weeks would change
+    (0.10, 0, 5, True),     # ahead on average, best in none of the test periods (Ferretería's case)
+    (0.10, 3, 5, False),    # a clear win
+    (0.02, 1, 2, False),    # 2% and half the periods: not flagged
+])
+def test_a_close_call_is_told_apart_from_a_win(margin, won, folds, close):
+    why = comparison.WinnerReason("ets", "mase", 0.6, "theta", 0.6 / (1 - margin), margin, won, folds, None, False)
+    assert why.close_call is close
+    assert not comparison.WinnerReason("ets", "mase", 0.6, None, None, None, 0, 5, None, False).close_call
+    assert not comparison.WinnerReason("ets", "mase", 0.6, "theta", 0.61, 0.01, 0, 5, None, True).close_call
