@@ -402,6 +402,12 @@ def setting_widget(field: settings_views.SettingField, lang: str, key: str):
         return st.number_input(label, value=int(field.value), step=1, key=key, help=help_text,
                                min_value=int(field.minimum) if field.minimum is not None else None,
                                max_value=int(field.maximum) if field.maximum is not None else None)
+    if field.kind == "percent":
+        # Typed as a percentage, stored as a share (30 -> 0.3).
+        percent = st.number_input(label, value=round(float(field.value) * 100, 1), step=1.0, key=key, help=help_text,
+                                  format="%.0f", min_value=float(field.minimum) * 100 if field.minimum is not None else None,
+                                  max_value=float(field.maximum) * 100 if field.maximum is not None else None)
+        return percent / 100
     if field.kind == "float":
         # An exclusive bound (> 0) is left to validation, which names the field in its message.
         return st.number_input(label, value=float(field.value), step=0.05 if field.value < 1 else 0.1, key=key,

@@ -60,6 +60,9 @@ st.subheader(md("settings.title", lang))
 st.caption(md("settings.caption", lang))
 with shared.friendly_errors(lang):
     fields, stored_error = settings.settings_form(ctx.storage, tenant.id)
+# A model's own settings only when it competes (saved from the form: the form's candidates decide next time).
+candidates = next(field.value for field in fields if field.name == "model_candidates")
+fields = settings.shown_fields(fields, candidates)
 if stored_error:
     st.error(md("settings.stored_invalid", lang, detail=stored_error), icon=":material/tune:")
 

@@ -19,7 +19,7 @@ from forecasting.core.config import MLSettings, reset_settings
 from forecasting.i18n.catalog import t
 from forecasting.services.model_store import list_models
 from forecasting.services.notifications import notify
-from forecasting.services.tenants import tenant_overrides
+from forecasting.services.tenants import save_tenant_overrides, tenant_overrides
 from forecasting.storage import SQLStorage
 from forecasting.views import comparison as comparison_views
 from forecasting.views import products as products_views
@@ -408,6 +408,24 @@ def test_settings_form_rejects_an_invalid_value_and_saves_a_valid_one(own_app):
     assert tenant_overrides(storage, TRAINED) == {"stl_zthresh": 4.5, "horizon_days": 21, **confirmed}
     at.button(key=f"settings_reset_{TRAINED}").click().run()
     assert tenant_overrides(storage, TRAINED) == {}
+
+
+def test_the_settings_form_takes_percentages_and_shows_a_models_settings_only_when_it_competes(own_app):
+    at, storage = own_app
+    open_page(at, MODELS, tenant=TRAINED)
+    keys = {widget.key for widget in at.number_input} | {widget.key for widget in at.text_input}
+    prefix = f"setting_{TRAINED}_"
+    assert prefix + "sarimax_order" not in keys and prefix + "error_alert_mape" in keys  # SARIMAX is not a candidate
+    alert = at.number_input(key=prefix + "error_alert_mape")
+    assert alert.value == 30  # 0.3 shown as a percentage
+    alert.set_value(25)
+    next(b for b in at.button if b.label == t("settings.save", "en")).click().run()
+    assert tenant_overrides(storage, TRAINED)["error_alert_mape"] == pytest.approx(0.25)
+    # A hidden setting's stored override survives a save of the form.
+    save_tenant_overrides(storage, TRAINED, {**tenant_overrides(storage, TRAINED), "sarimax_order": [2, 1, 1]})
+    open_page(at, MODELS, tenant=TRAINED)
+    next(b for b in at.button if b.label == t("settings.save", "en")).click().run()
+    assert tenant_overrides(storage, TRAINED)["sarimax_order"] == [2, 1, 1]
 
 
 def test_notifications_newest_first_and_marked_read(own_app):

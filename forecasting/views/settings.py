@@ -14,7 +14,8 @@ from ..core.models import available_names
 from ..services.tenants import Tenant, get_tenant, save_tenant_overrides, settings_for_tenant, tenant_overrides
 from ..storage import Storage
 
-__all__ = ["SETTING_GROUPS", "SettingField", "reset_tenant_settings", "save_settings", "settings_form"]
+__all__ = ["FOR_MODEL", "PERCENT", "SETTING_GROUPS", "SettingField", "reset_tenant_settings", "save_settings",
+           "settings_form", "shown_fields"]
 
 
 # --- settings form -----------------------------------------------------------------------
@@ -29,6 +30,18 @@ SETTING_GROUPS: dict[str, tuple[str, ...]] = {
     "data": ("max_train_window_days", "error_alert_mape"),
     "stock": ("train_products", "stock_lead_time_days", "stock_review_days", "stock_service_level"),
 }
+
+
+#: Settings that only one model reads: the form shows them only when that model is a candidate.
+FOR_MODEL: dict[str, str] = {"sarimax_order": "sarimax", "sarimax_seasonal": "sarimax",
+                             "seasonality_mode": "prophet", "log_transform": "prophet"}
+#: Shares entered as percentages (0.3 is typed as 30).
+PERCENT = frozenset({"error_alert_mape", "stock_service_level"})
+
+
+def shown_fields(fields: list[SettingField], candidates) -> list[SettingField]:
+    """The fields worth showing for these candidates: a model's own settings only when it competes."""
+    return [field for field in fields if FOR_MODEL.get(field.name, None) in (None, *candidates)]
 
 
 @dataclass(frozen=True)
@@ -104,6 +117,8 @@ def _kind(name: str, annotation: Any) -> tuple[str, tuple[Any, ...]]:
         return "order", ()
     if name == "closed_weekdays":
         return "weekdays", tuple(range(7))
+    if name in PERCENT:
+        return "percent", ()
     if typing.get_origin(annotation) is typing.Literal:
         return "choice", typing.get_args(annotation)
     if annotation is bool:
@@ -133,11 +148,18 @@ def save_settings(storage: Storage, tenant_id: str, values: Mapping[str, Any]) -
 
     Only values that differ from the inherited ones are stored, so a later
     change of the environment still reaches this tenant for every setting it
-    did not change. Validated as a whole first: ConfigError names the field
+    did not change; a setting the form did not show (`shown_fields`) keeps its
+    stored override. Validated as a whole first: ConfigError names the field
     and nothing is written.
     """
     tenant = get_tenant(storage, str(tenant_id))
     inherited = _inherited(tenant)
+    try:
+        kept = {name: value for name, value in _normalized(tenant_overrides(storage, tenant.id)).items()
+                if name not in values and name in MLSettings.model_fields}
+    except ConfigError:
+        kept = {}
+    values = {**kept, **values}
     candidate = merge_overrides(inherited, dict(values))
     check_country(candidate.holidays_country)
     overrides = {name: value for name, value in candidate.model_dump(mode="json").items()
