@@ -39,8 +39,10 @@ right.download_button(
     file_name=f"forecast_{tenant.id}_{view.today.isoformat()}.csv", mime="text/csv",
     icon=":material/download:", width="stretch", key="forecast_download",
 )
-st.dataframe(tables.forecast_table(view, fmt), hide_index=True, width="stretch",
-             height=min(35 * (len(future) + 1) + 3, 560))
+daily, weekly = st.tabs([md("forecast.by_day", lang), md("forecast.by_week", lang)])
+# Every day of the horizon without scrolling inside the table (35 px a row).
+daily.dataframe(tables.forecast_table(view, fmt), hide_index=True, width="stretch", height=35 * (len(future) + 1) + 3)
+weekly.dataframe(tables.weekly_table(view, fmt), hide_index=True, width="stretch")
 
 if view.effects:
     lines = [shared.effect_line(effect, ctx) for effect in view.effects[:6]]

@@ -77,6 +77,24 @@ def forecast_table(view: ForecastView, fmt: Formatter) -> pd.DataFrame:
     })
 
 
+def weekly_table(view: ForecastView, fmt: Formatter) -> pd.DataFrame:
+    """The days ahead by week (Monday to Sunday): the forecast total, how many of its days the forecast
+    covers (a week cut by today or by the horizon says so) and how many the shop is closed."""
+    lang = fmt.lang
+    future = view.future
+    closed = view.closed.reindex(future.index, fill_value=False).astype(bool)
+    weeks = future.index.to_period("W-SUN").start_time
+    grouped = pd.DataFrame({"yhat": future["yhat"].to_numpy(), "closed": closed.to_numpy(), "week": weeks}).groupby(
+        "week", sort=True)
+    return pd.DataFrame({
+        t("table.week", lang): [t("overview.period.range", lang, start=fmt.month_day(week),
+                                  end=fmt.month_day(week + pd.Timedelta(days=6))) for week in grouped.groups],
+        t("table.forecast", lang): [fmt.money(total, whole=True) for total in grouped["yhat"].sum()],
+        t("table.days_forecast", lang): [fmt.number(n) for n in grouped["yhat"].size()],
+        t("table.days_closed", lang): [fmt.number(n) if n else "" for n in grouped["closed"].sum()],
+    })
+
+
 def scores_table(cv: CVView, fmt: Formatter) -> Styler:
     """Every candidate's mean CV score on every metric, best first; winner row and best values highlighted."""
     lang = fmt.lang

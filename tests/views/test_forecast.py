@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from forecasting.i18n.catalog import model_label, t
 from forecasting.i18n.formatting import Formatter
@@ -90,3 +91,17 @@ def test_a_holiday_is_named_in_the_hover_of_its_own_day_only(store):
             assert said[day] == ""
     marker = next(trace for trace in fig.data if trace.name == t("chart.holiday", "en"))
     assert marker.hoverinfo == "skip"
+
+
+def test_weekly_totals_add_up_the_days_ahead_monday_to_sunday(store):
+    view = forecast.forecast_view(store, TRAINED)
+    weekly = tables.weekly_table(view, Formatter("en", "EUR", "ES"))
+    future = view.future
+    first_monday = future.index[0] - pd.Timedelta(days=future.index[0].dayofweek)
+    expected = future["yhat"].groupby((future.index - first_monday).days // 7).sum()
+    assert len(weekly) == len(expected)
+    shown = [float(v.lstrip("€").replace(",", "")) for v in weekly["Forecast"]]
+    assert shown == pytest.approx(list(expected.round(0)), abs=1)
+    assert sum(int(n) for n in weekly["Days forecast"]) == len(future)
+    closed = view.closed.reindex(future.index, fill_value=False)
+    assert sum(int(n) for n in weekly["Days closed"] if n) == int(closed.sum()) > 0  # the bakery's Sundays
