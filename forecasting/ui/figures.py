@@ -145,8 +145,9 @@ def forecast_figure(view: ForecastView, fmt: Formatter) -> go.Figure:
     fig.add_vline(x=today, line=dict(color=INK, width=1, dash="dot"))
     fig.add_annotation(x=today, y=1, yref="paper", text=t("chart.today", lang), showarrow=False,
                        xanchor="left", yanchor="top", font=dict(size=11, color="#475569"))
-    _layout(fig, fmt, height=500)
-    fig.update_layout(legend=dict(x=1, xanchor="right"))
+    _layout(fig, fmt, height=540)
+    # The legend under the chart: above it, the range buttons and the chart's toolbar would cover it on a phone.
+    fig.update_layout(legend=dict(yanchor="top", y=-0.1, xanchor="left", x=0), margin=dict(b=72))
     # Plotly scales y to all three years; open on a scale that fits the window shown (double-click: everything).
     shown = frame.loc[max(frame.index[0], start_window):, ["y", "yhat_upper_95"]].max().max()
     if pd.notna(shown) and shown > 0:

@@ -43,7 +43,7 @@ EXCEPTION = '[data-testid="stException"]'
 ALERT = '[data-testid="stAlert"]'
 #: The page is drawn: Streamlit marks its root with the script run's state ("notRunning" once a run is
 #: over; "initial" before the first), its running indicator is gone, there is a heading, and of what is
-#: on show (not inside a closed expander, whose content is drawn only once it opens) nothing is a loading
+#: on show (not inside a closed expander or a tab not chosen, drawn only once opened) nothing is a loading
 #: skeleton any more (charts and widgets whose code loads lazily stand as skeletons meanwhile, also after
 #: the run), every Plotly chart has drawn its svg and every table its canvas.
 SETTLED = """() => {
@@ -51,7 +51,7 @@ SETTLED = """() => {
     if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
     if (document.querySelector('[data-testid="stStatusWidget"]') || !document.querySelector('h1')) return false;
     const shown = (selector) => [...document.querySelectorAll(selector)]
-        .filter((element) => !element.closest('details:not([open])'));
+        .filter((element) => !element.closest('details:not([open])') && element.getClientRects().length > 0);
     return shown('[data-testid="stSkeleton"]').length === 0
         && shown('[data-testid="stPlotlyChart"]').every((chart) => chart.querySelector('.main-svg'))
         && shown('[data-testid="stDataFrame"]').every((table) => table.querySelector('canvas'));
