@@ -30,10 +30,11 @@ from streamlit.testing.v1 import AppTest
 from forecasting.core.config import reset_settings
 from forecasting.core.series import tenant_today
 from forecasting.i18n.catalog import t
-from forecasting.i18n.formatting import formatter_for
+from forecasting.i18n.formatting import Formatter, formatter_for
 from forecasting.services.model_store import list_models
 from forecasting.services.tenants import get_tenant
 from forecasting.services.training import train_and_predict_sales
+from forecasting.ui import tables
 from forecasting.views import anomalies as anomaly_views
 from forecasting.views import common, comparison, forecast, models
 from forecasting.views import overview as overview_views
@@ -184,8 +185,8 @@ def test_the_view_models_the_pages_call_return_each_shops_own_figures(shops, ten
     history = view.frame["y"].dropna()
     assert len(history) >= HISTORY_DAYS and set(history) == {mine}
     assert list(view.future["yhat"]) == pytest.approx([mine] * len(view.future))
-    csv = pd.read_csv(io.BytesIO(forecast.forecast_csv(view)))
-    assert list(csv["forecast"]) == pytest.approx([mine] * len(csv)) and len(csv) == len(view.future)
+    csv = pd.read_csv(io.BytesIO(tables.forecast_csv(view, Formatter("en", "EUR"))), encoding="utf-8-sig")
+    assert list(csv["Forecast"]) == pytest.approx([mine] * len(csv)) and len(csv) == len(view.future)
 
     anomalies = anomaly_views.anomaly_view(shops, tenant_id)
     assert set(anomalies.frame["y"]) == {mine} and not anomalies.frame["is_anomaly"].any()
@@ -199,8 +200,10 @@ def test_the_view_models_the_pages_call_return_each_shops_own_figures(shops, ten
     assert common.freshness(shops, tenant_id)[0] == versions["model_version"].iloc[0]
     assert common.freshness(shops, tenant_id) != common.freshness(shops, other(tenant_id))
 
+    # Nothing issued earlier yet: the scorecard is the first training's back-tests, on this shop's own sales
+    # (a flat series the models forecast exactly: no error at all, whatever the other shop sells).
     scorecard = overview_views.scorecard_view(shops, tenant_id)
-    assert not scorecard.scored  # nothing issued earlier to score yet
+    assert scorecard.scored and scorecard.backtest_days == scorecard.days and scorecard.wape == pytest.approx(0.0)
 
     table = overview_views.overview_table([overview_views.overview(shops, shop) for shop in SHOPS]).set_index("tenant_id")
     assert table.loc[tenant_id, "sales_7"] == 7 * mine and table.loc[tenant_id, "sales_30"] == 30 * mine

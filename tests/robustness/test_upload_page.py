@@ -68,7 +68,7 @@ def test_a_good_file_is_imported_and_the_overview_figures_follow(page):
 
     upload(at, EMPTY, content)
     assert [shown(s.value) for s in at.success] == [t("import.done", "en", summary=(
-        f"tenant {EMPTY}: imported 3 sale(s): 3 new, 0 already present [utf-8, comma-separated]"))]
+        f"tenant {EMPTY}: imported 3 sales: 3 new, 0 already present [utf-8, comma-separated]"))]
     assert not at.error
     stored = sales(store, EMPTY)
     assert list(stored["id"]) == ["up-1", "up-2", "up-3"]
@@ -89,7 +89,7 @@ def test_a_good_file_is_imported_and_the_overview_figures_follow(page):
     open_page(at, MODELS)
     upload(at, EMPTY, content)
     assert [shown(s.value) for s in at.success] == [t("import.done", "en", summary=(
-        f"tenant {EMPTY}: nothing new, all 3 sale(s) were already imported [utf-8, comma-separated]"))]
+        f"tenant {EMPTY}: nothing new, all 3 sales were already imported [utf-8, comma-separated]"))]
     assert len(sales(store, EMPTY)) == 3
 
 
@@ -115,8 +115,10 @@ def test_a_file_with_bad_rows_lists_each_line_and_writes_nothing(page):
     assert shown(at.error[0].value) == ("Nothing was imported: 4 problems in the file; lines affected: 4. "
                                         "Fix these rows and upload the file again.")
     assert not at.success
-    [table] = [d.value for d in at.dataframe if "reason" in d.value.columns]
-    assert list(table.columns) == ["line", "column", "value", "reason"]
+    [table] = [d.value for d in at.dataframe if "Reason" in d.value.columns]
+    table.columns = ["line", "column", "value", "reason"]
+    assert [d.value for d in at.dataframe if "Reason" in d.value.columns][0].columns.tolist() == [
+        "Line", "Column", "Value", "Reason"]
     assert list(table["line"]) == [3, 4, 5, 6]
     reasons = dict(zip(table["line"], table["reason"], strict=True))
     assert reasons[3] == "not a valid date (month must be in 1..12)"
