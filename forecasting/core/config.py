@@ -128,7 +128,8 @@ class MLSettings(BaseSettings):
     retrain_cron: str = Field(default="0 2 * * 1", description="Cron of the weekly retrain (Monday 02:00).")
     tenant_ids: TenantList = Field(default=["*"], description="Tenants the scheduler retrains; `*` means all.")
     error_alert_mape: float = Field(
-        default=0.30, gt=0, description="Recent forecast MAPE (fraction, 0.30 = 30%) above which drift is raised."
+        default=0.30, gt=0, description="Recent forecast error as a share of sales (WAPE; 0.30 = off by 30%) above which drift "
+        "is raised. The name is kept from when it was MAPE."
     )
     closed_weekdays: WeekdayList = Field(
         default=[], description="Weekdays the shop is always closed (e.g. `sun`): forecast at exactly 0, never "

@@ -84,7 +84,7 @@ def notify_drift(storage: Storage, tenant_id: str, drift: dict[str, Any] | None)
 
 #: Rules and their default thresholds, used for a tenant with no rows in business_notification_config.
 #: low_stock: units; forecast_drop: fraction (0.2 = next 7 days 20% below the last 7);
-#: new_anomaly: robust z-score (None = the tenant's ML_STL_ZTHRESH); forecast_drift: MAPE fraction
+#: new_anomaly: robust z-score (None = the tenant's ML_STL_ZTHRESH); forecast_drift: WAPE fraction
 #: (None = ML_ERROR_ALERT_MAPE).
 DEFAULT_RULES: dict[str, float | None] = {"low_stock": 5.0, "forecast_drop": 0.20, "new_anomaly": None,
                                           "forecast_drift": None}

@@ -251,9 +251,11 @@ def measure_drift(storage: Storage, tenant_id: str, y: pd.Series, threshold: flo
 
     Recent error is that of forecasts issued before and now comparable with
     actuals; before there are enough of those (a tenant's first training),
-    the winner's cross-validation error stands in. MAPE is used, or WAPE when
-    MAPE is undefined (no day with non-zero sales). Only measures and logs:
-    `notifications.notify_drift` tells the owner.
+    the winner's cross-validation error stands in. The error is WAPE, how far
+    off the forecast was as a share of sales: the figure the Overview and the
+    scorecard show, so an alert never quotes another number for the same
+    thing (`ML_ERROR_ALERT_MAPE` keeps its name; MAPE only when WAPE is
+    undefined). Only measures and logs: `notifications.notify_drift` tells the owner.
     """
     error = recent_error(storage, tenant_id, y)
     if error is None and cv_scores:
@@ -261,9 +263,9 @@ def measure_drift(storage: Storage, tenant_id: str, y: pd.Series, threshold: flo
                  "source": "cross-validation"}
     if error is None:
         return None
-    value, metric = error["mape"], "MAPE"
+    value, metric = error["wape"], "WAPE"
     if value is None or not np.isfinite(value):
-        value, metric = error["wape"], "WAPE"
+        value, metric = error["mape"], "MAPE"
     if value is None or not np.isfinite(value):
         return None
     drift = {**error, "metric": metric, "value": float(value), "threshold": threshold, "drift": value > threshold,
