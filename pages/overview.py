@@ -25,27 +25,7 @@ if data.outlook:  # plain answers first: what this week, next week and this mont
             st.metric(md(f"overview.period.{period.key}", lang) + " · "
                       + md("overview.period.range", lang, start=fmt.month_day(period.start), end=fmt.month_day(period.end)),
                       fmt.money(period.total, whole=True) if period.total is not None else "—")
-            lines = []
-            if period.total is None:
-                lines.append(md("overview.period.no_forecast", lang))
-            elif period.actual > 0:
-                lines.append(md("overview.period.so_far", lang, sold=fmt.money(period.actual, whole=True),
-                                ahead=fmt.money(period.ahead, whole=True)))
-            if period.busiest:
-                lines.append(md("overview.period.busiest", lang, day=fmt.day(period.busiest[0]),
-                                amount=fmt.money(period.busiest[1], whole=True)))
-            if period.uncertain:
-                day, low, high = period.uncertain
-                lines.append(md("overview.period.uncertain", lang, day=fmt.day(day), low=fmt.money(low, whole=True),
-                                high=fmt.money(high, whole=True)))
-            if period.closed:
-                lines.append(md("overview.period.closed", lang, days=", ".join(fmt.day(d) for d in period.closed)))
-            names: dict[str, list] = {}
-            for day, name in period.named:
-                names.setdefault(name, []).append(day)
-            lines += [md("overview.period.named", lang, name=name, days=", ".join(fmt.day(d) for d in days))
-                      for name, days in names.items()]
-            st.markdown("\n".join(f"- {line}" for line in lines))
+            st.markdown("\n".join(f"- {line}" for line in tables.period_lines(period, fmt)))
 
 st.subheader(md("overview.sales", lang))
 cols = st.columns(4)

@@ -15,13 +15,13 @@ from pandas.io.formats.style import Styler
 
 from ..core.demand.engine import method_parts
 from ..core.metrics import METRICS
-from ..i18n.catalog import model_label, t
+from ..i18n.catalog import md, model_label, t
 from ..i18n.formatting import MISSING, Formatter, formatter_for
 from ..services.exports import write_csv
 from ..services.importer import RowError
 from ..views.comparison import CVView
 from ..views.forecast import ForecastView
-from ..views.overview import Overview, overview_table
+from ..views.overview import Overview, Period, overview_table
 
 WINNER_BACKGROUND = "background-color: rgba(15, 118, 110, 0.14); font-weight: 600"
 BEST_VALUE = "font-weight: 700; color: #0F766E"
@@ -434,3 +434,29 @@ def changes_table(before: dict, after: dict, fmt: Formatter) -> pd.DataFrame | N
     what = t("models.changed.what", lang)
     return pd.DataFrame(rows, columns=[what, t("models.changed.before", lang), t("models.changed.after", lang),
                                        t("models.changed.change", lang)]).set_index(what)
+
+
+def period_lines(period: Period, fmt: Formatter) -> list[str]:
+    """One period of the owner's summary in words, as Markdown lines: sold so far and still expected, the
+    busiest and the hardest-to-call day, the closed days, and each holiday or event with its days."""
+    lang = fmt.lang
+    lines = []
+    if period.total is None:
+        lines.append(md("overview.period.no_forecast", lang))
+    elif period.actual > 0:
+        lines.append(md("overview.period.so_far", lang, sold=fmt.money(period.actual, whole=True),
+                        ahead=fmt.money(period.ahead, whole=True)))
+    if period.busiest:
+        lines.append(md("overview.period.busiest", lang, day=fmt.day(period.busiest[0]),
+                        amount=fmt.money(period.busiest[1], whole=True)))
+    if period.uncertain:
+        day, low, high = period.uncertain
+        lines.append(md("overview.period.uncertain", lang, day=fmt.day(day), low=fmt.money(low, whole=True),
+                        high=fmt.money(high, whole=True)))
+    if period.closed:
+        lines.append(md("overview.period.closed", lang, days=", ".join(fmt.day(d) for d in period.closed)))
+    by_name: dict[str, list] = {}
+    for day, name in period.named:
+        by_name.setdefault(name, []).append(day)
+    return lines + [md("overview.period.named", lang, name=name, days=", ".join(fmt.day(d) for d in days))
+                    for name, days in by_name.items()]
