@@ -32,6 +32,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -39,9 +40,11 @@ from ..core.errors import DataError
 from ..core.events import KINDS, Calendar, Event, event_problems, propose_closed_weekdays
 from ..core.series import tenant_today
 from ..storage import Storage
-from .importer.reading import Source, read_text_file
 from .sales import daily_sales
 from .tenants import Tenant, get_tenant, save_tenant_overrides, settings_for_tenant, tenant_overrides
+
+if TYPE_CHECKING:
+    from .importer.reading import Source
 
 TABLE = "calendar_events"
 MAX_EVENTS = 5000
@@ -268,6 +271,10 @@ def read_events_csv(source: Source) -> list[Event]:
     ids separated by `|`. Raises DataError listing each bad line; nothing is
     read from a file with one.
     """
+    # Imported here: training reads the calendar through this module, and the importer brings the string
+    # tables, which a training worker must not load (tests/test_package.py).
+    from .importer.reading import read_text_file
+
     text, _ = read_text_file(source, max_bytes=MAX_EVENTS_BYTES)
     lines = text.splitlines()
     header_at = next((i for i, line in enumerate(lines) if line.strip(" \t,;|")), None)

@@ -15,6 +15,8 @@ from typing import Any
 
 from ...core.errors import StorageError
 from ...core.logs import log_event
+from ...i18n.catalog import t
+from ...i18n.formatting import Formatter
 from ...storage import Storage
 from .reading import MAX_BYTES, MAX_ROWS, Source, describe_format
 from .validation import RowError, SalesImportError, parse_sales_csv
@@ -38,11 +40,6 @@ class ImportReport:
 
     def summary(self, lang: str = "en") -> str:
         """One line for people, in `lang`: what was added, what was already there, how the file was read."""
-        # Imported here: a training worker reads files through this package and must not load the string
-        # tables or Babel (tests/test_package.py).
-        from ...i18n.catalog import t
-        from ...i18n.formatting import Formatter
-
         number = Formatter(lang).number
         if self.inserted == 0:
             head = t("import.summary.nothing_new", lang, n=self.rows, tenant=self.tenant_id, rows=number(self.rows))

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from ...core.errors import DataError
+from ...i18n.catalog import t
 from .values import Reason
 
 Source = str | os.PathLike | bytes | bytearray | memoryview | IO[bytes] | IO[str]
@@ -54,8 +55,6 @@ _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 def describe_format(encoding: str, delimiter: str, lang: str = "en") -> str:
     """`utf-8, semicolon-separated` and the like, for summaries, in `lang`."""
-    from ...i18n.catalog import t  # here: a training worker reads files through this module (tests/test_package.py)
-
     name = _DELIMITER_NAMES.get(delimiter)
     if name is None:
         return t("import.format.other", lang, encoding=encoding, delimiter=repr(delimiter))

@@ -19,6 +19,9 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from ...i18n.catalog import plural_count, t
+from ...i18n.formatting import Formatter
+
 _UTC = timezone.utc
 
 
@@ -42,10 +45,6 @@ class Reason:
         return cls(key, tuple(values.items()))
 
     def text(self, lang: str = "en") -> str:
-        # Imported here: a training worker reads files through this module and must not load the string
-        # tables or Babel (tests/test_package.py).
-        from ...i18n.catalog import plural_count, t
-
         shown = {name: _said(value, lang) for name, value in self.values}
         count = plural_count(self.key)
         if count is not None and count in dict(self.values):
@@ -57,9 +56,7 @@ class Reason:
 
 
 @lru_cache(maxsize=16)
-def _formatter(lang: str):
-    from ...i18n.formatting import Formatter
-
+def _formatter(lang: str) -> Formatter:
     return Formatter(lang)
 
 
